@@ -1,0 +1,50 @@
+"""The roles of the index layer, as small protocols.
+
+An :class:`Embedder` turns text into L2-normalised float32 rows. A :class:`DenseStore` and a
+:class:`LexicalStore` each answer a query with the rows of the passages they matched; the row
+number is the passage's position in :attr:`index.store.PassageIndex.passages`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Encodes queries and documents into normalised vectors of a fixed dimension."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> Vectors: ...
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Rows and scores of one query's matches, best first."""
+
+    rows: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
+
+
+class DenseStore(Protocol):
+    """Nearest neighbours by inner product over normalised vectors."""
+
+    def search(self, query: Vectors, k: int) -> Hits: ...
+
+
+class LexicalStore(Protocol):
+    """BM25 over the passages' embedding text."""
+
+    def search(self, query: str, k: int) -> Hits: ...

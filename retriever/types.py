@@ -1,0 +1,88 @@
+"""The retriever's contract: what goes in (a query or a conversation) and what comes out.
+
+Example:
+    >>> convo = Conversation(turns=(Turn("Are B12 levels higher with low ferritin?",
+    ...                                  answer="...", cited=("p0123",)),))
+    >>> convo.last_question
+    'Are B12 levels higher with low ferritin?'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from corpus.types import EvidenceKind, EvidenceTier, Passage
+
+
+class EmptyQueryError(ValueError):
+    """Raised by every retriever for a query that is empty or only whitespace."""
+
+
+@dataclass(frozen=True)
+class ScoredPassage:
+    """A passage with the score one retriever (or the fusion) gave it."""
+
+    passage: Passage
+    score: float
+
+
+class Retriever(Protocol):
+    """One verb: a query in, at most ``top_k`` passages out, best first.
+
+    Contract (tests/retriever/test_contract.py): at most ``top_k`` results, scores
+    non-increasing, ids unique, the same output for the same input, and
+    :class:`EmptyQueryError` for an empty query.
+    """
+
+    def retrieve(self, query: str, top_k: int) -> list[ScoredPassage]: ...
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions a caller may put on the evidence. ``None`` means no restriction."""
+
+    kinds: frozenset[EvidenceKind] | None = None
+    designs: frozenset[EvidenceTier] | None = None
+    sources: frozenset[str] | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange: the user's question, the answer's text and the passages it cited."""
+
+    question: str
+    answer: str = ""
+    cited: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The conversation so far; the follow-up is asked separately."""
+
+    turns: tuple[Turn, ...] = ()
+
+    @property
+    def last_question(self) -> str | None:
+        return self.turns[-1].question if self.turns else None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the retriever hands to the answer layer for one (follow-up) question.
+
+    ``standalone_query`` is the query text actually used, so users can see it.
+    ``topic_shift`` is true when a follow-up was judged to change the topic, in which case
+    the earlier turns were not used.
+    """
+
+    question: str
+    standalone_query: str
+    fused: list[ScoredPassage]
+    guideline: list[ScoredPassage]
+    research: list[ScoredPassage]
+    topic_shift: bool = False
+    used_context: bool = False
+    timings_ms: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,1073 @@
+/*
+ * <followup-chat>: the followup chat UI as one web component, in one file, with no build step.
+ *
+ * The chat page at / uses this same element, so there is one UI implementation. Any site can
+ * embed it (see docs/widget.md):
+ *
+ *   <script src="https://answers.example.org/static/followup-widget.js" defer></script>
+ *   <followup-chat api-base="https://answers.example.org" audience="patient"></followup-chat>
+ *
+ * Attributes:
+ *   api-base  Where the followup API lives. Default: the site this script was loaded from.
+ *   api-key   Optional key, sent as "Authorization: Bearer <key>". Anyone who can see the page
+ *             can read it: use a restricted key.
+ *   audience  "clinician" (default) or "patient"; the user can switch it in the widget.
+ *   heading   The widget's heading. Default: "Ask a medical question".
+ *
+ * Events (bubbling, composed): "followup-answer" {answer, conversationId} when an answer is
+ * complete, "followup-error" {status, detail} when a request fails.
+ *
+ * Safety: every string that comes from the service (answers, passages, titles) is inserted as a
+ * text node; this file never assigns innerHTML, and links are made only from http(s) URLs.
+ *
+ * Streaming: the API answers POSTs with Server-Sent Events. EventSource can only GET, so the
+ * stream is read with fetch() and a ReadableStream, and parsed here (see parseEventStream).
+ */
+(() => {
+  "use strict";
+
+  const TAG = "followup-chat";
+  if (customElements.get(TAG)) return; // the script was included twice
+
+  // The API root defaults to where this script came from: .../static/followup-widget.js -> ...
+  // document.currentScript is only set while a classic (non-module) script first runs.
+  const SCRIPT_SRC = document.currentScript ? document.currentScript.src : "";
+  const DEFAULT_API_BASE = SCRIPT_SRC
+    ? SCRIPT_SRC.replace(/[?#].*$/, "").replace(/\/static\/[^/]*$/, "")
+    : "";
+
+  const AUDIENCES = ["clinician", "patient"];
+  const AUDIENCE_LABEL = { clinician: "Clinicians", patient: "Patients" };
+  const AUDIENCE_NOTE = { clinician: "Written for clinicians", patient: "Written for patients" };
+
+  // Evidence tiers and study designs (corpus/types.py EvidenceTier), as readers know them.
+  const DESIGN_LABEL = {
+    guideline: "Guideline",
+    systematic_review: "Systematic review",
+    rct: "Randomised trial",
+    observational: "Observational study",
+    case_report: "Case report",
+    preclinical: "Preclinical study",
+    other: "Other research",
+  };
+  const GROUPS = [
+    { tier: "guideline", title: "Guideline" },
+    { tier: "research", title: "Research" },
+  ];
+  const DEFAULT_SECTION_TITLE = {
+    bottom_line: "Bottom line",
+    guidelines: "From the Guidelines",
+    research: "From the Research",
+    notice: "Please note",
+  };
+
+  const STYLES = `
+:host {
+  display: block;
+  color-scheme: light;
+  --fu-accent: #0b57b0;
+  --fu-accent-strong: #08417f;
+  --fu-text: #1d2733;
+  --fu-muted: #4f5b67;
+  --fu-bg: #ffffff;
+  --fu-surface: #f4f6f9;
+  --fu-border: #d5dce4;
+  --fu-focus: #1a56db;
+  --fu-font: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  font-family: var(--followup-font, var(--fu-font));
+  font-size: 1rem;
+  line-height: 1.55;
+  color: var(--fu-text);
+}
+:host([hidden]) { display: none; }
+* { box-sizing: border-box; }
+.root {
+  display: flex; flex-direction: column; height: 100%;
+  background: var(--fu-bg); border: 1px solid var(--fu-border); border-radius: 12px;
+  overflow: hidden;
+}
+.head {
+  display: flex; flex-wrap: wrap; gap: .75rem 1.5rem; align-items: center; justify-content: space-between;
+  padding: .9rem 1.25rem; border-bottom: 1px solid var(--fu-border); background: var(--fu-surface);
+}
+.title { margin: 0; font-size: 1.15rem; font-weight: 650; }
+fieldset.audience { display: flex; align-items: center; gap: .25rem; margin: 0; padding: 0; border: 0; }
+fieldset.audience legend { float: left; margin-right: .5rem; font-size: .9rem; color: var(--fu-muted); }
+.audience label {
+  display: inline-flex; align-items: center; gap: .35rem; cursor: pointer;
+  padding: .3rem .75rem; border: 1px solid var(--fu-border); border-radius: 999px;
+  background: var(--fu-bg); font-size: .9rem;
+}
+.audience label:has(input:checked) {
+  border-color: var(--fu-accent); background: #e7effa; color: var(--fu-accent-strong); font-weight: 600;
+}
+.audience input { accent-color: var(--fu-accent); margin: 0; }
+.log { flex: 1 1 auto; min-height: 0; overflow-y: auto; padding: 0 1.25rem; }
+.log:empty { display: none; }
+.turn { padding: 1.25rem 0 1.5rem; border-bottom: 1px solid var(--fu-border); }
+.turn:last-child { border-bottom: 0; }
+.question {
+  margin: 0 0 .35rem; font-size: 1.25rem; font-weight: 650; line-height: 1.35; color: var(--fu-text);
+}
+.meta { display: flex; flex-wrap: wrap; gap: .35rem .9rem; margin: 0 0 .75rem; font-size: .85rem; color: var(--fu-muted); }
+.meta .searched q { font-style: italic; }
+.shift {
+  margin: 0 0 .9rem; padding: .5rem .75rem; border-radius: 8px; font-size: .9rem;
+  background: #eef2f7; color: #2c3947; border-left: 4px solid #5a6b7d;
+}
+.pending { margin: .5rem 0; color: var(--fu-muted); font-size: .95rem; }
+.pending::before {
+  content: ""; display: inline-block; width: .7em; height: .7em; margin-right: .5em;
+  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%;
+  vertical-align: -.05em; animation: spin .8s linear infinite;
+}
+@keyframes spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .pending::before { animation: none; } }
+.section { margin: 0 0 1.1rem; }
+.section h4 {
+  margin: 0 0 .4rem; font-size: .8rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase;
+  color: var(--fu-accent-strong);
+}
+.section p { margin: 0; }
+.section.bottom_line {
+  padding: .85rem 1rem; border-radius: 10px; background: #eef4fc; border: 1px solid #c9daf1;
+}
+.section.bottom_line p { font-size: 1.05rem; }
+.section ul.sentences { margin: 0; padding-left: 1.15rem; }
+.section ul.sentences li { margin: 0 0 .4rem; }
+.section.notice {
+  padding: .7rem 1rem; border-radius: 8px; background: #fff6e5; border: 1px solid #f0d39b;
+  border-left: 5px solid #a85c00; color: #4a2a00;
+}
+.section.notice h4 { color: #7a3e00; }
+.design {
+  display: inline-block; margin-right: .4rem; padding: 0 .45rem; border-radius: 4px;
+  font-size: .72rem; font-weight: 650; line-height: 1.45rem; vertical-align: .08em;
+  background: #e9eef8; color: #1e3a72; white-space: nowrap;
+}
+sup.cites { line-height: 0; margin-left: .1em; white-space: nowrap; }
+button.cite {
+  font: inherit; font-size: .72rem; font-weight: 700; line-height: 1; cursor: pointer;
+  padding: .12em .3em; margin: 0 .08em; border: 1px solid #b7c8e3; border-radius: 4px;
+  background: #f1f5fc; color: var(--fu-accent-strong);
+}
+button.cite:hover { background: var(--fu-accent); border-color: var(--fu-accent); color: #fff; }
+.refs { margin-top: 1.25rem; padding-top: .9rem; border-top: 1px solid var(--fu-border); }
+.refs > h4, .followups > h4 {
+  margin: 0 0 .5rem; font-size: .8rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase;
+  color: var(--fu-muted);
+}
+.refs h5 { margin: .6rem 0 .3rem; font-size: .9rem; font-weight: 650; }
+.refs ol { margin: 0; padding: 0; list-style: none; }
+.refs li { display: grid; grid-template-columns: 2.2rem 1fr; gap: .1rem .25rem; margin: 0 0 .55rem; font-size: .92rem; }
+.refs .num { color: var(--fu-muted); font-variant-numeric: tabular-nums; font-weight: 600; }
+.refs .ref-title {
+  font: inherit; font-weight: 600; text-align: left; cursor: pointer; padding: 0; border: 0; background: none;
+  color: var(--fu-accent); text-decoration: underline; text-underline-offset: 2px;
+}
+.refs .ref-title:hover { color: var(--fu-accent-strong); }
+.refs .ref-meta { grid-column: 2; display: flex; flex-wrap: wrap; align-items: center; gap: .2rem .6rem; color: var(--fu-muted); font-size: .85rem; }
+.badge {
+  display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .74rem; font-weight: 700;
+  line-height: 1.45rem; white-space: nowrap;
+}
+.badge.guideline { background: #e1f3e7; color: #14532d; }
+.badge.research { background: #e9eef8; color: #1e3a72; }
+a { color: var(--fu-accent); text-underline-offset: 2px; }
+a:hover { color: var(--fu-accent-strong); }
+.followups { margin-top: 1rem; }
+.followups ul { display: flex; flex-wrap: wrap; gap: .5rem; margin: 0; padding: 0; list-style: none; }
+.followups button {
+  font: inherit; font-size: .9rem; cursor: pointer; text-align: left;
+  padding: .4rem .8rem; border-radius: 999px; border: 1px solid #9fb5d6; background: var(--fu-bg);
+  color: var(--fu-accent-strong);
+}
+.followups button:hover { background: #e7effa; }
+.disclaimer { margin: 1rem 0 0; font-size: .82rem; color: var(--fu-muted); }
+.error {
+  margin: .75rem 0; padding: .7rem 1rem; border-radius: 8px;
+  background: #fdecec; border: 1px solid #f3b5b5; border-left: 5px solid #b42318; color: #7a1010;
+}
+.error strong { display: block; }
+form.ask { padding: 1rem 1.25rem 1.1rem; border-top: 1px solid var(--fu-border); background: var(--fu-surface); }
+.log:empty + form.ask { border-top: 0; }
+form.ask label { display: block; margin-bottom: .35rem; font-weight: 650; }
+.row { display: flex; gap: .6rem; align-items: flex-end; }
+textarea {
+  flex: 1; min-height: 2.9rem; max-height: 12rem; resize: vertical; padding: .6rem .75rem;
+  font: inherit; color: var(--fu-text); background: var(--fu-bg);
+  border: 1px solid #8c99a6; border-radius: 8px;
+}
+textarea::placeholder { color: #66717d; }
+.buttons { display: flex; gap: .5rem; }
+button.primary, button.secondary {
+  font: inherit; font-weight: 650; cursor: pointer; padding: .65rem 1.1rem; border-radius: 8px; white-space: nowrap;
+}
+button.primary { background: var(--fu-accent); color: #fff; border: 1px solid var(--fu-accent); }
+button.primary:hover { background: var(--fu-accent-strong); }
+button.primary:disabled { background: #7d8b99; border-color: #7d8b99; cursor: not-allowed; }
+button.secondary { background: var(--fu-bg); color: var(--fu-text); border: 1px solid #8c99a6; }
+button.secondary:hover { background: #e9edf2; }
+.hint { display: flex; flex-wrap: wrap; justify-content: space-between; gap: .5rem; margin: .4rem 0 0; font-size: .82rem; color: var(--fu-muted); }
+.linklike {
+  font: inherit; cursor: pointer; padding: 0; border: 0; background: none; color: var(--fu-accent);
+  text-decoration: underline; text-underline-offset: 2px;
+}
+.status { min-height: 1.2em; }
+[hidden] { display: none !important; }
+.sr-only {
+  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+}
+:focus-visible { outline: 3px solid var(--fu-focus); outline-offset: 2px; border-radius: 4px; }
+textarea:focus-visible { outline-offset: 1px; border-radius: 8px; }
+.audience label:has(input:focus-visible) { outline: 3px solid var(--fu-focus); outline-offset: 2px; }
+.audience input:focus-visible { outline: none; }
+dialog {
+  width: min(42rem, calc(100vw - 2rem)); max-height: calc(100vh - 2rem); padding: 0;
+  border: 1px solid var(--fu-border); border-radius: 12px; color: var(--fu-text); background: var(--fu-bg);
+  box-shadow: 0 20px 50px rgba(15, 30, 50, .3); font-family: var(--followup-font, var(--fu-font));
+  line-height: 1.55;
+}
+dialog::backdrop { background: rgba(20, 30, 45, .55); }
+.dlg { display: flex; flex-direction: column; max-height: calc(100vh - 2rem); }
+.dlg-head { display: flex; gap: 1rem; align-items: flex-start; padding: 1rem 1.25rem .75rem; border-bottom: 1px solid var(--fu-border); }
+.dlg-head > div { flex: 1; }
+.dlg-kicker { margin: 0 0 .15rem; font-size: .8rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase; color: var(--fu-muted); }
+.dlg-title { margin: 0; font-size: 1.15rem; line-height: 1.35; }
+button.close {
+  font: inherit; font-size: 1.4rem; line-height: 1; cursor: pointer; width: 2.2rem; height: 2.2rem;
+  border: 1px solid var(--fu-border); border-radius: 8px; background: var(--fu-bg); color: var(--fu-text);
+}
+button.close:hover { background: #e9edf2; }
+.dlg-body { overflow-y: auto; padding: .9rem 1.25rem 1.25rem; }
+.dlg-meta { display: flex; flex-wrap: wrap; align-items: center; gap: .3rem .7rem; margin: 0 0 .75rem; font-size: .9rem; color: var(--fu-muted); }
+.dlg-section { margin: 0 0 .35rem; font-size: .85rem; font-weight: 650; color: var(--fu-muted); }
+.passage-text {
+  margin: 0 0 1rem; padding: .8rem 1rem; border-left: 4px solid #9fb5d6; background: var(--fu-surface);
+  border-radius: 0 8px 8px 0; white-space: pre-wrap; overflow-wrap: anywhere;
+}
+mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.dlg-foot { margin: 0; font-size: .85rem; color: var(--fu-muted); }
+.dlg-foot { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; }
+.dlg-foot a { font-weight: 600; }
+@media (max-width: 36rem) {
+  .head, form.ask { padding-left: .9rem; padding-right: .9rem; }
+  .log { padding: 0 .9rem; }
+  .row { flex-direction: column; align-items: stretch; }
+  .buttons { justify-content: flex-end; }
+}
+`;
+
+  /** Build an element. Children that are strings become text nodes: data never becomes markup. */
+  function h(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else if (key === "hidden" || key === "disabled" || key === "checked") node[key] = Boolean(value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    append(node, children);
+    return node;
+  }
+
+  function append(node, children) {
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  /** The URL as a string if it is http(s), else null (no javascript:, data:, PMIDs...). */
+  function safeHttpUrl(value) {
+    if (typeof value !== "string" || !value) return null;
+    try {
+      const url = new URL(value);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** A link that opens an http(s) URL in a new tab without giving it this page. */
+  function externalLink(url, label) {
+    return h(
+      "a",
+      { href: url, target: "_blank", rel: "noopener noreferrer", class: "source-link" },
+      label,
+      h("span", { "aria-hidden": "true" }, " ↗"),
+      h("span", { class: "sr-only" }, " (opens in a new tab)"),
+    );
+  }
+
+  /** A non-URL source identifier worth showing as text (a PMID, DOI or PMCID), else null. */
+  function identifier(value) {
+    if (typeof value !== "string") return null;
+    const text = value.trim();
+    return /^(pmid|pmcid|doi)\s*:?\s*\S+$|^\d{4,9}$|^10\.\d{4,}\/\S+$/i.test(text)
+      ? h("span", { class: "identifier" }, /^\d+$/.test(text) ? `PMID ${text}` : text)
+      : null;
+  }
+
+  function designLabel(design) {
+    if (!design) return "";
+    return DESIGN_LABEL[design] || String(design).replace(/_/g, " ");
+  }
+
+  /** A readable message from a FastAPI error body: {"detail": "..."} or a list of problems. */
+  function describeDetail(body, fallback) {
+    const detail = body && typeof body === "object" && "detail" in body ? body.detail : body;
+    if (typeof detail === "string" && detail) return detail;
+    if (Array.isArray(detail)) {
+      return detail
+        .map((item) => {
+          if (!item || typeof item !== "object") return String(item);
+          const where = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
+          return where ? `${where}: ${item.msg}` : String(item.msg);
+        })
+        .join("; ");
+    }
+    if (detail && typeof detail === "object") return JSON.stringify(detail);
+    return fallback;
+  }
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+      this.detail = detail;
+    }
+  }
+
+  /**
+   * Parse a text/event-stream body into {event, data} objects (the WHATWG SSE rules that matter
+   * here: blank line ends an event, "data:" lines join with "\n", ":" lines are comments).
+   */
+  async function* parseEventStream(body) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    let event = "message";
+    let data = [];
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        const lines = buffer.split(/\r\n|\r|\n/);
+        buffer = lines.pop(); // the last piece may be an incomplete line
+        for (const line of lines) {
+          if (line === "") {
+            if (data.length) yield { event, data: data.join("\n") };
+            event = "message";
+            data = [];
+          } else if (line.startsWith(":")) {
+            continue; // comment / keep-alive
+          } else {
+            const colon = line.indexOf(":");
+            const field = colon < 0 ? line : line.slice(0, colon);
+            let val = colon < 0 ? "" : line.slice(colon + 1);
+            if (val.startsWith(" ")) val = val.slice(1);
+            if (field === "event") event = val;
+            else if (field === "data") data.push(val);
+          }
+        }
+      }
+    } finally {
+      reader.releaseLock();
+    }
+    // A stream that ends without a final blank line still delivers its last event.
+    if (buffer.startsWith("data:")) data.push(buffer.slice(5).replace(/^ /, ""));
+    if (data.length) yield { event, data: data.join("\n") };
+  }
+
+  let instances = 0;
+
+  class FollowupChat extends HTMLElement {
+    static get observedAttributes() {
+      return ["audience", "heading"];
+    }
+
+    constructor() {
+      super();
+      this._id = `fu${++instances}`;
+      this._conversationId = null;
+      this._controller = null;
+      this._passages = new Map(); // passage id -> Promise of passage JSON
+      this._turns = 0;
+      this._dialogOpener = null;
+      this._built = false;
+    }
+
+    connectedCallback() {
+      if (!this._built) this._build();
+    }
+
+    attributeChangedCallback(name) {
+      if (!this._built) return;
+      if (name === "audience") this._syncAudience();
+      if (name === "heading") this._title.textContent = this._heading();
+    }
+
+    // ---- public API -------------------------------------------------------------------------
+
+    /** The API root (no trailing slash). */
+    get apiBase() {
+      const attr = this.getAttribute("api-base");
+      return (attr !== null ? attr : DEFAULT_API_BASE).replace(/\/+$/, "");
+    }
+
+    get audience() {
+      const value = (this.getAttribute("audience") || "").toLowerCase();
+      return AUDIENCES.includes(value) ? value : "clinician";
+    }
+
+    set audience(value) {
+      this.setAttribute("audience", value);
+    }
+
+    /** The server-side conversation this widget continues, once the first answer is done. */
+    get conversationId() {
+      return this._conversationId;
+    }
+
+    /** Ask a question (a follow-up once a conversation exists). Resolves when the answer ends. */
+    ask(question) {
+      return this._ask(String(question || "").trim());
+    }
+
+    /** Forget the conversation and clear the transcript. */
+    reset() {
+      if (this._controller) this._controller.abort();
+      this._conversationId = null;
+      this._log.replaceChildren();
+      this._turns = 0;
+      this._setStatus("");
+      this._syncComposer();
+      this._input.focus();
+    }
+
+    // ---- building the shadow DOM -------------------------------------------------------------
+
+    _heading() {
+      return this.getAttribute("heading") || "Ask a medical question";
+    }
+
+    _build() {
+      this._built = true;
+      const root = this.attachShadow({ mode: "open" });
+      root.append(h("style", {}, STYLES));
+      const id = this._id;
+
+      this._title = h("h2", { class: "title", id: `${id}-title` }, this._heading());
+      this._radios = AUDIENCES.map((value) =>
+        h("input", {
+          type: "radio",
+          name: `${id}-audience`,
+          value,
+          onchange: () => this._onAudienceChosen(value),
+        }),
+      );
+      const audience = h(
+        "fieldset",
+        { class: "audience" },
+        h("legend", {}, "Answers for"),
+        this._radios.map((radio) => h("label", {}, radio, AUDIENCE_LABEL[radio.value])),
+      );
+
+      this._log = h("div", { class: "log", role: "region", "aria-label": "Conversation" });
+
+      this._label = h("label", { for: `${id}-q` }, "Your question");
+      this._input = h("textarea", {
+        id: `${id}-q`,
+        name: "question",
+        rows: 2,
+        maxlength: 2000,
+        autocomplete: "off",
+        placeholder: "e.g. Should ferritin be checked before starting iron tablets?",
+        "aria-describedby": `${id}-hint`,
+        onkeydown: (event) => this._onKeyDown(event),
+      });
+      this._send = h("button", { type: "submit", class: "primary" }, "Ask");
+      this._stop = h(
+        "button",
+        { type: "button", class: "secondary", hidden: true, onclick: () => this._controller?.abort() },
+        "Stop",
+      );
+      this._newButton = h(
+        "button",
+        { type: "button", class: "linklike", hidden: true, onclick: () => this.reset() },
+        "Start a new conversation",
+      );
+      this._status = h("span", { class: "status", role: "status" });
+      const form = h(
+        "form",
+        { class: "ask", onsubmit: (event) => this._onSubmit(event) },
+        this._label,
+        h("div", { class: "row" }, this._input, h("div", { class: "buttons" }, this._send, this._stop)),
+        h(
+          "p",
+          { class: "hint" },
+          h("span", { id: `${id}-hint` }, "Press Enter to send, Shift+Enter for a new line."),
+          this._status,
+          this._newButton,
+        ),
+      );
+
+      this._dialog = this._buildDialog();
+      root.append(
+        h(
+          "div",
+          { class: "root", part: "root", role: "group", "aria-labelledby": `${id}-title` },
+          h("header", { class: "head" }, this._title, audience),
+          this._log,
+          form,
+        ),
+        this._dialog,
+      );
+      this._syncAudience();
+    }
+
+    _buildDialog() {
+      const id = this._id;
+      this._dlgKicker = h("p", { class: "dlg-kicker" });
+      this._dlgTitle = h("h2", { class: "dlg-title", id: `${id}-dlg-title` });
+      this._dlgBody = h("div", { class: "dlg-body", id: `${id}-dlg-body` });
+      const close = h(
+        "button",
+        { type: "button", class: "close", "aria-label": "Close passage", onclick: () => this._dialog.close() },
+        "×",
+      );
+      const dialog = h(
+        "dialog",
+        {
+          class: "passage",
+          "aria-labelledby": `${id}-dlg-title`,
+          "aria-describedby": `${id}-dlg-body`,
+          onclose: () => {
+            // Escape and the close button both end here: give focus back to what opened it.
+            const opener = this._dialogOpener;
+            this._dialogOpener = null;
+            if (opener && opener.isConnected) opener.focus();
+          },
+          onclick: (event) => {
+            if (event.target === dialog) dialog.close(); // a click on the backdrop
+          },
+        },
+        h(
+          "div",
+          { class: "dlg" },
+          h("div", { class: "dlg-head" }, h("div", {}, this._dlgKicker, this._dlgTitle), close),
+          this._dlgBody,
+        ),
+      );
+      return dialog;
+    }
+
+    // ---- input ------------------------------------------------------------------------------
+
+    _onKeyDown(event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this._input.form.requestSubmit();
+      }
+    }
+
+    _onSubmit(event) {
+      event.preventDefault();
+      const question = this._input.value.trim();
+      if (!question) {
+        this._setStatus("Type a question first.");
+        return;
+      }
+      if (this._controller) {
+        this._setStatus("Wait for the current answer, or stop it.");
+        return;
+      }
+      this._input.value = "";
+      this._ask(question);
+    }
+
+    _onAudienceChosen(value) {
+      if (value === this.audience) return;
+      this.setAttribute("audience", value);
+      if (this._turns) this._setStatus(`Next answers: ${AUDIENCE_NOTE[value].toLowerCase()}.`);
+    }
+
+    _syncAudience() {
+      for (const radio of this._radios) radio.checked = radio.value === this.audience;
+    }
+
+    _syncComposer() {
+      const followup = Boolean(this._conversationId);
+      this._label.textContent = followup ? "Ask a follow-up question" : "Your question";
+      this._input.placeholder = followup
+        ? "e.g. What about during pregnancy?"
+        : "e.g. Should ferritin be checked before starting iron tablets?";
+      this._send.textContent = followup ? "Ask follow-up" : "Ask";
+      this._newButton.hidden = !this._turns;
+      const busy = Boolean(this._controller);
+      this._send.disabled = busy;
+      this._stop.hidden = !busy;
+    }
+
+    _setStatus(text) {
+      this._status.textContent = text;
+    }
+
+    // ---- talking to the API -----------------------------------------------------------------
+
+    _headers(extra) {
+      const headers = { Accept: "application/json", ...extra };
+      const key = this.getAttribute("api-key");
+      if (key) headers.Authorization = `Bearer ${key}`;
+      return headers;
+    }
+
+    async _fetchJson(path, init) {
+      let response;
+      try {
+        response = await fetch(`${this.apiBase}${path}`, {
+          ...init,
+          headers: this._headers(init && init.headers),
+        });
+      } catch (error) {
+        if (error.name === "AbortError") throw error;
+        throw new ApiError(0, `Could not reach the answer service at ${this.apiBase || location.origin}.`);
+      }
+      if (!response.ok) throw await this._errorFrom(response);
+      return response;
+    }
+
+    async _errorFrom(response) {
+      let body = null;
+      try {
+        body = await response.json();
+      } catch {
+        body = null;
+      }
+      const reason = response.statusText || "request failed";
+      return new ApiError(response.status, describeDetail(body, reason));
+    }
+
+    async _ask(question) {
+      if (!question || this._controller) return;
+      const controller = new AbortController();
+      this._controller = controller;
+      const turn = this._startTurn(question, this.audience);
+      this._syncComposer();
+      this._setStatus("Searching the evidence…");
+      const body = { question, audience: turn.audience, stream: true };
+      const path = this._conversationId
+        ? `/v1/conversations/${encodeURIComponent(this._conversationId)}/followups`
+        : "/v1/conversations";
+      try {
+        const response = await this._fetchJson(path, {
+          method: "POST",
+          body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+          signal: controller.signal,
+        });
+        const type = response.headers.get("content-type") || "";
+        if (type.includes("text/event-stream")) {
+          await this._consume(turn, parseEventStream(response.body));
+        } else {
+          // A service that answered with plain JSON instead of a stream: render it whole.
+          this._finish(turn, await response.json());
+        }
+        if (!turn.done) throw new ApiError(0, "The answer stream ended before the answer was complete.");
+        this._setStatus("Answer complete.");
+        this._emit("followup-answer", { answer: turn.answer, conversationId: this._conversationId });
+      } catch (error) {
+        if (error.name === "AbortError") {
+          turn.pending.remove();
+          turn.answerBox.append(h("p", { class: "pending-stopped meta" }, "Stopped."));
+          this._setStatus("Stopped.");
+        } else {
+          this._showError(turn, error);
+        }
+      } finally {
+        this._controller = null;
+        turn.pending.remove();
+        this._syncComposer();
+      }
+    }
+
+    async _consume(turn, events) {
+      for await (const { event, data } of events) {
+        let payload;
+        try {
+          payload = JSON.parse(data);
+        } catch {
+          continue; // not ours
+        }
+        const handler = this._handlers[event];
+        if (handler) handler.call(this, turn, payload);
+        if (turn.done || turn.failed) break;
+      }
+    }
+
+    _emit(name, detail) {
+      this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+    }
+
+    // ---- rendering a turn -------------------------------------------------------------------
+
+    _startTurn(question, audience) {
+      const n = ++this._turns;
+      const qid = `${this._id}-turn${n}`;
+      const turn = {
+        n,
+        question,
+        audience,
+        sections: new Map(),
+        references: null,
+        refsReady: null,
+        resolveRefs: null,
+        sentenceCount: 0,
+        done: false,
+        failed: false,
+        answer: null,
+      };
+      turn.refsReady = new Promise((resolve) => {
+        turn.resolveRefs = resolve;
+      });
+      turn.meta = h("p", { class: "meta" }, h("span", { class: "for" }, AUDIENCE_NOTE[audience]));
+      turn.shift = h("p", { class: "shift", role: "note", hidden: true });
+      turn.pending = h("p", { class: "pending" }, "Searching the evidence…");
+      // Streamed sentences land here; screen readers read them as they arrive.
+      turn.answerBox = h("div", { class: "answer", "aria-live": "polite" }, turn.pending);
+      turn.extras = h("div", { class: "extras" });
+      turn.node = h(
+        "article",
+        { class: "turn", "aria-labelledby": qid, "data-turn": n },
+        h("h3", { class: "question", id: qid }, question),
+        turn.meta,
+        turn.shift,
+        turn.answerBox,
+        turn.extras,
+      );
+      this._log.append(turn.node);
+      turn.node.scrollIntoView({ block: "nearest" });
+      return turn;
+    }
+
+    _section(turn, kind, title) {
+      let section = turn.sections.get(kind);
+      if (!section) {
+        const body = kind === "research" ? h("ul", { class: "sentences" }) : h("p", {});
+        section = {
+          body,
+          node: h(
+            "section",
+            { class: `section ${kind}`, "data-kind": kind },
+            h("h4", {}, title || DEFAULT_SECTION_TITLE[kind] || kind),
+            body,
+          ),
+        };
+        turn.sections.set(kind, section);
+        turn.pending.remove();
+        turn.answerBox.append(section.node);
+      }
+      return section;
+    }
+
+    _sentence(turn, kind, sentence) {
+      const section = this._section(turn, kind);
+      const parts = [];
+      if (kind === "research" && sentence.design) {
+        parts.push(h("span", { class: "design" }, designLabel(sentence.design)));
+      }
+      parts.push(sentence.text);
+      const citations = Array.isArray(sentence.citations) ? sentence.citations : [];
+      if (citations.length) {
+        parts.push(
+          h(
+            "sup",
+            { class: "cites" },
+            citations.map((n) =>
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "cite",
+                  "data-ref": n,
+                  "aria-label": `Show reference ${n}`,
+                  onclick: (event) => this._openCitation(turn, n, sentence.text, event.currentTarget),
+                },
+                `[${n}]`,
+              ),
+            ),
+          ),
+        );
+      }
+      if (section.body.tagName === "UL") {
+        section.body.append(h("li", { class: "sentence" }, parts));
+      } else {
+        if (section.body.childNodes.length) section.body.append(" ");
+        section.body.append(h("span", { class: "sentence" }, parts));
+      }
+      turn.sentenceCount += 1;
+    }
+
+    _retrieval(turn, data) {
+      const query = typeof data.standalone_query === "string" ? data.standalone_query.trim() : "";
+      if (query && query.toLowerCase() !== turn.question.toLowerCase()) {
+        turn.meta.append(
+          h("span", { class: "searched" }, "Searched for: ", h("q", {}, query)),
+        );
+      }
+      if (data.topic_shift) {
+        turn.shift.textContent =
+          "This looks like a new topic, so the earlier questions were not used to search.";
+        turn.shift.hidden = false;
+      }
+      if (typeof data.passages === "number") {
+        turn.pending.textContent = `Found ${data.passages} passage${data.passages === 1 ? "" : "s"}; writing the answer…`;
+        this._setStatus("Writing the answer…");
+      }
+    }
+
+    _references(turn, data) {
+      const references = Array.isArray(data.references) ? data.references : [];
+      turn.references = new Map(references.map((ref) => [ref.n, ref]));
+      turn.resolveRefs(turn.references);
+      for (const button of turn.answerBox.querySelectorAll("button.cite")) {
+        const ref = turn.references.get(Number(button.dataset.ref));
+        if (ref) button.setAttribute("aria-label", `Show reference ${ref.n}: ${ref.title}`);
+      }
+      turn.extras.replaceChildren();
+      if (references.length) turn.extras.append(this._referenceList(turn, references));
+      const followups = Array.isArray(data.suggested_followups) ? data.suggested_followups : [];
+      if (followups.length) {
+        turn.extras.append(
+          h(
+            "div",
+            { class: "followups" },
+            h("h4", {}, "Suggested follow-ups"),
+            h(
+              "ul",
+              {},
+              followups.map((text) =>
+                h("li", {}, h("button", { type: "button", onclick: () => this._askSuggested(text) }, text)),
+              ),
+            ),
+          ),
+        );
+      }
+      if (data.disclaimer) turn.extras.append(h("p", { class: "disclaimer" }, data.disclaimer));
+    }
+
+    _referenceList(turn, references) {
+      const box = h("section", { class: "refs" }, h("h4", {}, "References"));
+      for (const group of GROUPS) {
+        const refs = references.filter((ref) => (ref.tier || "research") === group.tier);
+        if (!refs.length) continue;
+        box.append(
+          h("h5", {}, group.title),
+          h(
+            "ol",
+            { "data-tier": group.tier },
+            refs.map((ref) => {
+              const url = safeHttpUrl(ref.url);
+              return h(
+                "li",
+                { value: ref.n, "data-ref": ref.n },
+                h("span", { class: "num", "aria-hidden": "true" }, `[${ref.n}]`),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "ref-title",
+                    onclick: (event) => this._openCitation(turn, ref.n, null, event.currentTarget),
+                  },
+                  h("span", { class: "sr-only" }, `Reference ${ref.n}: `),
+                  ref.title || ref.document_id,
+                ),
+                h(
+                  "span",
+                  { class: "ref-meta" },
+                  h("span", { class: `badge ${group.tier}` }, designLabel(ref.design || ref.tier)),
+                  [ref.source, ref.year].filter(Boolean).join(", "),
+                  url ? externalLink(url, "Source") : identifier(ref.url),
+                ),
+              );
+            }),
+          ),
+        );
+      }
+      return box;
+    }
+
+    _finish(turn, data) {
+      const answer = data && data.answer ? data.answer : data;
+      if (data && data.conversation_id) this._conversationId = String(data.conversation_id);
+      turn.answer = answer;
+      turn.done = true;
+      if (!answer || !Array.isArray(answer.sections)) return;
+      // The streamed sentences are the answer; redraw from the full JSON only if events were
+      // lost (or the service sent JSON instead of a stream).
+      const total = answer.sections.reduce((sum, s) => sum + (s.sentences || []).length, 0);
+      if (total !== turn.sentenceCount || turn.sections.size !== answer.sections.length) {
+        turn.sections.clear();
+        turn.sentenceCount = 0;
+        turn.answerBox.replaceChildren();
+        for (const section of answer.sections) {
+          this._section(turn, section.kind, section.title);
+          for (const sentence of section.sentences || []) this._sentence(turn, section.kind, sentence);
+        }
+      }
+      if (!turn.references) {
+        this._references(turn, {
+          references: answer.references,
+          suggested_followups: answer.suggested_followups,
+          disclaimer: answer.disclaimer,
+        });
+      }
+      if (answer.audience && answer.audience !== turn.audience && AUDIENCE_NOTE[answer.audience]) {
+        turn.meta.querySelector(".for").textContent = AUDIENCE_NOTE[answer.audience];
+      }
+    }
+
+    _showError(turn, error) {
+      turn.failed = true;
+      turn.pending.remove();
+      const status = error instanceof ApiError ? error.status : 0;
+      const detail = error instanceof ApiError ? error.detail : String(error && error.message);
+      const heading = status ? `The service answered ${status}${this._statusHint(status)}` : "Something went wrong";
+      turn.answerBox.append(h("div", { class: "error", role: "alert" }, h("strong", {}, heading), detail));
+      this._setStatus("");
+      turn.resolveRefs(turn.references || new Map());
+      this._emit("followup-error", { status, detail });
+    }
+
+    _statusHint(status) {
+      const hints = {
+        401: " (an API key is needed)",
+        403: " (this key is not allowed)",
+        404: " (not found)",
+        413: " (the request is too large)",
+        422: " (the question was not accepted)",
+        429: " (too many requests; try again shortly)",
+      };
+      return hints[status] || (status >= 500 ? " (a server error)" : "");
+    }
+
+    _askSuggested(text) {
+      if (this._controller) {
+        this._setStatus("Wait for the current answer, or stop it.");
+        return;
+      }
+      this._input.focus();
+      this._ask(text);
+    }
+
+    // ---- the passage dialog -----------------------------------------------------------------
+
+    async _openCitation(turn, n, sentenceText, opener) {
+      this._dialogOpener = opener;
+      this._dlgKicker.textContent = `Reference [${n}]`;
+      this._dlgTitle.textContent = "Loading…";
+      this._dlgBody.replaceChildren(h("p", { class: "pending" }, "Loading the passage…"));
+      if (!this._dialog.open) this._dialog.showModal();
+      const references = turn.references || (await turn.refsReady);
+      const ref = references.get(n);
+      if (!ref) {
+        this._dlgTitle.textContent = "Reference not found";
+        this._dlgBody.replaceChildren(h("p", {}, `This answer has no reference [${n}].`));
+        return;
+      }
+      this._dlgTitle.textContent = ref.title || ref.document_id;
+      let passage;
+      try {
+        passage = await this._passage(ref.passage_id);
+      } catch (error) {
+        this._passages.delete(ref.passage_id);
+        const detail = error instanceof ApiError ? `${error.status ? `${error.status}: ` : ""}${error.detail}` : String(error);
+        this._dlgBody.replaceChildren(
+          h("div", { class: "error", role: "alert" }, h("strong", {}, "Could not load the passage"), detail),
+        );
+        return;
+      }
+      if (this._dialogOpener !== opener) return; // another citation was opened meanwhile
+      this._renderPassage(ref, passage, sentenceText);
+    }
+
+    _passage(id) {
+      if (!this._passages.has(id)) {
+        this._passages.set(
+          id,
+          this._fetchJson(`/v1/passages/${encodeURIComponent(id)}`, {}).then((r) => r.json()),
+        );
+      }
+      return this._passages.get(id);
+    }
+
+    _renderPassage(ref, passage, sentenceText) {
+      const title = passage.title || ref.title || ref.document_id;
+      this._dlgTitle.textContent = title;
+      const tier = passage.kind || ref.tier || (passage.tier === "guideline" ? "guideline" : "research");
+      const design = passage.design || passage.tier || ref.design;
+      const url = safeHttpUrl(passage.url) || safeHttpUrl(ref.url);
+      const source = passage.source || ref.source;
+      const year = passage.year ?? ref.year;
+      const section = passage.section && passage.section !== title ? passage.section : "";
+      const text = typeof passage.text === "string" ? passage.text : "";
+      const licence = passage.licence || passage.license;
+
+      this._dlgBody.replaceChildren(
+        h(
+          "p",
+          { class: "dlg-meta" },
+          h("span", { class: `badge ${tier === "guideline" ? "guideline" : "research"}` }, designLabel(design)),
+          h("span", { class: "source" }, [source, year].filter((v) => v !== null && v !== undefined && v !== "").join(", ")),
+        ),
+        section ? h("p", { class: "dlg-section" }, section) : null,
+        h("blockquote", { class: "passage-text" }, this._highlight(text, sentenceText)),
+        h(
+          "p",
+          { class: "dlg-foot" },
+          url ? externalLink(url, "Read the source") : identifier(passage.url || ref.url),
+          licence ? h("span", { class: "licence" }, `Licence: ${licence}`) : null,
+        ),
+      );
+    }
+
+    /** The passage text as nodes, with the cited sentence marked when it occurs verbatim. */
+    _highlight(text, sentenceText) {
+      const needle = (sentenceText || "").trim();
+      const at = needle ? text.indexOf(needle) : -1;
+      if (at < 0) return [text];
+      return [text.slice(0, at), h("mark", {}, needle), text.slice(at + needle.length)];
+    }
+  }
+
+  FollowupChat.prototype._handlers = {
+    retrieval(turn, data) {
+      this._retrieval(turn, data);
+    },
+    section(turn, data) {
+      this._section(turn, data.kind, data.title);
+    },
+    sentence(turn, data) {
+      this._sentence(turn, data.section, data);
+    },
+    references(turn, data) {
+      this._references(turn, data);
+    },
+    done(turn, data) {
+      this._finish(turn, data);
+    },
+    error(turn, data) {
+      this._showError(turn, new ApiError(Number(data.status) || 0, describeDetail(data, "The answer failed.")));
+    },
+  };
+
+  // Exposed for tests and for pages that want the same SSE reader.
+  FollowupChat.parseEventStream = parseEventStream;
+  FollowupChat.safeHttpUrl = safeHttpUrl;
+
+  customElements.define(TAG, FollowupChat);
+})();

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 class EvidenceKind(str, enum.Enum):
@@ -140,3 +142,19 @@ class Passage:
         """What the encoder and BM25 see: the title and heading carried into the passage."""
         heading = f"{self.section}. " if self.section and self.section != self.title else ""
         return f"{self.title}. {heading}{self.text}"
+
+
+class TokenCounter(Protocol):
+    """Counts the model's word pieces in texts, without special tokens.
+
+    The chunker packs sentences by this count so a passage (plus its title) fits the encoder.
+    """
+
+    @property
+    def name(self) -> str:
+        """What the counter is, recorded in the chunking parameters of an index manifest."""
+        ...
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """The number of tokens in each text, in order."""
+        ...

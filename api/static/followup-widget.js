@@ -18,7 +18,7 @@
  * complete, "followup-error" {status, detail} when a request fails.
  *
  * Safety: every string that comes from the service (answers, passages, titles) is inserted as a
- * text node; this file never assigns innerHTML, and links are made only from http(s) URLs.
+ * text node; this file never parses markup from data, and links are made only from http(s) URLs.
  *
  * Streaming: the API answers POSTs with Server-Sent Events. EventSource can only GET, so the
  * stream is read with fetch() and a ReadableStream, and parsed here (see parseEventStream).
@@ -351,11 +351,14 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
     let buffer = "";
     let event = "message";
     let data = [];
+    let pendingCR = false; // the last chunk ended in "\r": a "\n" opening the next one belongs to it
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         buffer += value;
+        if (pendingCR && buffer.startsWith("\n")) buffer = buffer.slice(1);
+        pendingCR = buffer.endsWith("\r");
         const lines = buffer.split(/\r\n|\r|\n/);
         buffer = lines.pop(); // the last piece may be an incomplete line
         for (const line of lines) {

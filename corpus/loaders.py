@@ -960,8 +960,9 @@ def load_corpus(
             raise CorpusError(path, None, f"a {corpus_format.value} corpus is a file, not a folder")
     result = loaders[corpus_format]()
     if not result.documents:
+        first = f"; the first: {result.skipped[0]}" if result.skipped else ""
         raise CorpusError(
-            path, None, f"no valid records ({len(result.skipped)} skipped as malformed)"
+            path, None, f"no valid records ({len(result.skipped)} skipped as malformed{first})"
         )
     logger.info(
         "loaded %d documents from %s (%s), skipped %d",

@@ -1,0 +1,480 @@
+"""Retrieval runs on any BEIR-layout data set and split: BM25, dense, hybrid and variants.
+
+The index chunks documents into passages, while BEIR qrels judge whole documents, so each
+system's passage ranking becomes a document run by **MaxP** (Dai and Callan, SIGIR 2019): a
+document's score is the best score of any of its retrieved passages. Each system retrieves
+``passage_depth`` passages per query and the run keeps the best ``doc_depth`` documents.
+Document ids in the run are the data set's own ids: the prefix the corpus loader puts in front
+(``scifact:4983``) is removed so the qrels match (:func:`beir_id`).
+
+The index of a data set is built once per (corpus, chunking, model, BM25 settings) and reused:
+``<indexes>/<dataset>-<fingerprint>`` (:func:`index_key`). Encoding goes through
+:class:`eval.embedcache.CachedEmbedder`, so vectors computed by any earlier run or benchmark are
+reused rather than recomputed.
+
+Example:
+    >>> data = load_beir(Path("../shared/data/scifact"), "train")
+    >>> systems = {"bm25": build_retriever(SystemSpec.parse("bm25"), index, embedder)}
+    >>> results = run_systems(systems, data, doc_id=beir_id)
+    >>> results[0].metrics.mean("nDCG@10")
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
+
+from corpus.types import Document, Passage
+from eval.embedcache import CachedEmbedder, seed_from_benchmark_cache
+from eval.metrics import MEASURES, evaluate
+from eval.trec import read_qrels, read_queries
+from eval.types import Qrels, Run, SystemResult
+from retriever.types import Retriever, ScoredPassage
+
+if TYPE_CHECKING:
+    from corpus.chunking import ChunkingConfig
+    from index.store import PassageIndex
+    from index.types import Embedder
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PASSAGE_DEPTH = 300
+"""Passages retrieved per query; enough for 100 distinct documents on SciFact (~3 per abstract)."""
+
+DEFAULT_DOC_DEPTH = 100
+"""Documents kept per query in a run: the deepest cut-off reported (R@100)."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class BeirData:
+    """The queries and qrels of one split of a BEIR-layout folder (documents load separately).
+
+    ``queries`` holds only the queries judged in the split's qrels.
+    """
+
+    name: str
+    root: Path
+    split: str
+    queries: dict[str, str]
+    qrels: Qrels
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.root),
+            "split": self.split,
+            "queries": len(self.queries),
+            "judgements": sum(len(d) for d in self.qrels.values()),
+        }
+
+
+def load_beir(root: Path | str, split: str) -> BeirData:
+    """Read ``queries.jsonl`` and ``qrels/<split>.tsv`` of a BEIR-layout folder.
+
+    Raises:
+        FileNotFoundError: a required file is missing (the message lists the splits present).
+        ValueError: a judged query is missing from ``queries.jsonl``.
+    """
+    folder = Path(root)
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.exists():
+        present = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise FileNotFoundError(f"{qrels_path} not found; splits present: {present or 'none'}")
+    qrels = read_qrels(qrels_path)
+    all_queries = read_queries(folder / "queries.jsonl")
+    missing = sorted(set(qrels) - set(all_queries))
+    if missing:
+        raise ValueError(f"{len(missing)} judged queries are not in queries.jsonl: {missing[:5]}")
+    queries = {qid: all_queries[qid] for qid in all_queries if qid in qrels}
+    return BeirData(folder.resolve().name, folder, split, queries, qrels)
+
+
+def load_documents(root: Path | str) -> list[Document]:
+    """The documents of a BEIR folder, through the corpus package's loader."""
+    from corpus.loaders import load_corpus
+
+    return list(load_corpus(Path(root), fmt="beir").documents)
+
+
+def beir_id(passage: Passage) -> str:
+    """The data set's own document id: the loader's ``<dataset>:`` prefix removed."""
+    document_id = passage.document_id
+    prefix = f"{passage.dataset}:"
+    return document_id[len(prefix) :] if document_id.startswith(prefix) else document_id
+
+
+# --------------------------------------------------------------------------- index
+
+
+def index_key(
+    documents: Sequence[Document],
+    chunking: Mapping[str, Any],
+    model_name: str,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """A 12-hex fingerprint of everything an index depends on.
+
+    The corpus part is the index package's own fingerprint (sorted document ids and content
+    hashes), so it changes exactly when the index package would see a different corpus.
+    """
+    from index.manifest import corpus_fingerprint
+    from index.store import document_content_hash
+
+    corpus = corpus_fingerprint((d.id, document_content_hash(d)) for d in documents)
+    recipe = {"corpus": corpus, "chunking": dict(chunking), "model": model_name, **(extra or {})}
+    blob = json.dumps(recipe, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def ensure_index(
+    documents: Sequence[Document],
+    indexes_dir: Path,
+    name: str,
+    embedder: Embedder,
+    *,
+    chunking: ChunkingConfig | None = None,
+    progress: bool = False,
+) -> Path:
+    """The index of ``documents`` under ``indexes_dir``, built only if it does not exist yet.
+
+    Returns:
+        ``indexes_dir / f"{name}-{index_key(...)}"``, a loadable index.
+    """
+    from corpus.chunking import ChunkingConfig
+    from index.errors import IndexLoadError
+    from index.store import PassageIndex, build_index
+
+    config = chunking if chunking is not None else ChunkingConfig()
+    path = Path(indexes_dir) / f"{name}-{index_key(documents, config.to_dict(), embedder.model_name)}"
+    if path.exists():
+        try:
+            PassageIndex.load(path, expected_model=embedder.model_name)
+            logger.info("reusing index %s", path)
+            return path
+        except IndexLoadError as error:
+            logger.warning("rebuilding %s: %s", path, error)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("building index %s from %d documents", path, len(documents))
+    build_index(documents, path, embedder, config, progress=progress)
+    return path
+
+
+def seed_benchmark_caches(
+    embedder: CachedEmbedder,
+    folder: Path,
+    *,
+    passages: Sequence[Passage],
+    queries: Mapping[str, str],
+) -> int:
+    """Adopt every benchmark cache in ``folder`` made from exactly these passages or queries.
+
+    The retrieval benchmarks cache vectors as ``<model>__<recipe>.npy`` with a sidecar listing
+    row ids (see benchmarks/retrieval_data.py). A sidecar whose ids are these passage ids (texts:
+    ``Passage.embedding_text``) or these query ids (texts: the queries) is adopted after its text
+    hash is checked. Returns the number of vectors adopted.
+    """
+    if not folder.is_dir():
+        return 0
+    passage_ids = [p.id for p in passages]
+    query_ids = list(queries)
+    adopted = 0
+    for meta_path in sorted(folder.glob("*.json")):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        ids = meta.get("ids") if isinstance(meta, dict) else None
+        npy = meta_path.with_suffix(".npy")
+        if not isinstance(ids, list):
+            continue
+        if passage_ids and ids == passage_ids:
+            texts = [p.embedding_text for p in passages]
+            adopted += seed_from_benchmark_cache(embedder, npy, ids, texts)
+        elif query_ids and ids == query_ids:
+            adopted += seed_from_benchmark_cache(
+                embedder, npy, ids, [queries[q] for q in query_ids], queries=True
+            )
+    return adopted
+
+
+# --------------------------------------------------------------------------- systems
+
+
+class SystemKind(str, enum.Enum):
+    """The retrievers a run can compare."""
+
+    BM25 = "bm25"
+    DENSE = "dense"
+    HYBRID = "hybrid"
+
+    @classmethod
+    def parse(cls, value: str) -> SystemKind:
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            names = ", ".join(member.value for member in cls)
+            raise ValueError(f"unknown system {value!r}; expected one of: {names}") from None
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """A named system: a retriever kind plus options for it.
+
+    Written on the command line as ``bm25``, ``dense``, ``hybrid``, or a variant
+    ``NAME=KIND:key=value:key=value`` (for example ``hybrid-w=hybrid:fusion=weighted``).
+    Values are parsed as JSON when they can be (numbers, true/false), else kept as strings.
+    """
+
+    name: str
+    kind: SystemKind
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> SystemSpec:
+        text = text.strip()
+        if not text:
+            raise ValueError("empty system name")
+        name, _, definition = text.partition("=")
+        if not definition:
+            return cls(name, SystemKind.parse(name))
+        kind_text, *pairs = definition.split(":")
+        options: dict[str, Any] = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise ValueError(f"variant option {pair!r} in {text!r} is not key=value")
+            try:
+                options[key] = json.loads(value)
+            except ValueError:
+                options[key] = value
+        return cls(name.strip(), SystemKind.parse(kind_text), options)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind.value, "options": dict(self.options)}
+
+
+def parse_systems(text: str, variants: Sequence[str] = ()) -> list[SystemSpec]:
+    """``"bm25,dense"`` plus ``--variant`` definitions, checked for repeated names."""
+    specs = [SystemSpec.parse(part) for part in text.split(",") if part.strip()]
+    specs += [SystemSpec.parse(v) for v in variants]
+    names = [s.name for s in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"system names must be unique; repeated: {repeated}")
+    if not specs:
+        raise ValueError("no systems given")
+    return specs
+
+
+def _lexical(
+    index: PassageIndex, embedder: Embedder, options: Mapping[str, Any], depth: int
+) -> Retriever:
+    from index.lexical import Bm25LexicalStore, Bm25Settings
+    from retriever.lexical import LexicalRetriever
+
+    if not options:
+        return LexicalRetriever(index.lexical, index.passages)
+    # A BM25 variant (other k1, b, method, stop words or stemming): an in-memory store over
+    # the same passages, built in seconds; the index on disk is not touched.
+    try:
+        settings = Bm25Settings.from_dict({**index.manifest.bm25.to_dict(), **options})
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"bad bm25 option in {dict(options)}: {error}") from None
+    store = Bm25LexicalStore.build([p.embedding_text for p in index.passages], settings)
+    return _Bm25Variant(LexicalRetriever(store, index.passages), settings)
+
+
+class _Bm25Variant:
+    """A lexical retriever over a re-parameterised BM25 store, exposing its settings."""
+
+    def __init__(self, retriever: Retriever, settings: Any) -> None:
+        self._retriever = retriever
+        self.config = settings
+
+    def retrieve(self, query: str, top_k: int) -> list[ScoredPassage]:
+        return self._retriever.retrieve(query, top_k)
+
+
+def _dense(
+    index: PassageIndex, embedder: Embedder, options: Mapping[str, Any], depth: int
+) -> Retriever:
+    from retriever.dense import DenseRetriever
+
+    _no_options(SystemKind.DENSE, options)
+    return DenseRetriever(embedder, index.dense, index.passages)
+
+
+def hybrid_config(options: Mapping[str, Any], depth: int) -> Any:
+    """The hybrid retriever's config for an evaluation: its defaults, each leg searched
+    ``depth`` deep (so the fused list can fill the run) unless ``options`` say otherwise, and
+    the options applied. Nested fields are written ``policy.fused_k=20``."""
+    from dataclasses import replace
+
+    from retriever.hybrid import RetrievalConfig
+
+    config = RetrievalConfig(lexical_depth=depth, dense_depth=depth)
+    flat = {k: v for k, v in options.items() if "." not in k}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in options.items():
+        if "." in key:
+            head, _, tail = key.partition(".")
+            nested.setdefault(head, {})[tail] = value
+    try:
+        config = replace(config, **flat)
+        for head, values in nested.items():
+            config = replace(config, **{head: replace(getattr(config, head), **values)})
+    except (TypeError, AttributeError) as error:
+        raise ValueError(f"bad hybrid option in {dict(options)}: {error}") from None
+    return config
+
+
+def _hybrid(
+    index: PassageIndex, embedder: Embedder, options: Mapping[str, Any], depth: int
+) -> Retriever:
+    from retriever.hybrid import HybridRetriever
+
+    return HybridRetriever(index, embedder, hybrid_config(options, depth))
+
+
+def _no_options(kind: SystemKind, options: Mapping[str, Any]) -> None:
+    if options:
+        raise ValueError(
+            f"{kind.value} takes no options (its parameters live in the index); got {dict(options)}"
+        )
+
+
+_FACTORIES: dict[
+    SystemKind, Callable[[PassageIndex, Embedder, Mapping[str, Any], int], Retriever]
+] = {
+    SystemKind.BM25: _lexical,
+    SystemKind.DENSE: _dense,
+    SystemKind.HYBRID: _hybrid,
+}
+
+
+def build_retriever(
+    spec: SystemSpec,
+    index: PassageIndex,
+    embedder: Embedder,
+    *,
+    depth: int = DEFAULT_PASSAGE_DEPTH,
+) -> Retriever:
+    """The retriever a spec names, over a loaded index.
+
+    ``bm25`` options are fields of ``index.lexical.Bm25Settings`` (``k1``, ``b``, ``method``,
+    ``stopwords``, ``stemming``; the rest come from the index manifest); ``dense`` takes none
+    (the model is fixed by the index); ``hybrid`` options are fields of
+    ``retriever.hybrid.RetrievalConfig`` (nested ones as ``policy.fused_k``).
+    """
+    return _FACTORIES[spec.kind](index, embedder, spec.options, depth)
+
+
+def retriever_settings(retriever: Retriever) -> dict[str, Any]:
+    """A retriever's configuration as plain data, for the report (empty when it has none)."""
+    from dataclasses import asdict, is_dataclass
+
+    config = getattr(retriever, "config", None)
+    if config is None or not is_dataclass(config) or isinstance(config, type):
+        return {"class": type(retriever).__name__}
+    return {"class": type(retriever).__name__, **json.loads(json.dumps(asdict(config), default=str))}
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def maxp(
+    hits: Sequence[ScoredPassage], doc_id: Callable[[Passage], str], depth: int | None = None
+) -> dict[str, float]:
+    """Document scores from passage hits: each document's best passage score (MaxP).
+
+    Args:
+        hits: one query's passages with scores, any order.
+        doc_id: maps a passage to the document id the qrels use.
+        depth: keep only the best ``depth`` documents (ties by document id, as trec_eval).
+    """
+    scores: dict[str, float] = {}
+    for hit in hits:
+        key = doc_id(hit.passage)
+        if key not in scores or hit.score > scores[key]:
+            scores[key] = float(hit.score)
+    if depth is None or len(scores) <= depth:
+        return scores
+    ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+    return dict(ranked[:depth])
+
+
+def run_retriever(
+    retriever: Retriever,
+    queries: Mapping[str, str],
+    *,
+    doc_id: Callable[[Passage], str] = beir_id,
+    passage_depth: int = DEFAULT_PASSAGE_DEPTH,
+    doc_depth: int = DEFAULT_DOC_DEPTH,
+    progress: bool = False,
+    desc: str = "queries",
+) -> Run:
+    """One retriever over every query: a document run by MaxP over ``passage_depth`` passages."""
+    if passage_depth < 1 or doc_depth < 1:
+        raise ValueError(f"depths must be at least 1, got {passage_depth} and {doc_depth}")
+    from retriever.types import EmptyQueryError
+
+    run: Run = {}
+    for qid, text in tqdm(queries.items(), desc=desc, unit="q", disable=not progress):
+        try:
+            hits = retriever.retrieve(text, passage_depth)
+        except EmptyQueryError:
+            logger.warning("query %s is empty; it retrieves nothing", qid)
+            hits = []
+        run[qid] = maxp(hits, doc_id, doc_depth)
+    return run
+
+
+def run_systems(
+    retrievers: Mapping[str, Retriever],
+    data: BeirData,
+    *,
+    doc_id: Callable[[Passage], str] = beir_id,
+    passage_depth: int = DEFAULT_PASSAGE_DEPTH,
+    doc_depth: int = DEFAULT_DOC_DEPTH,
+    measures: Sequence[str] = MEASURES,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: bool = False,
+) -> list[SystemResult]:
+    """Run and evaluate every retriever on ``data``, in the given order."""
+    results = []
+    for name, retriever in retrievers.items():
+        start = time.perf_counter()
+        run = run_retriever(
+            retriever,
+            data.queries,
+            doc_id=doc_id,
+            passage_depth=passage_depth,
+            doc_depth=doc_depth,
+            progress=progress,
+            desc=name,
+        )
+        seconds = time.perf_counter() - start
+        table = evaluate(data.qrels, run, measures)
+        logger.info("%s: %s", name, {m: round(v, 4) for m, v in table.aggregate().items()})
+        results.append(
+            SystemResult(
+                name=name,
+                run=run,
+                metrics=table,
+                settings=dict((settings or {}).get(name, {})),
+                seconds=seconds,
+            )
+        )
+    return results

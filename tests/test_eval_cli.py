@@ -1,0 +1,100 @@
+"""`followup eval ...` end to end on the tiny fixtures: exit codes, reports, plots, run files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from followup.commands import eval as eval_commands
+from tests.fixtures_eval import BROKEN_ANSWER, TINY_BEIR, TINY_MTRAG
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(argv: list[str]) -> int:
+    """Parse like `followup` does (only the eval group is needed here) and run the handler."""
+    parser = argparse.ArgumentParser(prog="followup")
+    eval_commands.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def _png(path: Path) -> None:
+    assert path.read_bytes()[:8] == PNG_MAGIC, path
+    assert path.stat().st_size > 5_000, path  # a real plot, not an empty canvas
+
+
+def test_audit_broken_markdown_fails_with_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "audit"
+    assert run_cli(["eval", "audit", str(BROKEN_ANSWER), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    for kind in ("dangling_citation", "uncited_sentence", "unused_reference", "tier_violation"):
+        assert kind in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["ok"] is False
+    assert report["issue_counts"]["dangling_citation"] == 1
+    assert report["issue_counts"]["tier_violation"] == 1
+    assert "FAIL" in (out / "report.md").read_text()
+    _png(out / "issues.png")
+
+
+def test_audit_clean_markdown_passes(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.md"
+    clean.write_text(
+        "## From the Guidelines\nFerritin below 30 µg/L confirms iron deficiency [1].\n\n"
+        "## From the Research\nB12 was higher in one cohort [2].\n\n"
+        "## References\n[1] Anemia — NHLBI, 2022 (guideline)\n[2] B12 and iron — J Nutr, 2019 (observational)\n",
+        encoding="utf-8",
+    )
+    assert run_cli(["eval", "audit", str(clean), "--out", str(tmp_path / "r")]) == 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["ok"] is True
+    assert run_cli(["eval", "audit", str(tmp_path / "missing.md"), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_retrieval_command_on_tiny_beir(tmp_path: Path) -> None:
+    out = tmp_path / "retrieval"
+    argv = [
+        "eval", "retrieval", "--dataset", str(TINY_BEIR), "--split", "test",
+        "--systems", "bm25,dense", "--variant", "rrf=hybrid:rrf_k=10",
+        "--out", str(out), "--indexes", str(tmp_path / "indexes"), "--cache", str(tmp_path / "cache"),
+        "--passage-depth", "40", "--doc-depth", "20", "--permutations", "200", "--no-progress",
+    ]
+    assert run_cli(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [s["name"] for s in report["systems"]] == ["bm25", "dense", "rrf"]
+    assert report["systems"][2]["settings"]["config"]["rrf_k"] == 10
+    assert report["index_manifest"]["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert report["settings"]["passage_depth"] == 40
+    assert len(report["comparisons"]) == 3 * 5  # 3 pairs x 5 measures
+    for system in report["systems"]:
+        assert set(system["aggregate"]) == {"nDCG@10", "R@10", "R@100", "RR@10", "AP"}
+        assert len(system["per_query"]["nDCG@10"]) == 6
+        assert (out / system["run_file"]).exists()
+    _png(out / "metrics.png")
+    assert len(list(out.glob("per_query_*.png"))) == 2
+    # A second run reuses the index and every vector: the model is never loaded.
+    again = tmp_path / "again"
+    assert run_cli([*argv[:-9], "--out", str(again), *argv[-8:]]) == 0
+    cache = json.loads((again / "report.json").read_text())["settings"]["embedding_cache"]
+    assert cache["misses"] == 0 and cache["hits"] > 0
+
+
+def test_followup_command_on_tiny_mtrag(tmp_path: Path) -> None:
+    out = tmp_path / "followup"
+    argv = [
+        "eval", "followup", "--dataset", str(TINY_MTRAG), "--systems", "hybrid", "--out", str(out),
+        "--indexes", str(tmp_path / "indexes"), "--cache", str(tmp_path / "cache"), "--no-progress",
+    ]
+    assert run_cli(argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [(r["system"], r["condition"]) for r in report["runs"]] == [
+        ("hybrid", "no_context"),
+        ("hybrid", "with_context"),
+    ]
+    assert set(report["runs"][0]["by_turn"]) == {"1", "2", "3", "5"}
+    assert report["dataset"]["pool"] == 6
+    _png(out / "recall_by_turn.png")
+    assert "## By turn" in (out / "report.md").read_text()

@@ -1,0 +1,77 @@
+"""eval.embedcache: vectors persist by text, the model loads only on a miss, benchmark caches
+are adopted only when their texts match. A deterministic hashing embedder stands in for the
+model here: this tests the cache's plumbing, not embeddings (those use the real model elsewhere)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eval.embedcache import CachedEmbedder, seed_from_benchmark_cache
+
+
+class HashingEmbedder:
+    """Unit vectors from a text's SHA-256: deterministic, distinct per text."""
+
+    model_name = "test/hashing"
+    dimension = 8
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.encoded.extend(texts)
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[:8], np.uint8) for t in texts]
+        matrix = np.asarray(rows, np.float32) + 1.0
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode(texts)
+
+
+def _cached(tmp_path: Path, inner: HashingEmbedder) -> CachedEmbedder:
+    return CachedEmbedder(lambda: inner, tmp_path, model_name="test/hashing", dimension=8)
+
+
+def test_vectors_persist_and_model_is_not_loaded_again(tmp_path: Path) -> None:
+    inner = HashingEmbedder()
+    first = _cached(tmp_path, inner)
+    vectors = first.encode_documents(["a", "b", "a"])
+    assert np.array_equal(vectors, inner._encode(["a", "b", "a"]))
+    assert (first.hits, first.misses) == (0, 3)
+    second = _cached(tmp_path, HashingEmbedder())
+    again = second.encode_documents(["b", "a"])
+    assert np.array_equal(again, vectors[[1, 0]])
+    assert not second.loaded and (second.hits, second.misses) == (2, 0)
+    # Queries are a separate namespace: the same text is a miss there.
+    second.encode_queries(["a"])
+    assert second.loaded and second.misses == 1
+
+
+def test_model_mismatch_is_an_error(tmp_path: Path) -> None:
+    wrong = CachedEmbedder(HashingEmbedder, tmp_path, model_name="other/model", dimension=8)
+    with pytest.raises(ValueError, match="other/model"):
+        wrong.encode_documents(["x"])
+
+
+def test_seed_from_benchmark_cache_checks_texts(tmp_path: Path) -> None:
+    texts, ids = ["t1", "t2"], ["1", "2"]
+    vectors = HashingEmbedder()._encode(texts)
+    npy = tmp_path / "bench" / "model__recipe.npy"
+    npy.parent.mkdir()
+    np.save(npy, vectors, allow_pickle=False)
+    digest = hashlib.sha256(b"t1\x00t2\x00").hexdigest()
+    npy.with_suffix(".json").write_text(json.dumps({"ids": ids, "texts_sha256": digest}))
+    cached = _cached(tmp_path / "cache", HashingEmbedder())
+    assert seed_from_benchmark_cache(cached, npy, ids, ["t1", "other"]) == 0  # texts differ
+    assert seed_from_benchmark_cache(cached, npy, ids, texts) == 2
+    assert np.array_equal(cached.encode_documents(["t2"]), vectors[[1]])
+    assert not cached.loaded

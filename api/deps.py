@@ -1,0 +1,267 @@
+"""What a route may ask for: the settings, the engine, the conversation store, an API key check.
+
+Each is an ``Annotated[..., Depends()]`` alias, so a route reads ``engine: EngineDep`` and tests
+swap the real thing with ``app.dependency_overrides[get_engine] = lambda: my_engine``.
+
+Example:
+    >>> @router.get("/v1/passages/{passage_id}", response_model=PassageOut)
+    ... def read_passage(passage_id: str, engine: EngineDep) -> PassageOut: ...
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+
+from answer.engine import Engine, StreamEvent, build_engine
+from answer.schema import Answer, Audience
+from answer.settings import Settings
+from api.errors import EngineNotReadyError, NotAuthenticatedError
+from api.store import ConversationStore
+from corpus.types import Passage
+from retriever.types import Conversation, Evidence, Filters
+
+logger = logging.getLogger(__name__)
+
+
+class PassageLookup(Protocol):
+    """Finds a passage of the loaded index by id (``index.store.PassageIndex`` is one)."""
+
+    def get(self, passage_id: str) -> Passage | None: ...
+
+
+class SerializedEngine(Engine):
+    """An engine whose calls run one at a time in this process.
+
+    The HTTP server runs routes in a thread pool, but the model's fast tokenizer is not safe to
+    call from two threads at once (it fails with "Already borrowed"), and with one torch thread
+    per process two concurrent encodings would only share one core anyway. Run more worker
+    processes (``followup serve --workers``) to use more cores. A stream takes the lock for each
+    event it computes, never while a client is slow to read.
+
+    Args:
+        engine: the engine to guard.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    @property
+    def inner(self) -> Engine:
+        return self._engine
+
+    def search(self, query: str, *, top_k: int = 10, filters: Filters | None = None) -> Evidence:
+        with self._lock:
+            return self._engine.search(query, top_k=top_k, filters=filters)
+
+    def answer(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        audience: Audience | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        with self._lock:
+            return self._engine.answer(
+                question, conversation=conversation, audience=audience, filters=filters
+            )
+
+    def stream(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        audience: Audience | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[StreamEvent]:
+        events = self._engine.stream(
+            question, conversation=conversation, audience=audience, filters=filters
+        )
+        while True:
+            with self._lock:
+                try:
+                    event = next(events)
+                except StopIteration:
+                    return
+            yield event
+
+
+class _EnginePassages:
+    """A :class:`PassageLookup` over an engine that has ``passage(id)``."""
+
+    def __init__(self, lookup: Callable[[str], Passage | None]) -> None:
+        self._lookup = lookup
+
+    def get(self, passage_id: str) -> Passage | None:
+        return self._lookup(passage_id)
+
+
+def engine_passages(engine: Engine) -> tuple[PassageLookup | None, dict[str, Any] | None]:
+    """The engine's own passage lookup and index manifest, when it has them.
+
+    ``engine.index`` (a loaded ``PassageIndex``) when set, else an engine class's own
+    ``passage(id)``; ``engine.manifest`` (or the index's). Without either, the API loads the
+    index's passages itself (:func:`load_resources`).
+    """
+    lookup: PassageLookup | None = None
+    index = getattr(engine, "index", None)
+    if index is not None and callable(getattr(index, "get", None)):
+        lookup = index
+    elif _overrides(engine, "passage"):
+        lookup = _EnginePassages(engine.passage)
+    manifest: Any = getattr(engine, "manifest", None)
+    if manifest is None and index is not None:
+        manifest = getattr(index, "manifest", None)
+    if manifest is not None and hasattr(manifest, "to_dict"):
+        manifest = manifest.to_dict()
+    return lookup, (dict(manifest) if manifest is not None else None)
+
+
+def _overrides(engine: Engine, name: str) -> bool:
+    """Whether the engine's class defines ``name`` itself (not the base Engine's default)."""
+    own = getattr(type(engine), name, None)
+    return callable(own) and own is not getattr(Engine, name, None)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the routes serve from: the engine, a passage lookup and the index manifest."""
+
+    engine: Engine
+    passages: PassageLookup
+    manifest: dict[str, Any] | None
+
+
+def load_resources(settings: Settings, engine: Engine | None = None) -> Resources:
+    """Build the engine (unless given) and find the passages and manifest of its index.
+
+    Raises:
+        FileNotFoundError: there is no index at ``settings.index.path``.
+        index.errors.IndexLoadError: the index is damaged or was built with another model.
+    """
+    if engine is None:
+        manifest_file = Path(settings.index.path) / "manifest.json"
+        if not manifest_file.is_file():  # fail before spending seconds on the model
+            raise FileNotFoundError(
+                f"no index at {settings.index.path} ({manifest_file.name} missing)"
+            )
+        engine = build_engine(settings)
+    lookup, manifest = engine_passages(engine)
+    if lookup is None:
+        # Passages are parsed a second time here (vectors and BM25 arrays are memory-mapped,
+        # so little else is read); Engine has no passage lookup to share.
+        from index.store import PassageIndex
+
+        index = PassageIndex.load(settings.index.path)
+        lookup = index
+        manifest = manifest or index.manifest.to_dict()
+    serialized = engine if isinstance(engine, SerializedEngine) else SerializedEngine(engine)
+    return Resources(serialized, lookup, manifest)
+
+
+@dataclass
+class EngineState:
+    """Where the resources are: loading, ready, or failed (with the reason)."""
+
+    resources: Resources | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> Literal["ready", "loading", "failed"]:
+        if self.resources is not None:
+            return "ready"
+        return "failed" if self.error is not None else "loading"
+
+    @property
+    def manifest(self) -> dict[str, Any] | None:
+        return self.resources.manifest if self.resources is not None else None
+
+
+# ----------------------------------------------------------------------------- dependencies
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _resources(request: Request) -> Resources:
+    state: EngineState = request.app.state.engine_state
+    if state.resources is None:
+        if state.error is not None:
+            raise EngineNotReadyError("the answer engine failed to load; see /readyz")
+        raise EngineNotReadyError("the index is still loading; retry in a few seconds")
+    return state.resources
+
+
+def get_engine(request: Request) -> Engine:
+    return _resources(request).engine
+
+
+def get_passages(request: Request) -> PassageLookup:
+    return _resources(request).passages
+
+
+def get_store(request: Request) -> ConversationStore:
+    store: ConversationStore = request.app.state.store
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+StoreDep = Annotated[ConversationStore, Depends(get_store)]
+PassagesDep = Annotated[PassageLookup, Depends(get_passages)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key as `Authorization: Bearer <key>`.")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key in the X-API-Key header."
+)
+
+
+def key_matches(given: str, keys: Sequence[SecretStr]) -> bool:
+    """Whether ``given`` is one of ``keys``, in time independent of where they differ.
+
+    Every key is compared (no early exit), each with :func:`hmac.compare_digest`, so the time
+    taken tells nothing about which key nearly matched or how much of it.
+    """
+    candidate = given.encode()
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(candidate, key.get_secret_value().encode())
+    return matched
+
+
+def require_api_key(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> None:
+    """Pass when no keys are configured, or a presented key matches one of them.
+
+    Raises:
+        NotAuthenticatedError: keys are configured and none was presented, or it was wrong.
+    """
+    keys = settings.api.api_keys
+    if not keys:
+        return
+    presented = [k for k in (bearer.credentials if bearer else None, header_key) if k]
+    if not presented:
+        raise NotAuthenticatedError(
+            "an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+        )
+    if not any([key_matches(k, keys) for k in presented]):  # list: check every one
+        raise NotAuthenticatedError("the API key is not valid")
+
+
+ApiKeyDep = Depends(require_api_key)

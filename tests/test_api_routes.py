@@ -1,0 +1,338 @@
+"""The /v1 routes over a small engine on real passages (KeywordEngine), through the ASGI app.
+
+The engine is a stand-in (see tests/fixtures_api.py); what is tested here is the HTTP layer:
+request to Conversation, answers, the event stream, stored conversations, search filters,
+passages, health and the OpenAPI document. tests/test_api_integration.py repeats the essentials
+with the real engine behind a real uvicorn server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from answer.render import to_markdown
+from answer.schema import Answer
+from api.deps import get_engine
+from tests.fixtures_api import FAIL_MIDSTREAM, KeywordEngine, keyword_app, load_passages, parse_sse
+
+Q1 = "What causes pernicious anemia?"
+EVENT_ORDER = ("retrieval", "section", "sentence", "references", "done")
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    return keyword_app(tmp_path)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+def check_event_order(names: list[str]) -> None:
+    """retrieval, then (section, sentence+)+, then references, then done: docs/TEAM.md."""
+    assert names[0] == "retrieval"
+    assert names[-2:] == ["references", "done"]
+    body = names[1:-2]
+    assert body and body[0] == "section"
+    assert set(body) <= {"section", "sentence"}
+    for i, name in enumerate(body):
+        if name == "section":  # every section has at least one sentence
+            assert i + 1 < len(body) and body[i + 1] == "sentence"
+
+
+# ------------------------------------------------------------------------------- health
+
+
+def test_healthz_and_readyz_with_the_manifest(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["manifest"]["passages"] == 13  # one per record of answer_corpus.jsonl
+
+
+def test_readyz_is_503_while_the_index_is_missing(tmp_path: Path) -> None:
+    """No engine given and no index on disk: loading fails fast and readiness says why."""
+    from answer.settings import Settings
+    from api.app import create_app
+
+    app = create_app(Settings(index={"path": tmp_path / "none"}, api={"data_dir": tmp_path}))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200  # alive all the same
+        for _ in range(100):
+            ready = client.get("/readyz")
+            if ready.json()["status"] != "loading":
+                break
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "failed"
+        assert "no index at" in ready.json()["detail"]
+        # And the API says 503 with a reason instead of failing obscurely.
+        answer = client.post("/v1/answers", json={"question": Q1})
+        assert answer.status_code == 503
+        assert answer.json() == {"detail": "the answer engine failed to load; see /readyz"}
+        assert answer.headers["retry-after"] == "5"
+
+
+# ------------------------------------------------------------------------------- answers
+
+
+def test_answer_is_the_answer_schema(client: TestClient) -> None:
+    response = client.post("/v1/answers", json={"question": Q1})
+    assert response.status_code == 200
+    answer = Answer.model_validate(response.json())
+    assert answer.question == Q1
+    assert answer.references and answer.references[0].n == 1
+    # Every citation points at a reference.
+    numbers = {r.n for r in answer.references}
+    assert all(c in numbers for s in answer.sections for x in s.sentences for c in x.citations)
+
+
+def test_history_and_cited_ids_reach_the_engine_as_a_conversation(app, client) -> None:
+    engine = KeywordEngine()
+    app.dependency_overrides[get_engine] = lambda: engine
+    first = client.post("/v1/answers", json={"question": Q1}).json()
+    cited = [r["passage_id"] for r in first["references"]]
+    response = client.post(
+        "/v1/answers",
+        json={
+            "question": "How is it treated?",
+            "history": [
+                {"role": "user", "content": Q1},
+                {"role": "assistant", "content": to_markdown(Answer.model_validate(first))},
+            ],
+            "cited_passage_ids": cited,
+        },
+    )
+    assert response.status_code == 200
+    assert response.json()["standalone_query"] == f"How is it treated? {Q1}"
+    question, conversation = engine.calls[-1]
+    assert question == "How is it treated?"
+    assert conversation is not None and len(conversation.turns) == 1
+    assert conversation.turns[0].question == Q1
+    assert conversation.turns[0].cited == tuple(cited)
+    assert conversation.turns[0].answer.startswith("Pernicious anemia")  # text, not Markdown
+
+
+def test_audience_and_filters_are_passed_on(client: TestClient) -> None:
+    response = client.post(
+        "/v1/answers",
+        json={
+            "question": "Is iron deficiency common?",
+            "audience": "patient",
+            "filters": {"tiers": ["research"]},
+        },
+    )
+    answer = response.json()
+    assert answer["audience"] == "patient"
+    assert answer["references"] and {r["tier"] for r in answer["references"]} == {"research"}
+
+
+# ---------------------------------------------------------------------------- streaming
+
+
+def test_streamed_answer_has_the_documented_events_in_order(client: TestClient) -> None:
+    with client.stream("POST", "/v1/answers", json={"question": Q1, "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        body = response.read().decode()
+    events = parse_sse(body)
+    check_event_order([name for name, _ in events])
+    retrieval = events[0][1]
+    assert set(retrieval) == {"standalone_query", "topic_shift", "passages"}
+    assert set(events[1][1]) == {"kind", "title"}
+    assert set(events[2][1]) == {"section", "text", "citations", "design"}
+    references = events[-2][1]
+    assert set(references) == {"references", "suggested_followups", "disclaimer"}
+    done = events[-1][1]
+    plain = client.post("/v1/answers", json={"question": Q1}).json()
+    assert done["answer"]["sections"] == plain["sections"]  # the same answer, streamed
+    assert "conversation_id" not in done  # stateless
+
+
+def test_a_failure_mid_stream_ends_with_an_error_event(client: TestClient, caplog) -> None:
+    question = f"{Q1} {FAIL_MIDSTREAM}"
+    response = client.post("/v1/answers", json={"question": question, "stream": True})
+    assert response.status_code == 200  # the stream had started
+    events = parse_sse(response.text)
+    assert [name for name, _ in events] == ["retrieval", "error"]
+    assert events[-1][1] == {"status": 500, "detail": "internal server error"}
+    assert FAIL_MIDSTREAM not in caplog.text  # the message quoted the question: withheld
+
+
+def test_a_failure_before_the_first_event_is_a_plain_http_error(client: TestClient) -> None:
+    response = client.post("/v1/answers", json={"question": "PLEASE-FAIL now", "stream": True})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+
+
+# ------------------------------------------------------------------------ conversations
+
+
+def test_conversation_lifecycle(client: TestClient) -> None:
+    created = client.post("/v1/conversations", json={"question": Q1, "audience": "patient"})
+    assert created.status_code == 201
+    body = created.json()
+    cid = body["id"]
+    assert body["turn"] == 0 and body["answer"]["question"] == Q1
+    assert body["audience"] == "patient"
+
+    followup = client.post(
+        f"/v1/conversations/{cid}/followups", json={"question": "How is it treated?"}
+    )
+    assert followup.status_code == 200
+    assert followup.json()["turn"] == 1
+    assert followup.json()["conversation_id"] == cid
+    # The stored first turn was used: the follow-up was resolved against it.
+    assert followup.json()["answer"]["standalone_query"] == f"How is it treated? {Q1}"
+    assert followup.json()["answer"]["audience"] == "patient"  # the conversation's default
+
+    got = client.get(f"/v1/conversations/{cid}").json()
+    assert [t["question"] for t in got["turns"]] == [Q1, "How is it treated?"]
+    assert got["turns"][1]["answer"] == followup.json()["answer"]
+
+    assert client.delete(f"/v1/conversations/{cid}").status_code == 204
+    assert client.get(f"/v1/conversations/{cid}").status_code == 404
+    assert client.delete(f"/v1/conversations/{cid}").status_code == 404
+
+
+def test_a_conversation_can_start_empty(client: TestClient) -> None:
+    created = client.post("/v1/conversations", json={}).json()
+    assert created["answer"] is None and created["turn"] is None
+    assert created["audience"] == "clinician"  # settings.answer.audience
+    followup = client.post(f"/v1/conversations/{created['id']}/followups", json={"question": Q1})
+    assert followup.json()["turn"] == 0
+    assert followup.json()["answer"]["standalone_query"] == Q1  # nothing earlier to use
+
+
+def test_streamed_conversation_is_stored_when_done(client: TestClient) -> None:
+    first = parse_sse(client.post("/v1/conversations", json={"question": Q1, "stream": True}).text)
+    check_event_order([name for name, _ in first])
+    cid = first[-1][1]["conversation_id"]
+    second = parse_sse(
+        client.post(
+            f"/v1/conversations/{cid}/followups",
+            json={"question": "How is it treated?", "stream": True},
+        ).text
+    )
+    assert second[0][1]["standalone_query"] == f"How is it treated? {Q1}"
+    assert second[-1][1]["conversation_id"] == cid
+    assert second[-1][1]["turn"] == 1
+    turns = client.get(f"/v1/conversations/{cid}").json()["turns"]
+    assert [t["answer"] for t in turns] == [first[-1][1]["answer"], second[-1][1]["answer"]]
+
+
+def test_a_failed_stream_stores_nothing(client: TestClient) -> None:
+    cid = client.post("/v1/conversations", json={"question": Q1}).json()["id"]
+    events = parse_sse(
+        client.post(
+            f"/v1/conversations/{cid}/followups",
+            json={"question": f"and {FAIL_MIDSTREAM}", "stream": True},
+        ).text
+    )
+    assert events[-1][0] == "error"
+    assert len(client.get(f"/v1/conversations/{cid}").json()["turns"]) == 1
+
+
+# ------------------------------------------------------------------ search and passages
+
+
+def _search(client: TestClient, **body) -> dict:
+    response = client.post("/v1/search", json={"query": "anemia iron homocysteine", **body})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_search_groups_and_scores(client: TestClient) -> None:
+    result = _search(client, top_k=6)
+    assert result["standalone_query"] == "anemia iron homocysteine"
+    assert len(result["fused"]) == 6
+    scores = [p["score"] for p in result["fused"]]
+    assert scores == sorted(scores, reverse=True)
+    assert {p["tier"] for p in result["guideline"]} == {"guideline"}
+    assert {p["tier"] for p in result["research"]} == {"research"}
+    assert {p["id"] for p in result["guideline"] + result["research"]} == {
+        p["id"] for p in result["fused"]
+    }
+
+
+def test_search_filters_tier_design_publisher_and_year(client: TestClient) -> None:
+    guideline = _search(client, filters={"tiers": ["guideline"]})
+    assert guideline["fused"] and not guideline["research"]
+    rct = _search(client, filters={"designs": ["rct"]})
+    # The fixture has two RCT records (the folic acid trial and the soy trial).
+    assert {p["design"] for p in rct["fused"]} == {"rct"} and len(rct["fused"]) == 2
+    nhlbi = _search(client, filters={"publishers": ["nhlbi"]})  # case-insensitive
+    assert nhlbi["fused"] and {p["source"] for p in nhlbi["fused"]} == {"NHLBI"}
+    # Only the PubMedQA record has a year (2015).
+    year = client.post(
+        "/v1/search",
+        json={"query": "gluten diet iron", "filters": {"year_from": 2010, "year_to": 2020}},
+    ).json()
+    assert [p["year"] for p in year["fused"]] == [2015]
+
+
+def test_passage_has_everything_a_citation_needs(client: TestClient) -> None:
+    passage = load_passages()[0]
+    got = client.get(f"/v1/passages/{passage.id}").json()
+    assert got == {
+        "id": passage.id,
+        "document_id": "medquad:8_NHLBI_QA_XML/0000102#1",
+        "text": passage.text,
+        "title": "Pernicious Anemia",
+        "section": "What is (are) Pernicious Anemia ?",
+        "source": "NHLBI",
+        "year": None,
+        "url": "http://www.nhlbi.nih.gov/health/health-topics/topics/prnanmia",
+        "tier": "guideline",
+        "design": "guideline",
+        "licence": "CC BY 4.0 (MedQuAD); underlying NIH text US-government",
+        "dataset": "MedQuAD",
+        "start": 0,
+        "end": len(passage.text),
+    }
+
+
+# ------------------------------------------------------------------- the UI and OpenAPI
+
+
+def test_chat_page_and_static_files(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<followup-chat" in page.text
+    assert client.get("/static/followup-widget.js").status_code == 200
+
+
+def test_openapi_documents_every_route_with_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path, method in [
+        ("/v1/answers", "post"),
+        ("/v1/conversations", "post"),
+        ("/v1/conversations/{conversation_id}/followups", "post"),
+        ("/v1/conversations/{conversation_id}", "get"),
+        ("/v1/search", "post"),
+        ("/v1/passages/{passage_id}", "get"),
+        ("/v1/chat/completions", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+    ]:
+        ok = paths[path][method]["responses"]["200" if path != "/v1/conversations" else "201"]
+        assert "$ref" in str(ok["content"]["application/json"]["schema"]), path  # a model
+    schemas = spec["components"]["schemas"]
+    for name in (
+        "AnswerRequest",
+        "ConversationCreate",
+        "FollowupCreate",
+        "SearchRequest",
+        "ChatCompletionRequest",
+    ):
+        assert schemas[name]["examples"], name
+    assert "text/event-stream" in paths["/v1/answers"]["post"]["responses"]["200"]["content"]
+    assert paths["/v1/conversations/{conversation_id}"]["delete"]["responses"]["204"]

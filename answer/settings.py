@@ -15,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD
 
 
 class _Section(BaseModel):
@@ -58,6 +60,50 @@ class AnswerSettings(_Section):
         "extractive", description="'llm' needs llm.base_url; it falls back to extractive."
     )
     audience: Literal["clinician", "patient"] = Field("clinician", description="Default wording.")
+    passages_per_kind: int = Field(
+        4, ge=1, le=20, description="Top guideline and top research passages an answer quotes from."
+    )
+    guideline_sentences: int = Field(
+        3, ge=1, le=10, description="Sentences at most under 'From the Guidelines'."
+    )
+    research_sentences: int = Field(
+        3, ge=0, le=10, description="Sentences at most under 'From the Research'."
+    )
+    abstain_threshold: float = Field(
+        ABSTAIN_THRESHOLD,
+        ge=0,
+        le=1,
+        description="Abstain when no candidate sentence scores this high (answer/abstain.py says "
+        "how it was calibrated).",
+    )
+    weak_threshold: float = Field(
+        WEAK_THRESHOLD,
+        ge=0,
+        le=1,
+        description="Below this best sentence score the answer carries a weak-evidence notice.",
+    )
+    sentence_cache_dir: Path | None = Field(
+        Path("var/cache/answer"),
+        description="Where sentence embeddings are kept between runs (one file per index); "
+        "None keeps them in memory only.",
+    )
+    precompute_sentences: bool = Field(
+        True,
+        description="Encode every passage's sentences when the engine starts (once: later "
+        "starts read the cache), so no answer waits for the encoder.",
+    )
+    precompute_max_passages: int = Field(
+        5000,
+        ge=0,
+        description="Larger indexes are not precomputed: their sentences are encoded (and "
+        "cached) as answers need them.",
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> AnswerSettings:
+        if self.weak_threshold < self.abstain_threshold:
+            raise ValueError("weak_threshold must not be below abstain_threshold")
+        return self
 
 
 class APISettings(_Section):

@@ -1,0 +1,139 @@
+"""Turn drafted sections (sentences that point at passages) into a numbered :class:`Answer`.
+
+Both generators, extractive and LLM, draft sentences that cite :class:`Passage` objects; this
+module alone numbers them. Citations are numbered in order of first appearance (bottom line,
+then the sections in order), every reference is cited, every citation resolves, and notices
+cite nothing. Keeping the numbering in one place is what lets the tests check those rules once.
+
+Example:
+    >>> answer = assemble(
+    ...     question="Is B12 low?", standalone_query="Is B12 low?", audience=Audience.CLINICIAN,
+    ...     sections=[Draft(SectionKind.GUIDELINES, [DraftSentence("Text.", (passage,))])])
+    >>> answer.sections[0].sentences[0].citations, answer.references[0].n
+    ([1], 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from answer.schema import (
+    DISCLAIMER,
+    Answer,
+    AnswerSection,
+    Audience,
+    Reference,
+    SectionKind,
+    Sentence,
+)
+from corpus.types import EvidenceKind, Passage
+
+SECTION_TITLES = {
+    SectionKind.NOTICE: "Note",
+    SectionKind.BOTTOM_LINE: "Bottom line",
+    SectionKind.GUIDELINES: "From the Guidelines",
+    SectionKind.RESEARCH: "From the Research",
+}
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    """A sentence and the passages it cites (none only for a notice)."""
+
+    text: str
+    passages: tuple[Passage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A section before numbering."""
+
+    kind: SectionKind
+    sentences: list[DraftSentence] = field(default_factory=list)
+
+
+def design_of(passages: Sequence[Passage]) -> str | None:
+    """The study design shown next to a sentence: the strongest research tier it cites."""
+    research = [p.tier for p in passages if p.kind is EvidenceKind.RESEARCH]
+    return min(research, key=lambda tier: tier.rank).value if research else None
+
+
+def reference_for(n: int, passage: Passage) -> Reference:
+    """The reference entry ``[n]`` for ``passage``."""
+    return Reference(
+        n=n,
+        passage_id=passage.id,
+        document_id=passage.document_id,
+        tier=passage.kind.value,
+        design=passage.tier.value,
+        title=passage.title,
+        source=passage.source,
+        year=passage.year,
+        url=passage.url,
+    )
+
+
+def assemble(
+    *,
+    question: str,
+    standalone_query: str,
+    audience: Audience,
+    sections: Sequence[Draft],
+    abstained: bool = False,
+    topic_shift: bool = False,
+    generator: str = "extractive",
+    suggested_followups: Sequence[str] = (),
+    disclaimer: str = DISCLAIMER,
+    timings_ms: dict[str, float] | None = None,
+) -> Answer:
+    """Number the citations of ``sections`` and build the :class:`Answer`.
+
+    Empty sections are left out. A notice's sentences never cite, whatever the draft says.
+
+    Raises:
+        ValueError: a non-notice sentence cites no passage (uncited text must never reach
+            the user; the generators filter such sentences before they get here).
+    """
+    numbers: dict[str, int] = {}
+    cited: list[Passage] = []
+    built: list[AnswerSection] = []
+    for draft in sections:
+        if not draft.sentences:
+            continue
+        sentences = []
+        for sentence in draft.sentences:
+            if draft.kind is SectionKind.NOTICE:
+                sentences.append(Sentence(text=sentence.text, design=None))
+                continue
+            if not sentence.passages:
+                raise ValueError(f"uncited sentence in {draft.kind.value}: {sentence.text!r}")
+            citations = []
+            for passage in sentence.passages:
+                if passage.id not in numbers:
+                    numbers[passage.id] = len(numbers) + 1
+                    cited.append(passage)
+                if numbers[passage.id] not in citations:
+                    citations.append(numbers[passage.id])
+            sentences.append(
+                Sentence(
+                    text=sentence.text, citations=citations, design=design_of(sentence.passages)
+                )
+            )
+        built.append(
+            AnswerSection(kind=draft.kind, title=SECTION_TITLES[draft.kind], sentences=sentences)
+        )
+    references = [reference_for(numbers[p.id], p) for p in cited]
+    return Answer(
+        question=question,
+        standalone_query=standalone_query,
+        audience=audience,
+        abstained=abstained,
+        topic_shift=topic_shift,
+        generator=generator,
+        sections=built,
+        references=references,
+        suggested_followups=list(suggested_followups),
+        disclaimer=disclaimer,
+        timings_ms=dict(timings_ms or {}),
+    )

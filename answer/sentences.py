@@ -1,0 +1,283 @@
+"""Candidate sentences of a passage, and a cache of their embeddings.
+
+An extractive answer quotes sentences verbatim, so every candidate is a span of the passage's
+own text: ``passage.text[span.start:span.end] == span.text``. The spans come from the corpus
+layer's :func:`corpus.chunking.split_sentences` (which also ends a sentence at every line
+break, so MedQuAD's bare headings such as "Overview" stand alone), trimmed of a leading
+structured-abstract label ("RESULTS Median serum ..."). Spans that cannot stand alone in an
+answer (headings, questions, list items, table rows, fragments, run-ons) are dropped here, so
+nothing downstream has to think about them.
+
+Encoding sentences is the slow part of an answer on this machine (about 30 ms a sentence on one
+busy core), so :class:`SentenceBank` encodes each passage's sentences once, keeps them in
+memory, and can persist them to a plain ``.npz`` file (no pickle) next to other caches.
+
+Example:
+    >>> spans = candidate_spans(passage)
+    >>> all(passage.text[s.start:s.end] == s.text for s in spans)
+    True
+    >>> bank = SentenceBank(embedder)
+    >>> entry = bank.entries([passage])[0]
+    >>> entry.vectors.shape == (len(entry.spans), embedder.dimension)
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from corpus.chunking import split_sentences
+from corpus.types import Passage
+from index.types import Embedder, Vectors
+
+logger = logging.getLogger(__name__)
+
+# Bump when the rules below change: cached vectors of an older splitter are not reused.
+SPLITTER_VERSION = 1
+
+# A quotable sentence has at least this many words and at most this many. Below 6 words it is
+# a heading or a fragment ("Key Points", "Outlook"); above 60 it is a run-on list or table that
+# the splitter could not cut.
+MIN_WORDS = 6
+MAX_WORDS = 60
+MIN_CHARS = 30
+MAX_CHARS = 450
+
+# Structured-abstract labels that SciFact and PubMed keep inline ("RESULTS Median serum ...").
+# No "^": Pattern.match(text, pos) already anchors at pos, where "^" would not match.
+_LABEL = re.compile(
+    r"(?:(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT|METHODS?|DESIGN|SETTINGS?|"
+    r"PARTICIPANTS|PATIENTS|SUBJECTS|INTERVENTIONS?|MEASUREMENTS|MAIN OUTCOME MEASURES?|"
+    r"OUTCOMES?|RESULTS?|FINDINGS|CONCLUSIONS?|INTERPRETATION|SUMMARY|SIGNIFICANCE|"
+    r"RATIONALE|MATERIALS? AND METHODS|METHODS AND RESULTS|DATA SOURCES|STUDY SELECTION|"
+    r"DATA EXTRACTION|DATA SYNTHESIS|LIMITATIONS)[:.]?\s+)+(?=[A-Z0-9(])"
+)
+_TERMINAL = re.compile(r"""[.!]["')\]]*$""")
+_WORD = re.compile(r"\S+")
+_NUMERIC = re.compile(r"^[(\[]?[-+<>≤≥=~]?\d[\d.,:/%–-]*[)\]]?[,;.]?$")
+_BOILERPLATE = (
+    "click here",
+    "table below",
+    "see the table",
+    "http://",
+    "https://",
+    "www.",
+    "this article",
+    "this section",
+    "this summary",
+    "this page",
+    "key points",
+)
+
+
+# Openers that point back at a sentence the reader will not see ("It carries oxygen ...").
+# Such sentences are quotable but read worse alone, so selection ranks them a little lower.
+_ANAPHORIC = re.compile(
+    r"^(?:It|Its|This|These|That|Those|They|Their|Them|He|She|He or she|Such|Thus|Therefore|"
+    r"However|Also|Here|Both|Hence|In addition|Instead)\b"
+)
+
+
+def is_anaphoric(text: str) -> bool:
+    """True when ``text`` opens with a word that refers to an earlier, unseen sentence."""
+    return _ANAPHORIC.match(text) is not None
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """A quotable sentence: ``passage.text[start:end] == text``."""
+
+    start: int
+    end: int
+    text: str
+
+
+def junk_reason(text: str) -> str | None:
+    """Why ``text`` cannot be quoted on its own in an answer, or ``None`` if it can.
+
+    Example:
+        >>> junk_reason("Overview")
+        'too short'
+        >>> junk_reason("What causes Pernicious Anemia?")
+        'question'
+    """
+    words = _WORD.findall(text)
+    if len(words) < MIN_WORDS or len(text) < MIN_CHARS:
+        return "too short"
+    if len(words) > MAX_WORDS or len(text) > MAX_CHARS:
+        return "too long"
+    if text.rstrip("\"')]").endswith("?"):
+        return "question"
+    if not _TERMINAL.search(text):
+        return "no full stop"  # a heading, a list item or a sentence the splitter cut
+    if not (text[0].isalnum() or text[0] in "\"'(“"):
+        return "fragment"
+    if text[0].islower() and words[0].lower() in {"and", "or", "but", "which", "that", "so"}:
+        return "fragment"
+    lowered = text.lower()
+    if any(marker in lowered for marker in _BOILERPLATE):
+        return "boilerplate"
+    numeric = sum(1 for word in words if _NUMERIC.match(word))
+    if numeric / len(words) > 0.3:
+        return "table"
+    if text.count(" - ") >= 2 or "   " in text:
+        return "list"
+    return None
+
+
+def candidate_spans(passage: Passage) -> tuple[SentenceSpan, ...]:
+    """The quotable sentences of ``passage``, in text order, as exact spans of its text."""
+    text = passage.text
+    spans: list[SentenceSpan] = []
+    for start, end in split_sentences(text):
+        label = _LABEL.match(text, start, end)
+        if label:
+            start = label.end()
+        sentence = text[start:end]
+        if sentence and junk_reason(sentence) is None:
+            spans.append(SentenceSpan(start, end, sentence))
+    return tuple(spans)
+
+
+@dataclass(frozen=True)
+class BankEntry:
+    """A passage's quotable sentences and their unit-length embeddings, row for row."""
+
+    spans: tuple[SentenceSpan, ...]
+    vectors: Vectors
+
+
+def _key(passage: Passage) -> str:
+    # The id is a hash of document id and offsets; the text digest guards against a corpus
+    # whose text changed under the same offsets.
+    digest = hashlib.sha1(passage.text.encode("utf-8")).hexdigest()[:12]
+    return f"{passage.id}:{digest}"
+
+
+class SentenceBank:
+    """Encodes each passage's candidate sentences once and remembers them.
+
+    Args:
+        embedder: encodes sentences (``encode_documents``) into unit rows.
+
+    Example:
+        >>> bank = SentenceBank(embedder)
+        >>> bank.load(Path("var/cache/answer/sentences.npz"))  # no-op if the file is missing
+        0
+        >>> bank.warm(index.passages)  # encode every passage's sentences up front
+        >>> bank.save(Path("var/cache/answer/sentences.npz"))
+    """
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._entries: dict[str, BankEntry] = {}
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def dirty(self) -> bool:
+        """True when entries were added since the last :meth:`load` or :meth:`save`."""
+        return self._dirty
+
+    def entries(self, passages: Sequence[Passage]) -> list[BankEntry]:
+        """The entries of ``passages``, encoding the missing ones in one batch."""
+        self.warm(passages)
+        return [self._entries[_key(p)] for p in passages]
+
+    def warm(self, passages: Sequence[Passage], *, progress: bool = False) -> int:
+        """Encode the sentences of every passage not yet in the bank; returns how many."""
+        missing: dict[str, tuple[SentenceSpan, ...]] = {}
+        for passage in passages:
+            key = _key(passage)
+            if key not in self._entries and key not in missing:
+                missing[key] = candidate_spans(passage)
+        if not missing:
+            return 0
+        texts = [span.text for spans in missing.values() for span in spans]
+        vectors = self._embedder.encode_documents(texts, progress=progress)
+        row = 0
+        for key, spans in missing.items():
+            self._entries[key] = BankEntry(spans, vectors[row : row + len(spans)])
+            row += len(spans)
+        self._dirty = True
+        logger.debug("encoded %d sentences of %d passages", len(texts), len(missing))
+        return len(texts)
+
+    def _meta(self) -> dict[str, object]:
+        return {
+            "format": 1,
+            "splitter_version": SPLITTER_VERSION,
+            "model": self._embedder.model_name,
+            "dimension": self._embedder.dimension,
+        }
+
+    def load(self, path: Path) -> int:
+        """Add the entries saved at ``path``; returns how many were read.
+
+        A missing file, or one written for another model or splitter version, reads as empty
+        (it is a cache: it is rebuilt, never trusted across versions).
+        """
+        if not path.is_file():
+            return 0
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta != self._meta():
+                logger.info("ignoring sentence cache %s written for %s", path, meta)
+                return 0
+            keys = data["keys"].tolist()
+            counts: npt.NDArray[np.int64] = data["counts"]
+            starts, ends, vectors = data["starts"], data["ends"], data["vectors"]
+            texts = data["texts"].tolist()
+        row = 0
+        for key, count in zip(keys, counts.tolist(), strict=True):
+            spans = tuple(
+                SentenceSpan(int(starts[i]), int(ends[i]), texts[i])
+                for i in range(row, row + count)
+            )
+            self._entries.setdefault(key, BankEntry(spans, vectors[row : row + count]))
+            row += count
+        logger.info("loaded %d cached sentence sets from %s", len(keys), path)
+        return len(keys)
+
+    def save(self, path: Path) -> None:
+        """Write every entry to ``path`` atomically (temporary file, then rename)."""
+        keys = list(self._entries)
+        spans = [span for key in keys for span in self._entries[key].spans]
+        dimension = self._embedder.dimension
+        vectors = [self._entries[key].vectors for key in keys]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                np.savez(
+                    handle,
+                    meta=np.array(json.dumps(self._meta(), sort_keys=True)),
+                    keys=np.array(keys, dtype=str),
+                    counts=np.array([len(self._entries[k].spans) for k in keys], dtype=np.int64),
+                    starts=np.array([s.start for s in spans], dtype=np.int64),
+                    ends=np.array([s.end for s in spans], dtype=np.int64),
+                    texts=np.array([s.text for s in spans], dtype=str),
+                    vectors=(
+                        np.concatenate(vectors).astype(np.float32)
+                        if vectors
+                        else np.zeros((0, dimension), dtype=np.float32)
+                    ),
+                )
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self._dirty = False

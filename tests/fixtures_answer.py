@@ -1,0 +1,103 @@
+"""Fixtures for the answer tests: real passages, the real model, and Evidence built from them.
+
+The passages are chunks (by the real chunker) of 13 real records in tests/data/answer_corpus.jsonl
+(see answer_corpus.SOURCE.md). ``evidence_for`` ranks them by cosine with the real model, a
+stand-in for the hybrid retriever, so the composer can be tested on its own: the retriever's
+ranking is not what these tests are about.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from answer.sentences import SentenceBank
+from corpus.chunking import ChunkingConfig, chunk_documents
+from corpus.types import Document, EvidenceKind, EvidenceTier, Passage, Section
+from index.embedder import SentenceTransformerEmbedder
+from retriever.types import Evidence, ScoredPassage
+
+DATA = Path(__file__).parent / "data" / "answer_corpus.jsonl"
+
+
+def load_documents() -> list[Document]:
+    """The fixture records as documents; a MedQuAD question becomes the section heading."""
+    documents = []
+    for line in DATA.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        tier = EvidenceTier.parse(row["tier"])
+        title, sections = row["title"], ()
+        if " — " in title:  # MedQuAD: "Focus — Question ?"
+            title, question = title.split(" — ", 1)
+            sections = (Section(question, 0, len(row["text"])),)
+        documents.append(
+            Document(
+                id=row["id"],
+                title=title,
+                text=row["text"],
+                tier=tier,
+                source=row["publisher"] or row["dataset"],
+                licence=row["licence"],
+                dataset=row["dataset"],
+                year=row["year"],
+                url=row["url"],
+                sections=sections,
+            )
+        )
+    return documents
+
+
+@functools.cache
+def load_passages() -> tuple[Passage, ...]:
+    return tuple(chunk_documents(load_documents(), ChunkingConfig(max_tokens=200)))
+
+
+@functools.cache
+def load_embedder() -> SentenceTransformerEmbedder:
+    """The real model, loaded once per test process."""
+    return SentenceTransformerEmbedder.load(threads=None)
+
+
+@functools.cache
+def load_bank() -> SentenceBank:
+    """One sentence bank per test process: each fixture sentence is encoded once."""
+    return SentenceBank(load_embedder())
+
+
+@functools.cache
+def _passage_vectors() -> np.ndarray:
+    return load_embedder().encode_documents([p.embedding_text for p in load_passages()])
+
+
+def evidence_for(
+    question: str,
+    *,
+    top_k: int = 8,
+    kinds: frozenset[EvidenceKind] | None = None,
+    standalone_query: str | None = None,
+) -> Evidence:
+    """Evidence for ``question``: the passages ranked by cosine with the real model."""
+    query = standalone_query or question
+    passages = load_passages()
+    scores = _passage_vectors() @ load_embedder().encode_queries([query])[0]
+    order = np.argsort(-scores, kind="stable")
+    ranked = [
+        ScoredPassage(passages[i], float(scores[i]))
+        for i in order
+        if kinds is None or passages[i].kind in kinds
+    ][:top_k]
+    return Evidence(
+        question=question,
+        standalone_query=query,
+        fused=ranked,
+        guideline=[s for s in ranked if s.passage.kind is EvidenceKind.GUIDELINE],
+        research=[s for s in ranked if s.passage.kind is EvidenceKind.RESEARCH],
+    )
+
+
+def passage_by_text(fragment: str) -> Passage:
+    """The first fixture passage whose text contains ``fragment``."""
+    return next(p for p in load_passages() if fragment in p.text)

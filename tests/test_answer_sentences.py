@@ -1,0 +1,144 @@
+"""Candidate sentences: verbatim spans, junk filtering, and the sentence embedding cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from answer.sentences import SentenceBank, candidate_spans, is_anaphoric, junk_reason
+from corpus.types import EvidenceTier, Passage, passage_id
+from tests.fixtures_answer import load_embedder, load_passages, passage_by_text
+
+
+def _passage(text: str) -> Passage:
+    return Passage(
+        id=passage_id("doc", 0, len(text)),
+        document_id="doc",
+        text=text,
+        start=0,
+        end=len(text),
+        section="",
+        title="t",
+        tier=EvidenceTier.RCT,
+        source="s",
+        licence="l",
+        dataset="d",
+    )
+
+
+def test_every_candidate_is_an_exact_span_of_its_passage() -> None:
+    spans_seen = 0
+    for passage in load_passages():
+        for span in candidate_spans(passage):
+            assert passage.text[span.start : span.end] == span.text
+            spans_seen += 1
+    assert spans_seen > 100
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # MedQuAD headings on their own line (real headings from the NHLBI pages).
+        ("Specialists Involved", "too short"),
+        ("Diagnostic Tests and Procedures", "too short"),
+        ("Tests to measure iron levels include:", "no full stop"),
+        # MedQuAD's question line opening a GARD answer.
+        (
+            "What are the signs and symptoms of Anemia due to Adenosine triphosphatase deficiency?",
+            "question",
+        ),
+        # A bullet without a full stop (NHLBI iron-deficiency anemia page).
+        ("Listen to your heart for rapid or irregular heartbeats", "no full stop"),
+        ("NIH: National Heart, Lung, and Blood Institute", "no full stop"),
+        # GARD boilerplate that points at a table the answer cannot show.
+        (
+            "If the information is available, the table below includes how often the symptom "
+            "is seen in people with this condition.",
+            "boilerplate",
+        ),
+    ],
+)
+def test_junk_reasons(text: str, reason: str) -> None:
+    assert junk_reason(text) == reason
+
+
+def test_a_plain_sentence_is_not_junk() -> None:
+    assert junk_reason("Ferritin is a protein that helps store iron in your body.") is None
+
+
+def test_inline_list_run_on_is_junk() -> None:
+    # The MedlinePlus anemia page lists conditions inline with " - " bullets.
+    passage = passage_by_text("Conditions that may lead to anemia include")
+    texts = [s.text for s in candidate_spans(passage)]
+    assert not any("Heavy periods" in t for t in texts)
+    assert "Treatment depends on the kind of anemia you have." in texts
+
+
+def test_structured_abstract_label_is_trimmed_but_span_stays_exact() -> None:
+    passage = passage_by_text("RESULTS Median serum homocysteine level decreased")
+    spans = candidate_spans(passage)
+    results = next(s for s in spans if "Median serum homocysteine level decreased" in s.text)
+    assert results.text.startswith("Median serum homocysteine")
+    assert passage.text[results.start : results.end] == results.text
+    assert not any(s.text.startswith(("BACKGROUND", "METHODS", "RESULTS")) for s in spans)
+
+
+def test_anaphoric_openers() -> None:
+    assert is_anaphoric("It carries oxygen from the lungs to the rest of the body.")
+    assert not is_anaphoric("Hemoglobin is an iron-rich protein that gives the red color to blood.")
+
+
+def test_bank_encodes_each_passage_once_and_matches_the_model() -> None:
+    embedder = load_embedder()
+    bank = SentenceBank(embedder)
+    passages = list(load_passages()[:3])
+    first = bank.warm(passages)
+    assert first == sum(len(candidate_spans(p)) for p in passages)
+    assert bank.warm(passages) == 0  # already there: nothing encoded
+    entry = bank.entries(passages[:1])[0]
+    direct = embedder.encode_documents([s.text for s in entry.spans])
+    np.testing.assert_allclose(entry.vectors, direct, atol=1e-5)
+
+
+def test_bank_save_and_load_round_trip(tmp_path: Path) -> None:
+    embedder = load_embedder()
+    bank = SentenceBank(embedder)
+    passages = list(load_passages()[:4]) + [_passage("Overview")]  # one without sentences
+    bank.warm(passages)
+    path = tmp_path / "cache" / "sentences.npz"
+    bank.save(path)
+    assert not bank.dirty
+
+    loaded = SentenceBank(embedder)
+    assert loaded.load(path) == len(passages)
+    assert loaded.warm(passages) == 0
+    for a, b in zip(bank.entries(passages), loaded.entries(passages), strict=True):
+        assert a.spans == b.spans
+        np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_bank_ignores_a_cache_written_for_another_model(tmp_path: Path) -> None:
+    embedder = load_embedder()
+    bank = SentenceBank(embedder)
+    bank.warm(list(load_passages()[:1]))
+    path = tmp_path / "sentences.npz"
+    bank.save(path)
+
+    class OtherModel:
+        model_name = "another/model"
+        dimension = embedder.dimension
+
+    assert SentenceBank(OtherModel()).load(path) == 0  # type: ignore[arg-type]
+    assert SentenceBank(embedder).load(tmp_path / "missing.npz") == 0
+
+
+def test_changed_text_under_the_same_id_is_encoded_again() -> None:
+    embedder = load_embedder()
+    bank = SentenceBank(embedder)
+    original = _passage("Ferritin is a protein that helps store iron in your body.")
+    bank.warm([original])
+    edited = Passage(**{**original.__dict__, "text": "Your body needs iron to make hemoglobin."})
+    assert edited.id == original.id
+    assert bank.warm([edited]) == 1

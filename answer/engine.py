@@ -1,5 +1,10 @@
 """The engine: one object that the CLI, the API and the eval harness share, built in one place.
 
+:func:`build_engine` loads the index and the model named in the settings, wires the hybrid
+retriever, the sentence bank and the generator (extractive, or an LLM endpoint with the
+extractive answer as fallback), and returns an :class:`Engine`. The engine's constructor only
+stores what it is given, so tests can assemble one from their own parts.
+
 Example:
     >>> engine = build_engine(Settings(index={"path": "var/demo-index"}))  # doctest: +SKIP
     >>> engine.answer("Are vitamin B12 levels higher with lower ferritin levels?").abstained
@@ -8,13 +13,31 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
+
+from answer.compose import ComposeConfig, ExtractiveComposer
+from answer.followups import focus_of
+from answer.llm import ChatClient, LLMGenerator
+from answer.render import cited_passage_ids, plain_text
 from answer.schema import Answer, Audience
+from answer.sentences import SentenceBank
 from answer.settings import Settings
-from retriever.types import Conversation, Evidence, Filters
+from corpus.types import EvidenceKind, Passage
+from index.types import Embedder, Vectors
+from retriever.types import Conversation, EmptyQueryError, Evidence, Filters, Turn
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,33 +51,416 @@ class StreamEvent:
     data: dict[str, Any]
 
 
+class EvidenceSource(Protocol):
+    """What the engine needs from a retriever (``retriever.hybrid.HybridRetriever`` is one)."""
+
+    def evidence(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        filters: Filters | None = None,
+    ) -> Evidence: ...
+
+
+class PassageLookup(Protocol):
+    """Finds passages by id (``index.store.PassageIndex`` is one)."""
+
+    def get(self, passage_id: str) -> Passage | None: ...
+
+
+class Searcher(Protocol):
+    """A standalone search with filters and a result size (for :meth:`Engine.search`)."""
+
+    def __call__(self, query: str, top_k: int, filters: Filters | None) -> Evidence: ...
+
+
+class CachingEmbedder:
+    """An :class:`Embedder` that remembers recent single-query embeddings.
+
+    The retriever encodes the question, and the composer encodes the same standalone query
+    again to score sentences; with this wrapper shared by both, the model runs once.
+
+    Example:
+        >>> cached = CachingEmbedder(embedder, size=256)
+        >>> cached.encode_queries(["ferritin"]) is not None
+        True
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 256) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self._embedder = embedder
+        self._size = size
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+
+    @property
+    def model_name(self) -> str:
+        return self._embedder.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self._embedder.dimension
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self._embedder.encode_queries(missing), strict=True):
+                self._cache[text] = np.asarray(vector, dtype=np.float32)
+        for text in texts:
+            self._cache.move_to_end(text)
+        rows = [self._cache[t] for t in texts]
+        while len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack(rows)
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
+        return self._embedder.encode_documents(texts, progress=progress)
+
+
+def as_turn(answer: Answer) -> Turn:
+    """The conversation turn an answer becomes: its question, quoted text and cited passages."""
+    return Turn(
+        question=answer.question, answer=plain_text(answer), cited=cited_passage_ids(answer)
+    )
+
+
+def _error_status(error: Exception) -> int:
+    return 422 if isinstance(error, (EmptyQueryError, ValueError)) else 500
+
+
 class Engine:
-    """Retrieval plus answer composition over one loaded index."""
+    """Retrieval plus answer composition over one loaded index.
+
+    Args:
+        retriever: produces the evidence for a question in a conversation.
+        composer: the extractive composer (also the LLM path's scorer and fallback).
+        llm: an LLM generator, or ``None`` for extractive answers only.
+        passages: the index's passages, for follow-up suggestions from the same page or
+            topic as the best guideline passage (optional).
+        searcher: a standalone search for :meth:`search` (defaults to ``retriever.evidence``
+            with the lists cut to ``top_k``).
+        default_audience: used when a call does not say.
+        index: the loaded index, for :meth:`passage` and :attr:`manifest` (optional).
+
+    Example:
+        >>> engine = Engine(retriever, ExtractiveComposer(embedder))
+        >>> [event.name for event in engine.stream("What is pernicious anemia?")][:2]
+        ['retrieval', 'section']
+    """
+
+    def __init__(
+        self,
+        retriever: EvidenceSource,
+        composer: ExtractiveComposer,
+        *,
+        llm: LLMGenerator | None = None,
+        passages: Sequence[Passage] = (),
+        searcher: Searcher | None = None,
+        default_audience: Audience = Audience.CLINICIAN,
+        index: PassageLookup | None = None,
+    ) -> None:
+        self._retriever = retriever
+        self._index = index
+        self._composer = composer
+        self._llm = llm
+        self._searcher = searcher
+        self._default_audience = default_audience
+        self._by_focus: dict[str, list[Passage]] = defaultdict(list)
+        for passage in passages:
+            if passage.kind is EvidenceKind.GUIDELINE:
+                self._by_focus[focus_of(passage)].append(passage)
+
+    @property
+    def composer(self) -> ExtractiveComposer:
+        return self._composer
+
+    @property
+    def index(self) -> PassageLookup | None:
+        """The loaded index, when the engine was given one."""
+        return self._index
+
+    @property
+    def manifest(self) -> Any:
+        """The index manifest, when the engine was given an index."""
+        return getattr(self._index, "manifest", None)
+
+    def passage(self, passage_id: str) -> Passage | None:
+        """A passage of the index by id (``None`` if unknown or no index was given)."""
+        return self._index.get(passage_id) if self._index is not None else None
+
+    @property
+    def generator(self) -> str:
+        """What answers by default: ``extractive`` or ``llm:<model>``."""
+        return self._llm.name if self._llm is not None else "extractive"
 
     def search(self, query: str, *, top_k: int = 10, filters: Filters | None = None) -> Evidence:
-        raise NotImplementedError
+        """The evidence for a standalone query, each list cut to ``top_k``.
+
+        Raises:
+            EmptyQueryError: the query is empty.
+            ValueError: ``top_k`` is below 1.
+        """
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        if self._searcher is not None:
+            return self._searcher(query, top_k, filters)
+        evidence = self._retriever.evidence(query, None, filters)
+        return Evidence(
+            question=evidence.question,
+            standalone_query=evidence.standalone_query,
+            fused=evidence.fused[:top_k],
+            guideline=evidence.guideline[:top_k],
+            research=evidence.research[:top_k],
+            topic_shift=evidence.topic_shift,
+            used_context=evidence.used_context,
+            timings_ms=evidence.timings_ms,
+        )
+
+    def _related(self, evidence: Evidence) -> list[Passage]:
+        guideline = evidence.guideline or [
+            s for s in evidence.fused if s.passage.kind is EvidenceKind.GUIDELINE
+        ]
+        if not guideline:
+            return []
+        return self._by_focus.get(focus_of(guideline[0].passage), [])
+
+    def _compose(
+        self,
+        evidence: Evidence,
+        audience: Audience,
+        conversation: Conversation | None,
+    ) -> Answer:
+        related = self._related(evidence)
+        if self._llm is not None:
+            return self._llm.generate(
+                evidence, audience, conversation=conversation, related=related
+            )
+        return self._composer.compose(
+            evidence, audience, conversation=conversation, related=related
+        )
 
     def answer(
         self,
         question: str,
         *,
         conversation: Conversation | None = None,
-        audience: Audience = Audience.CLINICIAN,
+        audience: Audience | None = None,
         filters: Filters | None = None,
     ) -> Answer:
-        raise NotImplementedError
+        """Retrieve evidence for ``question`` (in ``conversation``) and compose the answer.
+
+        Raises:
+            EmptyQueryError: the question is empty or only whitespace.
+        """
+        started = time.perf_counter()
+        evidence = self._retriever.evidence(question, conversation, filters)
+        answer = self._compose(evidence, audience or self._default_audience, conversation)
+        answer.timings_ms["total"] = (time.perf_counter() - started) * 1000.0
+        return answer
 
     def stream(
         self,
         question: str,
         *,
         conversation: Conversation | None = None,
-        audience: Audience = Audience.CLINICIAN,
+        audience: Audience | None = None,
         filters: Filters | None = None,
     ) -> Iterator[StreamEvent]:
-        raise NotImplementedError
+        """The answer as events: retrieval, (section, sentence*)*, references, done.
+
+        A failure becomes a final ``error {status, detail}`` event (422 for a bad question,
+        500 otherwise) instead of an exception, so a stream always ends with an event.
+        """
+        started = time.perf_counter()
+        try:
+            evidence = self._retriever.evidence(question, conversation, filters)
+        except Exception as error:  # noqa: BLE001 - reported as an event, see docstring
+            status = _error_status(error)
+            if status == 500:
+                logger.exception("retrieval failed")
+            detail = str(error) if status == 422 else "retrieval failed"
+            yield StreamEvent("error", {"status": status, "detail": detail})
+            return
+        yield StreamEvent(
+            "retrieval",
+            {
+                "standalone_query": evidence.standalone_query,
+                "topic_shift": evidence.topic_shift,
+                "passages": len(evidence.fused),
+            },
+        )
+        try:
+            answer = self._compose(evidence, audience or self._default_audience, conversation)
+        except Exception:  # noqa: BLE001
+            logger.exception("answer composition failed")
+            yield StreamEvent("error", {"status": 500, "detail": "answer composition failed"})
+            return
+        answer.timings_ms["total"] = (time.perf_counter() - started) * 1000.0
+        yield from answer_events(answer)
+
+
+def answer_events(answer: Answer) -> Iterator[StreamEvent]:
+    """The section, sentence, references and done events of a finished answer."""
+    for section in answer.sections:
+        yield StreamEvent("section", {"kind": section.kind.value, "title": section.title})
+        for sentence in section.sentences:
+            yield StreamEvent(
+                "sentence",
+                {
+                    "section": section.kind.value,
+                    "text": sentence.text,
+                    "citations": list(sentence.citations),
+                    "design": sentence.design,
+                },
+            )
+    yield StreamEvent(
+        "references",
+        {
+            "references": [r.model_dump(mode="json") for r in answer.references],
+            "suggested_followups": list(answer.suggested_followups),
+            "disclaimer": answer.disclaimer,
+        },
+    )
+    yield StreamEvent("done", {"answer": answer.model_dump(mode="json")})
+
+
+# --------------------------------------------------------------------------------- building
+
+
+def sentence_cache_path(directory: Path, manifest: Any, model_name: str) -> Path:
+    """The sentence-bank file for one index: named by index and a hash of what shapes it."""
+    shape = {
+        "model": model_name,
+        "corpus": getattr(manifest, "corpus_fingerprint", None),
+        "chunking": dict(getattr(manifest, "chunking", {}) or {}),
+    }
+    digest = hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", model_name.split("/")[-1])
+    return directory / f"sentences-{slug}-{digest[:16]}.npz"
 
 
 def build_engine(settings: Settings) -> Engine:
-    """Load the index and model named in ``settings`` and assemble the engine."""
-    raise NotImplementedError
+    """Load the index and model named in ``settings`` and assemble the engine.
+
+    Loading order: the model (``settings.embedder``), the index (checked against the model),
+    the sentence bank (from ``settings.answer.sentence_cache_dir``; with
+    ``precompute_sentences`` every passage's sentences are encoded now, once, and saved),
+    then the retriever and the generator.
+
+    Raises:
+        index.errors.IndexLoadError: the index is missing, damaged or built with another model.
+    """
+    from index.embedder import SentenceTransformerEmbedder
+    from index.store import PassageIndex
+    from retriever.fusion import FusionMode
+    from retriever.hybrid import HybridRetriever, RetrievalConfig
+    from retriever.policy import PolicyConfig
+
+    started = time.perf_counter()
+    model = SentenceTransformerEmbedder.load(
+        threads=settings.embedder.threads, batch_size=settings.embedder.batch_size
+    )
+    embedder = CachingEmbedder(model)
+    index = PassageIndex.load(
+        settings.index.path, expected_model=model.model_name, expected_dimension=model.dimension
+    )
+    answer_settings = settings.answer
+    bank = SentenceBank(embedder)
+    cache_path = None
+    if answer_settings.sentence_cache_dir is not None:
+        cache_path = sentence_cache_path(
+            Path(answer_settings.sentence_cache_dir), index.manifest, model.model_name
+        )
+        bank.load(cache_path)
+    if answer_settings.precompute_sentences:
+        if len(index.passages) <= answer_settings.precompute_max_passages:
+            encoded = bank.warm(index.passages)
+            if encoded:
+                logger.info("encoded %d sentences of %d passages", encoded, len(index.passages))
+        else:
+            logger.info(
+                "index has %d passages (> %d): sentences are encoded as answers need them",
+                len(index.passages),
+                answer_settings.precompute_max_passages,
+            )
+    if cache_path is not None and bank.dirty:
+        bank.save(cache_path)
+
+    retrieval = settings.retrieval
+    retriever = HybridRetriever(
+        index,
+        embedder,
+        RetrievalConfig(
+            fusion=FusionMode.parse(retrieval.fusion),
+            lexical_depth=retrieval.lexical_depth,
+            dense_depth=retrieval.dense_depth,
+            policy=PolicyConfig(
+                fused_k=retrieval.top_k,
+                guideline_k=answer_settings.passages_per_kind,
+                research_k=answer_settings.passages_per_kind,
+            ),
+        ),
+    )
+    composer = ExtractiveComposer(
+        embedder,
+        bank,
+        ComposeConfig(
+            passages_per_kind=answer_settings.passages_per_kind,
+            guideline_sentences=answer_settings.guideline_sentences,
+            research_sentences=answer_settings.research_sentences,
+            abstain_below=answer_settings.abstain_threshold,
+            weak_below=answer_settings.weak_threshold,
+            sentence_floor=answer_settings.abstain_threshold,
+        ),
+    )
+    llm = None
+    if answer_settings.generator == "llm":
+        if settings.llm.base_url:
+            key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
+            client = ChatClient(
+                settings.llm.base_url,
+                model=settings.llm.model,
+                api_key=key,
+                timeout_s=settings.llm.timeout_s,
+            )
+            llm = LLMGenerator(client, composer)
+        else:
+            logger.warning("answer.generator is 'llm' but llm.base_url is not set: extractive")
+
+    def search(query: str, top_k: int, filters: Filters | None) -> Evidence:
+        from retriever.policy import apply_policy, passes
+
+        begun = time.perf_counter()
+        candidates = [s for s in retriever.candidates(query) if passes(s.passage, filters)]
+        grouped = apply_policy(
+            candidates,
+            filters=filters,
+            config=PolicyConfig(fused_k=top_k, guideline_k=top_k, research_k=top_k),
+        )
+        return Evidence(
+            question=query,
+            standalone_query=query,
+            fused=grouped.fused,
+            guideline=grouped.guideline,
+            research=grouped.research,
+            timings_ms={"search_ms": (time.perf_counter() - begun) * 1000.0},
+        )
+
+    engine = Engine(
+        retriever,
+        composer,
+        llm=llm,
+        passages=index.passages,
+        searcher=search,
+        default_audience=Audience(answer_settings.audience),
+        index=index,
+    )
+    logger.info(
+        "engine ready in %.1f s: %d passages, generator %s",
+        time.perf_counter() - started,
+        len(index.passages),
+        engine.generator,
+    )
+    return engine

@@ -1,0 +1,243 @@
+"""The engine end to end: a small real index (13 real records, ~50 passages), the real model,
+the hybrid retriever, the sentence cache, streaming, conversations and `followup ask`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from answer.abstain import ABSTAIN_NOTICE
+from answer.engine import Engine, StreamEvent, as_turn, build_engine, sentence_cache_path
+from answer.llm import FALLBACK_UNAVAILABLE_NOTICE
+from answer.schema import Answer, Audience, SectionKind
+from answer.settings import Settings
+from corpus.types import EvidenceKind
+from followup.cli import main
+from index.store import build_index
+from retriever.types import Conversation, EmptyQueryError, Filters
+from tests.fixtures_answer import load_documents, load_embedder
+
+ACCEPTANCE = "Are vitamin B12 levels higher with lower ferritin levels?"
+OFF_TOPIC = ["How do I pay for a car with cash?", "What is the capital of France?"]
+ON_TOPIC = ["How is pernicious anemia diagnosed?", "What is iron-deficiency anemia?", ACCEPTANCE]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("answer-index") / "index"
+    build_index(load_documents(), out, load_embedder())
+    return out
+
+
+@pytest.fixture(scope="module")
+def settings(index_dir: Path) -> Settings:
+    return Settings(
+        index={"path": index_dir},
+        embedder={"threads": 1},
+        answer={"sentence_cache_dir": index_dir.parent / "cache"},
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(settings: Settings) -> Engine:
+    return build_engine(settings)
+
+
+def check_grounded(engine: Engine, answer: Answer) -> None:
+    """Every sentence cited, every citation resolving to an indexed passage that contains it."""
+    by_n = {r.n: r for r in answer.references}
+    assert sorted(by_n) == list(range(1, len(by_n) + 1))
+    cited: set[int] = set()
+    for section in answer.sections:
+        for sentence in section.sentences:
+            if section.kind is SectionKind.NOTICE:
+                assert not sentence.citations
+                continue
+            assert sentence.citations
+            for n in sentence.citations:
+                passage = engine.passage(by_n[n].passage_id)
+                assert passage is not None
+                assert sentence.text in passage.text
+                if section.kind is SectionKind.GUIDELINES:
+                    assert passage.kind is EvidenceKind.GUIDELINE
+                if section.kind is SectionKind.RESEARCH:
+                    assert passage.kind is EvidenceKind.RESEARCH
+                cited.add(n)
+    assert cited == set(by_n)
+
+
+def test_acceptance_question(engine: Engine) -> None:
+    answer = engine.answer(ACCEPTANCE)
+    assert not answer.abstained
+    kinds = [s.kind for s in answer.sections]
+    assert SectionKind.GUIDELINES in kinds and SectionKind.RESEARCH in kinds
+    assert kinds.index(SectionKind.GUIDELINES) < kinds.index(SectionKind.RESEARCH)
+    check_grounded(engine, answer)
+    assert 2 <= len(answer.suggested_followups) <= 3
+    assert answer.timings_ms["total"] > 0
+
+
+@pytest.mark.parametrize("question", ON_TOPIC)
+def test_on_topic_questions_are_answered(engine: Engine, question: str) -> None:
+    answer = engine.answer(question)
+    assert not answer.abstained
+    check_grounded(engine, answer)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_abstain(engine: Engine, question: str) -> None:
+    answer = engine.answer(question)
+    assert answer.abstained
+    assert answer.references == [] and answer.suggested_followups == []
+    assert [s.text for s in answer.sections[0].sentences] == [ABSTAIN_NOTICE]
+
+
+def test_patient_audience(engine: Engine) -> None:
+    answer = engine.answer("What is iron-deficiency anemia?", audience=Audience.PATIENT)
+    assert answer.audience is Audience.PATIENT
+    check_grounded(engine, answer)
+
+
+def test_filters_reach_the_retriever(engine: Engine) -> None:
+    answer = engine.answer(
+        "Does folic acid lower homocysteine?", filters=Filters(kinds=frozenset({EvidenceKind.RESEARCH}))
+    )
+    assert {r.tier for r in answer.references} == {"research"}
+    assert answer.section(SectionKind.GUIDELINES) is None
+
+
+def test_follow_up_conversation(engine: Engine) -> None:
+    first = engine.answer("What is pernicious anemia?")
+    conversation = Conversation((as_turn(first),))
+    follow_up = engine.answer("How is it treated?", conversation=conversation)
+    assert follow_up.question == "How is it treated?"
+    assert follow_up.standalone_query != follow_up.question  # the conversation was used
+    assert not follow_up.abstained
+    check_grounded(engine, follow_up)
+
+
+def test_search(engine: Engine) -> None:
+    evidence = engine.search("ferritin iron stores", top_k=3)
+    assert len(evidence.fused) <= 3 and len(evidence.guideline) <= 3
+    with pytest.raises(ValueError):
+        engine.search("ferritin", top_k=0)
+
+
+def _names(events: list[StreamEvent]) -> list[str]:
+    return [e.name for e in events]
+
+
+def test_stream_order_and_payloads(engine: Engine) -> None:
+    events = list(engine.stream("How is pernicious anemia diagnosed?"))
+    names = _names(events)
+    assert names[0] == "retrieval" and names[-2:] == ["references", "done"]
+    body = names[1:-2]
+    assert body[0] == "section"
+    for previous, current in zip(body, body[1:], strict=False):
+        assert (previous, current) != ("section", "section")  # no empty section
+    answer = Answer.model_validate(events[-1].data["answer"])
+    sections = [e.data for e in events if e.name == "section"]
+    assert [s["kind"] for s in sections] == [s.kind.value for s in answer.sections]
+    sentences = [e.data for e in events if e.name == "sentence"]
+    assert [s["text"] for s in sentences] == [
+        s.text for section in answer.sections for s in section.sentences
+    ]
+    assert events[0].data["passages"] > 0
+    references = events[-2].data
+    assert [r["n"] for r in references["references"]] == [r.n for r in answer.references]
+    assert references["disclaimer"] == answer.disclaimer
+    json.dumps([e.data for e in events])  # every payload is JSON
+
+
+def test_stream_reports_an_empty_question_as_an_error_event(engine: Engine) -> None:
+    events = list(engine.stream("   "))
+    assert _names(events) == ["error"]
+    assert events[0].data["status"] == 422
+    with pytest.raises(EmptyQueryError):
+        engine.answer("   ")
+
+
+def test_sentence_cache_is_written_and_reused(engine: Engine, settings: Settings) -> None:
+    path = sentence_cache_path(
+        settings.answer.sentence_cache_dir,  # type: ignore[arg-type]
+        engine.manifest,
+        load_embedder().model_name,
+    )
+    assert path.is_file()
+    again = build_engine(settings)
+    assert len(again.composer.bank) == len(engine.composer.bank) > 0
+    assert not again.composer.bank.dirty  # everything came from the file
+
+
+def test_llm_setting_without_a_reachable_endpoint_falls_back(settings: Settings) -> None:
+    llm_settings = settings.model_copy(
+        update={
+            "answer": settings.answer.model_copy(update={"generator": "llm"}),
+            "llm": settings.llm.model_copy(
+                update={"base_url": "http://127.0.0.1:9/v1", "timeout_s": 2.0}
+            ),
+        }
+    )
+    engine = build_engine(llm_settings)
+    assert engine.generator.startswith("llm:")
+    answer = engine.answer("How is pernicious anemia diagnosed?")
+    assert answer.generator == "extractive"
+    notices = [s.text for s in answer.section(SectionKind.NOTICE).sentences]  # type: ignore[union-attr]
+    assert FALLBACK_UNAVAILABLE_NOTICE in notices
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR", str(settings.answer.sentence_cache_dir))
+    monkeypatch.setenv("FOLLOWUP_EMBEDDER__THREADS", "1")
+    yield
+
+
+def test_cli_json_with_follow_ups(
+    index_dir: Path, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "ask",
+            "What is pernicious anemia?",
+            "--followup",
+            "How is it treated?",
+            "--index",
+            str(index_dir),
+            "--json",
+        ]
+    )
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    answers = [Answer.model_validate_json(line) for line in lines]
+    assert [a.question for a in answers] == ["What is pernicious anemia?", "How is it treated?"]
+    assert all(not a.abstained for a in answers)
+
+
+def test_cli_readable_output(
+    index_dir: Path, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", ACCEPTANCE, "--index", str(index_dir), "--audience", "patient"]) == 0
+    out = capsys.readouterr().out
+    assert "From the Guidelines" in out and "From the Research" in out
+    assert out.index("From the Guidelines") < out.index("From the Research")
+    assert "References" in out and "[1]" in out
+
+
+def test_cli_off_topic_markdown(
+    index_dir: Path, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", OFF_TOPIC[0], "--index", str(index_dir), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert ABSTAIN_NOTICE in out and "## References" not in out
+
+
+def test_cli_missing_index(tmp_path: Path, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "What is anemia?", "--index", str(tmp_path / "nope")]) == 2
+    assert "error" in capsys.readouterr().err

@@ -24,13 +24,14 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus.loaders import document_to_json, load_beir, load_medquad, load_pubmedqa  # noqa: E402
-from corpus.types import Document  # noqa: E402
+from corpus.types import Document, EvidenceTier  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 OUT = ROOT / "corpus" / "data" / "demo.jsonl"
@@ -231,13 +232,34 @@ EXCLUDED_RESEARCH = {
 }
 
 
+# Every research record kept above was read by hand. Where the design that its abstract reports
+# differs from corpus.design.classify_design's guess, the demo records the reviewed design.
+DESIGN_REVIEW = {
+    "scifact:3215494": (EvidenceTier.OTHER, "narrative review ('This article reviews')"),
+    "scifact:18557974": (EvidenceTier.OBSERVATIONAL, "crossover diet study, randomisation not stated"),
+    "scifact:24042919": (EvidenceTier.CASE_REPORT, "one child, with laboratory studies of her cells"),
+    "scifact:24049225": (EvidenceTier.OBSERVATIONAL, "physiology measurements in people"),
+    "scifact:25439264": (EvidenceTier.PRECLINICAL, "cultured trophoblast cells"),
+    "scifact:25937484": (EvidenceTier.OBSERVATIONAL, "lavage cells of smokers and non-smokers"),
+    "scifact:27162821": (EvidenceTier.OBSERVATIONAL, "reference curves from population samples"),
+    "scifact:41646286": (EvidenceTier.PRECLINICAL, "cultured trophoblast cells"),
+    "scifact:42441846": (EvidenceTier.OBSERVATIONAL, "genotype and nutrient levels in patients"),
+    "pubmedqa:22519710": (EvidenceTier.OTHER, "simulation of trial power"),
+}
+
+
+def review_design(document: Document) -> Document:
+    reviewed = DESIGN_REVIEW.get(document.id)
+    return replace(document, tier=reviewed[0]) if reviewed else document
+
+
 def _research_text(document: Document) -> str:
     return f"{document.title} {document.text}"
 
 
 def select_research(documents: Iterable[Document]) -> list[Document]:
     return [
-        document
+        review_design(document)
         for document in documents
         if document.id not in EXCLUDED_RESEARCH and RESEARCH_TERMS.search(_research_text(document))
     ]
@@ -254,13 +276,14 @@ def build() -> list[Document]:
             record = json.loads(line)
             raw[f"medquad:{record['uid']}"] = record
     guidance = select_medquad(load_medquad(medquad_path).documents, raw)
-    scifact = select_research(load_beir(DATA / "scifact").documents)
-    pubmedqa = select_research(load_pubmedqa(DATA / "pubmedqa" / "ori_pqal.json").documents)
-    unused = set(EXCLUDED_RESEARCH) - {d.id for d in load_beir(DATA / "scifact").documents} - {
-        d.id for d in load_pubmedqa(DATA / "pubmedqa" / "ori_pqal.json").documents
-    }
-    if unused:
-        raise SystemExit(f"exclusion list names unknown ids: {sorted(unused)}")
+    all_scifact = load_beir(DATA / "scifact").documents
+    all_pubmedqa = load_pubmedqa(DATA / "pubmedqa" / "ori_pqal.json").documents
+    scifact, pubmedqa = select_research(all_scifact), select_research(all_pubmedqa)
+    # Keep the lists honest: every id they name must exist (exclusions) or be selected (review).
+    unknown = set(EXCLUDED_RESEARCH) - {d.id for d in (*all_scifact, *all_pubmedqa)}
+    unknown |= set(DESIGN_REVIEW) - {d.id for d in (*scifact, *pubmedqa)}
+    if unknown:
+        raise SystemExit(f"exclusion or review list names ids not selected: {sorted(unknown)}")
     # Guidance first, then research; each in its source order, so the file diffs cleanly.
     return guidance + scifact + pubmedqa
 

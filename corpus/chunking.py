@@ -33,7 +33,7 @@ import importlib
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ MODEL_MAX_TOKENS = 256
 _SPECIAL_TOKENS = 2  # [CLS] ... [SEP]
 
 
-class CounterKind(str, enum.Enum):
+class CounterKind(enum.StrEnum):
     """How passage length is measured."""
 
     WORDPIECE = "wordpiece"  # the model's tokenizer: exact
@@ -219,7 +219,10 @@ class EstimateCounter:
 
 def load_counter(kind: CounterKind = CounterKind.WORDPIECE) -> TokenCounter:
     """The counter for ``kind`` (the WordPiece tokenizer is loaded once per process)."""
-    factories = {CounterKind.WORDPIECE: WordPieceCounter.load, CounterKind.ESTIMATE: EstimateCounter}
+    factories: dict[CounterKind, Callable[[], TokenCounter]] = {
+        CounterKind.WORDPIECE: WordPieceCounter.load,
+        CounterKind.ESTIMATE: EstimateCounter,
+    }
     return factories[CounterKind(kind)]()
 
 
@@ -231,9 +234,40 @@ def load_counter(kind: CounterKind = CounterKind.WORDPIECE) -> TokenCounter:
 # far more often in this corpus than an author initial does.
 _ABBREVIATIONS = frozenset(
     {
-        "e.g", "i.e", "eg", "ie", "cf", "viz", "al", "vs", "v", "dr", "drs", "mr",
-        "mrs", "ms", "prof", "fig", "figs", "ref", "refs", "approx", "ca", "sp", "spp", "resp",
-        "incl", "jr", "sr", "st", "vol", "pp", "eq", "dept", "univ", "mt",
+        "e.g",
+        "i.e",
+        "eg",
+        "ie",
+        "cf",
+        "viz",
+        "al",
+        "vs",
+        "v",
+        "dr",
+        "drs",
+        "mr",
+        "mrs",
+        "ms",
+        "prof",
+        "fig",
+        "figs",
+        "ref",
+        "refs",
+        "approx",
+        "ca",
+        "sp",
+        "spp",
+        "resp",
+        "incl",
+        "jr",
+        "sr",
+        "st",
+        "vol",
+        "pp",
+        "eq",
+        "dept",
+        "univ",
+        "mt",
     }
 )
 # Abbreviations that only continue when a number follows: "No. 5", "Nos. 3-4".

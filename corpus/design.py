@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from corpus.types import EvidenceTier
 
 
-class CueGroup(str, enum.Enum):
+class CueGroup(enum.StrEnum):
     """Kinds of evidence about a study's design that the rules weigh."""
 
     REVIEW = "review"  # systematic review / meta-analysis
@@ -206,7 +206,9 @@ MESH: dict[CueGroup, frozenset[str]] = {
     CueGroup.ANIMAL: frozenset(
         {"Animals", "Mice", "Rats", "Disease Models, Animal", "Swine", "Rabbits", "Dogs"}
     ),
-    CueGroup.LAB: frozenset({"Cells, Cultured", "Cell Line", "Cell Line, Tumor", "In Vitro Techniques"}),
+    CueGroup.LAB: frozenset(
+        {"Cells, Cultured", "Cell Line", "Cell Line, Tumor", "In Vitro Techniques"}
+    ),
     CueGroup.DESIGN: frozenset(
         {
             "Cohort Studies",
@@ -348,8 +350,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pathlib import Path
 
     parser = argparse.ArgumentParser(prog="python -m corpus.design", description=main.__doc__)
-    parser.add_argument("--evaluate", type=Path, required=True, metavar="FILE",
-                        help="JSONL with id, title, text, mesh, label and optional split")
+    parser.add_argument(
+        "--evaluate",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="JSONL with id, title, text, mesh, label and optional split",
+    )
     parser.add_argument("--errors", action="store_true", help="list the misclassified records")
     args = parser.parse_args(argv)
     with args.evaluate.open(encoding="utf-8") as handle:

@@ -66,7 +66,7 @@ _MEDQUAD_NAVIGATION = frozenset({"Espaol", "Español"})
 RESEARCH_AUTO = "research"
 
 
-class CorpusFormat(str, enum.Enum):
+class CorpusFormat(enum.StrEnum):
     """The corpus formats :func:`load_corpus` reads."""
 
     BEIR = "beir"
@@ -154,8 +154,12 @@ def _read_lines(path: Path, max_bytes: int) -> Iterator[tuple[int, str | _Record
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                yield number, _RecordError(
-                    f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})"
+                yield (
+                    number,
+                    _RecordError(
+                        f"not valid UTF-8 (byte 0x{raw[error.start]:02x} "
+                        f"at column {error.start + 1})"
+                    ),
                 )
                 continue
             if text.strip():
@@ -277,7 +281,8 @@ def _load_lines(
             document = convert(_parse_object(line))
             if document.id in first_line:
                 raise _RecordError(
-                    f"duplicate document id {document.id!r} (first on line {first_line[document.id]})"
+                    f"duplicate document id {document.id!r} "
+                    f"(first on line {first_line[document.id]})"
                 )
         except _RecordError as error:
             problem = CorpusError(path, number, str(error))
@@ -450,10 +455,10 @@ def _pubmedqa_document(pmid: str, record: Any, include_conclusion: bool) -> Docu
     if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
         raise _RecordError("field 'LABELS' must be a list of strings")
     if len(labels) != len(contexts):
-        raise _RecordError(
-            f"'LABELS' has {len(labels)} items but 'CONTEXTS' has {len(contexts)}"
-        )
-    parts = [(label.strip(), context.strip()) for label, context in zip(labels, contexts, strict=True)]
+        raise _RecordError(f"'LABELS' has {len(labels)} items but 'CONTEXTS' has {len(contexts)}")
+    parts = [
+        (label.strip(), context.strip()) for label, context in zip(labels, contexts, strict=True)
+    ]
     if include_conclusion:
         conclusion = _string(record, "LONG_ANSWER", required=False)
         if conclusion and conclusion.strip():
@@ -531,9 +536,13 @@ def load_pubmedqa(
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise CorpusError(path, error.lineno, f"invalid JSON: {error.msg} (column {error.colno})") from None
+        raise CorpusError(
+            path, error.lineno, f"invalid JSON: {error.msg} (column {error.colno})"
+        ) from None
     if not isinstance(data, dict):
-        raise CorpusError(path, 1, f"expected a JSON object of PMID -> entry, got {_type_name(data)}")
+        raise CorpusError(
+            path, 1, f"expected a JSON object of PMID -> entry, got {_type_name(data)}"
+        )
     if not data:
         raise CorpusError(path, None, "file is empty (no records)")
     lines = _key_lines(raw)
@@ -602,7 +611,19 @@ def load_demo_b12_iron(
 # Generic JSONL
 
 JSONL_FIELDS = frozenset(
-    {"id", "title", "text", "tier", "source", "licence", "dataset", "year", "url", "mesh", "sections"}
+    {
+        "id",
+        "title",
+        "text",
+        "tier",
+        "source",
+        "licence",
+        "dataset",
+        "year",
+        "url",
+        "mesh",
+        "sections",
+    }
 )
 
 
@@ -728,7 +749,9 @@ _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 def _markdown_document(path: Path, raw: str, default_dataset: str) -> Document:
     lines = raw.splitlines()
     if not lines or lines[0].strip() != "---":
-        raise CorpusError(path, 1, "missing YAML front matter: the file must start with a '---' line")
+        raise CorpusError(
+            path, 1, "missing YAML front matter: the file must start with a '---' line"
+        )
     try:
         closing = next(i for i in range(1, len(lines)) if lines[i].strip() in ("---", "..."))
     except StopIteration:
@@ -836,7 +859,9 @@ def load_markdown(
         try:
             _check_file(file)
             if file.stat().st_size > max_file_bytes:
-                raise CorpusError(file, None, f"file is larger than the limit of {max_file_bytes:,} bytes")
+                raise CorpusError(
+                    file, None, f"file is larger than the limit of {max_file_bytes:,} bytes"
+                )
             data = file.read_bytes()
             try:
                 raw = data.decode("utf-8-sig")
@@ -955,9 +980,9 @@ def load_corpus(
         CorpusFormat.JSONL: lambda: load_jsonl(path, dataset=dataset, skip_bad=skip_bad),
         CorpusFormat.MARKDOWN: lambda: load_markdown(path, dataset=dataset, skip_bad=skip_bad),
     }
-    if corpus_format is not CorpusFormat.BEIR and corpus_format is not CorpusFormat.MARKDOWN:
-        if path.is_dir():
-            raise CorpusError(path, None, f"a {corpus_format.value} corpus is a file, not a folder")
+    folder_formats = (CorpusFormat.BEIR, CorpusFormat.MARKDOWN)
+    if corpus_format not in folder_formats and path.is_dir():
+        raise CorpusError(path, None, f"a {corpus_format.value} corpus is a file, not a folder")
     result = loaders[corpus_format]()
     if not result.documents:
         first = f"; the first: {result.skipped[0]}" if result.skipped else ""
@@ -994,7 +1019,9 @@ def load_corpora(
         for document in result.documents:
             if document.id in origin:
                 problem = CorpusError(
-                    path, None, f"document id {document.id!r} was already loaded from {origin[document.id]}"
+                    path,
+                    None,
+                    f"document id {document.id!r} was already loaded from {origin[document.id]}",
                 )
                 if not skip_bad:
                     raise problem

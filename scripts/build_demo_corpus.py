@@ -236,8 +236,14 @@ EXCLUDED_RESEARCH = {
 # differs from corpus.design.classify_design's guess, the demo records the reviewed design.
 DESIGN_REVIEW = {
     "scifact:3215494": (EvidenceTier.OTHER, "narrative review ('This article reviews')"),
-    "scifact:18557974": (EvidenceTier.OBSERVATIONAL, "crossover diet study, randomisation not stated"),
-    "scifact:24042919": (EvidenceTier.CASE_REPORT, "one child, with laboratory studies of her cells"),
+    "scifact:18557974": (
+        EvidenceTier.OBSERVATIONAL,
+        "crossover diet study, randomisation not stated",
+    ),
+    "scifact:24042919": (
+        EvidenceTier.CASE_REPORT,
+        "one child, with laboratory studies of her cells",
+    ),
     "scifact:24049225": (EvidenceTier.OBSERVATIONAL, "physiology measurements in people"),
     "scifact:25439264": (EvidenceTier.PRECLINICAL, "cultured trophoblast cells"),
     "scifact:25937484": (EvidenceTier.OBSERVATIONAL, "lavage cells of smokers and non-smokers"),
@@ -314,8 +320,9 @@ def main() -> int:
         print(f"{args.out} is up to date ({len(documents)} documents)")
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=args.out.parent,
-                                         delete=False, suffix=".tmp") as handle:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=args.out.parent, delete=False, suffix=".tmp"
+        ) as handle:
             handle.write(text)
         os.chmod(handle.name, 0o644)  # NamedTemporaryFile creates 0600
         Path(handle.name).replace(args.out)

@@ -104,7 +104,9 @@ def test_split_offsets_are_stripped_ordered_and_exact(documents: list[Document])
         # Nothing but whitespace is left outside the sentences.
         outside = "".join(
             doc.text[a:b]
-            for a, b in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(doc.text)])
+            for a, b in zip(
+                [0] + [e for _, e in spans], [s for s, _ in spans] + [len(doc.text)], strict=True
+            )
         )
         assert not outside.strip(), doc.id
 
@@ -220,12 +222,16 @@ def test_passages_stay_inside_one_section(documents: list[Document]) -> None:
     assert sectioned  # PubMedQA and the Markdown guideline
     for doc in sectioned:
         for passage in chunk_document(doc):
-            matching = [s for s in doc.sections if s.start <= passage.start and passage.end <= s.end]
+            matching = [
+                s for s in doc.sections if s.start <= passage.start and passage.end <= s.end
+            ]
             assert len(matching) == 1, passage
             assert passage.section == matching[0].heading
 
 
-def test_passages_fit_the_model_window(documents: list[Document], counter: WordPieceCounter) -> None:
+def test_passages_fit_the_model_window(
+    documents: list[Document], counter: WordPieceCounter
+) -> None:
     passages = chunk_documents(documents, DEFAULT_CHUNKING, counter)
     text_tokens = counter.count([p.text for p in passages])
     full_tokens = counter.count([p.embedding_text for p in passages])
@@ -245,9 +251,7 @@ def test_passages_start_and_end_on_sentence_boundaries(documents: list[Document]
             for passage in passages:
                 assert passage.start in starts and passage.end in ends
             # Together the passages cover every sentence of the section.
-            covered = {
-                (s, e) for s, e in spans for p in passages if p.start <= s and e <= p.end
-            }
+            covered = {(s, e) for s, e in spans for p in passages if p.start <= s and e <= p.end}
             assert covered == set(spans)
 
 
@@ -255,7 +259,7 @@ def test_consecutive_passages_share_one_sentence(documents: list[Document]) -> N
     doc = next(d for d in documents if d.id == "medquad:8_NHLBI_QA_XML/0000082#6")
     passages = chunk_document(doc)
     assert len(passages) >= 3
-    for before, after in zip(passages, passages[1:]):
+    for before, after in zip(passages, passages[1:], strict=False):
         assert after.start < before.end  # overlap
         shared = doc.text[after.start : before.end]
         assert len(split_sentences(shared)) == 1

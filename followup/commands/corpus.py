@@ -33,8 +33,11 @@ def add_parser(subparsers: Any) -> None:
     )
     source = stats.add_mutually_exclusive_group()
     source.add_argument(
-        "--corpus", type=Path, action="append", metavar="PATH", help="a corpus file or folder "
-        "(repeatable)"
+        "--corpus",
+        type=Path,
+        action="append",
+        metavar="PATH",
+        help="a corpus file or folder (repeatable)",
     )
     source.add_argument("--demo", action="store_true", help="the packaged demo corpus (default)")
     stats.add_argument("--format", dest="fmt", metavar="F", help=FORMAT_HELP)

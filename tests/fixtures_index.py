@@ -7,7 +7,6 @@ Import the fixtures you use explicitly, e.g.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -17,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from corpus.types import Document, EvidenceTier, Passage, passage_id
+from corpus.loaders import load_corpus
+from corpus.types import Document, Passage, passage_id
 from index.embedder import SentenceTransformerEmbedder
 from index.types import Embedder, Vectors
 
@@ -28,23 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def sample_documents() -> list[Document]:
     """The 20 real records of tests/data/index_docs.jsonl (10 NIH pages, 10 SciFact abstracts)."""
-    documents = []
-    with DOCS_FILE.open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            documents.append(
-                Document(
-                    id=row["id"],
-                    title=row["title"],
-                    text=row["text"],
-                    tier=EvidenceTier(row["tier"]),
-                    source=row["source"],
-                    licence=row["licence"],
-                    dataset=row["dataset"],
-                    url=row["url"],
-                )
-            )
-    return documents
+    return list(load_corpus(DOCS_FILE, "jsonl").documents)
 
 
 _SENTENCE = re.compile(r"[^.!?]+[.!?]?")

@@ -95,10 +95,18 @@ class CorpusError(Exception):
         message: what is wrong.
     """
 
-    def __init__(self, file: Path | str, line: int | None, message: str) -> None:
+    def __init__(
+        self,
+        file: Path | str,
+        line: int | None,
+        message: str,
+        skipped: tuple[CorpusError, ...] = (),
+    ) -> None:
         self.file = Path(file)
         self.line = line
         self.message = message
+        # With skip_bad=True and no valid record left: the record errors that caused it.
+        self.skipped = skipped
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -106,7 +114,7 @@ class CorpusError(Exception):
         return f"{where}: {self.message}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.file, self.line, self.message))
+        return (type(self), (self.file, self.line, self.message, self.skipped))
 
 
 @dataclass(frozen=True)
@@ -987,7 +995,10 @@ def load_corpus(
     if not result.documents:
         first = f"; the first: {result.skipped[0]}" if result.skipped else ""
         raise CorpusError(
-            path, None, f"no valid records ({len(result.skipped)} skipped as malformed{first})"
+            path,
+            None,
+            f"no valid records ({len(result.skipped)} skipped as malformed{first})",
+            result.skipped,
         )
     logger.info(
         "loaded %d documents from %s (%s), skipped %d",

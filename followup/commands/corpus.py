@@ -144,6 +144,8 @@ def run_validate(args: argparse.Namespace) -> int:
         # Always collect every bad record, so one run lists all of them.
         result = load_corpus(args.file, corpus_format, skip_bad=True)
     except CorpusError as error:
+        for bad in error.skipped:  # every record was bad: list them all
+            err.print(f"error: {bad}", markup=False)
         err.print(f"error: {error}", markup=False)
         return 1
     for bad in result.skipped:

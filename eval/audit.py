@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from answer.engine import as_turn
 from answer.schema import Answer, Audience, SectionKind
 from corpus.types import EvidenceKind, Passage
 from eval.parsing import AuditedAnswer, from_answer
@@ -100,7 +101,9 @@ class StructureAudit:
         }
 
 
-def audit_structure(doc: AuditedAnswer, *, guideline_retrieved: bool | None = None) -> StructureAudit:
+def audit_structure(
+    doc: AuditedAnswer, *, guideline_retrieved: bool | None = None
+) -> StructureAudit:
     """Check citations, references, tiers and section order of one answer.
 
     Args:
@@ -151,12 +154,17 @@ def audit_structure(doc: AuditedAnswer, *, guideline_retrieved: bool | None = No
     seen: set[int] = set()
     for ref in doc.references:
         if ref.n in seen:
-            issues.append(Issue(IssueKind.DANGLING_CITATION, f"reference [{ref.n}] is listed twice"))
+            issues.append(
+                Issue(IssueKind.DANGLING_CITATION, f"reference [{ref.n}] is listed twice")
+            )
         seen.add(ref.n)
         if ref.n not in cited_numbers:
             issues.append(
-                Issue(IssueKind.UNUSED_REFERENCE, f"[{ref.n}] {_quote(ref.text)} is never cited",
-                      citation=ref.n)
+                Issue(
+                    IssueKind.UNUSED_REFERENCE,
+                    f"[{ref.n}] {_quote(ref.text)} is never cited",
+                    citation=ref.n,
+                )
             )
         if ref.kind is None:
             issues.append(
@@ -338,7 +346,11 @@ class AuditSummary:
 
     @property
     def hierarchy_inversion_rate(self) -> float:
-        return self.hierarchy_inversions / self.guideline_answers if self.guideline_answers else math.nan
+        return (
+            self.hierarchy_inversions / self.guideline_answers
+            if self.guideline_answers
+            else math.nan
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -413,21 +425,10 @@ def check_support(
             checks.append(CitationCheck(title, i, n, pid, False, 0.0, SupportMethod.NONE))
             continue
         result = extractive_support(sentence_text, text) if extractive else generated[k]
-        checks.append(CitationCheck(title, i, n, pid, result.supported, result.score, result.method))
+        checks.append(
+            CitationCheck(title, i, n, pid, result.supported, result.score, result.method)
+        )
     return checks
-
-
-def answer_text(answer: Answer) -> str:
-    """The answer's non-notice sentences as one text (what a follow-up's turn remembers)."""
-    return " ".join(
-        s.text for sec in answer.sections if sec.kind is not SectionKind.NOTICE for s in sec.sentences
-    )
-
-
-def cited_passages(answer: Answer) -> tuple[str, ...]:
-    """Passage ids of the references the answer cites, in reference order."""
-    used = {n for sec in answer.sections for s in sec.sentences for n in s.citations}
-    return tuple(ref.passage_id for ref in answer.references if ref.n in used)
 
 
 def audit_answers(
@@ -465,7 +466,7 @@ def audit_answers(
                 structure = audit_structure(from_answer(result), guideline_retrieved=retrieved)
                 support = tuple(check_support(result, passage, scorer))
                 audits.append(AnswerAudit(asked, turn, result, structure, support))
-                turns.append(Turn(asked.question, answer_text(result), cited_passages(result)))
+                turns.append(as_turn(result))  # the turn the API and CLI would remember
                 bar.update(1)
     finally:
         bar.close()

@@ -69,8 +69,13 @@ class _Store:
             return
         meta = json.loads(self._meta.read_text(encoding="utf-8"))
         vectors = np.load(self._npy, allow_pickle=False)
-        if meta.get("model") != self._model or vectors.shape != (len(meta["keys"]), self._dimension):
-            logger.warning("ignoring embedding cache %s: made for another model or damaged", self._npy)
+        if meta.get("model") != self._model or vectors.shape != (
+            len(meta["keys"]),
+            self._dimension,
+        ):
+            logger.warning(
+                "ignoring embedding cache %s: made for another model or damaged", self._npy
+            )
             return
         self._rows = {key: row for row, key in enumerate(meta["keys"])}
         self._blocks = [np.ascontiguousarray(vectors, dtype=np.float32)]
@@ -190,7 +195,9 @@ class CachedEmbedder:
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
         return self._encode(self._documents, texts, query=False, progress=progress)
 
-    def _encode(self, store: _Store, texts: Sequence[str], *, query: bool, progress: bool) -> Vectors:
+    def _encode(
+        self, store: _Store, texts: Sequence[str], *, query: bool, progress: bool
+    ) -> Vectors:
         keys = [text_key(t) for t in texts]
         out, missing = store.get(keys)
         self.hits += len(texts) - len(missing)

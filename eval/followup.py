@@ -56,6 +56,7 @@ MEASURES: tuple[str, ...] = ("R@5", "R@10")
 PASSAGE_DEPTH = 50  # passages retrieved per query before MaxP; the pool has ~2 per document
 DOC_DEPTH = 10  # documents kept: the deepest cut-off reported
 
+
 class Condition(str, enum.Enum):
     NO_CONTEXT = "no_context"
     WITH_CONTEXT = "with_context"
@@ -276,7 +277,9 @@ def by_turn(
     out: dict[int, dict[str, float]] = {}
     for turn in sorted(groups):
         qids = groups[turn]
-        row = {m: math.fsum(table.per_query[m][q] for q in qids) / len(qids) for m in table.measures}
+        row = {
+            m: math.fsum(table.per_query[m][q] for q in qids) / len(qids) for m in table.measures
+        }
         row["n"] = float(len(qids))
         out[turn] = row
     return out

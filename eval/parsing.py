@@ -23,7 +23,9 @@ docs/eval.md; in short:
   ``(guideline)``, ``[research]``, ``(rct)`` or ``Tier: systematic review`` (any
   :class:`corpus.types.EvidenceTier` name, or "guideline"/"research"), else from the reference
   sub-heading it sits under ("### Guideline sources"), else it is unknown.
-* A paragraph containing "not medical advice" or starting like our disclaimer is a notice.
+* A paragraph containing "not medical advice", starting like our disclaimer, or starting with
+  a label "Note:", "Notice:", "Warning:", "Caution:" or "Disclaimer:" (as in answer.render's
+  ``> **Note:** ...`` blocks) is a notice.
 
 Example:
     >>> doc = parse_markdown("## From the Guidelines\\nFerritin is low [1].\\n\\n"
@@ -114,9 +116,7 @@ def from_answer(answer: Answer) -> AuditedAnswer:
         AuditedSection(
             title=section.title,
             kind=section.kind,
-            sentences=tuple(
-                AuditedSentence(s.text, tuple(s.citations)) for s in section.sentences
-            ),
+            sentences=tuple(AuditedSentence(s.text, tuple(s.citations)) for s in section.sentences),
         )
         for section in answer.sections
     )
@@ -171,6 +171,10 @@ _TIER_ALIASES = {
     "cross_sectional": "observational",
     "animal": "preclinical",
     "in_vitro": "preclinical",
+    # The labels answer.render writes after references ("(Observational study)").
+    "observational_study": "observational",
+    "preclinical_study": "preclinical",
+    "other_research": "other",
 }
 
 
@@ -178,7 +182,7 @@ _TIER_ALIASES = {
 
 
 def load_answer(path: Path | str) -> AuditedAnswer:
-    """Read an answer file: JSON in our schema (``.json`` or text starting with ``{``), else Markdown.
+    """Read an answer file: our JSON schema (``.json``, or text starting ``{``), else Markdown.
 
     Raises:
         AnswerParseError: JSON that does not fit the schema, or an empty file.
@@ -229,6 +233,7 @@ _TIER_TAG = re.compile(
 _CITATION = re.compile(r"\[\^?(\d{1,4}(?:\s*[,;–-]\s*\^?\d{1,4})*)\]")
 _CITATION_GROUP_ONLY = re.compile(r"^(?:\s*\[\^?\d{1,4}(?:\s*[,;–-]\s*\^?\d{1,4})*\][.,;]?)+\s*$")
 _GLUED_GROUP = re.compile(r"([.!?])((?:\[\^?\d{1,4}(?:\s*[,;–-]\s*\^?\d{1,4})*\])+)(?=\s|$)")
+_LABEL_ONLY = re.compile(r"^\([^()\[\]]{1,60}\)\.?$")
 _LEADING_GROUP = re.compile(r"^(?:\s*\[\^?\d{1,4}(?:\s*[,;–-]\s*\^?\d{1,4})*\])+")
 _LINK = re.compile(r"!?\[([^\]]*[^\]\d^,;–\- ][^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
@@ -252,7 +257,11 @@ _ABBREVIATIONS = (
     "Mrs.",
     "Ms.",
 )
-_NOTICE_TEXT = re.compile(r"not (a substitute for )?medical advice|does not replace a clinician", re.I)
+_NOTICE_TEXT = re.compile(
+    r"not (a substitute for )?medical advice|does not replace a clinician", re.I
+)
+# "> **Note:** ..." (how answer.render writes notices), "Warning: ...", "Disclaimer: ...".
+_NOTICE_LABEL = re.compile(r"^(note|notice|warning|caution|disclaimer)\s*:", re.I)
 
 
 def _role(heading: str) -> str | None:
@@ -301,6 +310,14 @@ def parse_markdown(text: str) -> AuditedAnswer:
                 ref_level, tier_hint = level, _hint_from_heading(heading)
             continue
         assert body is not None
+        if role != "notice" and _is_notice_text(body):
+            close()
+            saved = (title, role)
+            title, role = "Notice", "notice"
+            current.append(body)
+            close()
+            title, role = saved
+            continue
         if role == "references":
             ref = _reference(body, tier_hint)
             if ref is not None:
@@ -315,14 +332,6 @@ def parse_markdown(text: str) -> AuditedAnswer:
         if role == "followups":
             followups.append(_plain(body))
             continue
-        if role != "notice" and _is_notice_text(body):
-            close()
-            saved = (title, role)
-            title, role = "Notice", "notice"
-            current.append(body)
-            close()
-            title, role = saved
-            continue
         current.append(body)
     close()
     return AuditedAnswer(
@@ -336,7 +345,9 @@ def parse_markdown(text: str) -> AuditedAnswer:
 
 def _is_notice_text(body: str) -> bool:
     plain = _plain(body)
-    return bool(_NOTICE_TEXT.search(plain)) or plain.startswith(DISCLAIMER[:40])
+    return bool(_NOTICE_TEXT.search(plain) or _NOTICE_LABEL.match(plain)) or plain.startswith(
+        DISCLAIMER[:40]
+    )
 
 
 def _blocks(text: str) -> list[tuple[int, str | None, str | None]]:
@@ -451,9 +462,16 @@ def _sentences(paragraphs: Iterable[str]) -> list[AuditedSentence]:
             if lead and index > 0 and out and not _CITATION_GROUP_ONLY.match(piece):
                 # "... is low. [2] Ferritin ...": the leading group cites the sentence before.
                 last = out[-1]
-                moved = tuple(dict.fromkeys(last.citations + tuple(citation_numbers(lead.group(0)))))
+                moved = tuple(
+                    dict.fromkeys(last.citations + tuple(citation_numbers(lead.group(0))))
+                )
                 out[-1] = AuditedSentence(f"{last.text} {lead.group(0).strip()}", moved)
                 piece = piece[lead.end() :].strip()
+            if _LABEL_ONLY.match(piece) and out:
+                # "... higher. [2] *(RCT)*": a trailing design label belongs to the sentence.
+                last = out[-1]
+                out[-1] = AuditedSentence(f"{last.text} {piece}", last.citations)
+                continue
             if _CITATION_GROUP_ONLY.match(piece) and out:
                 # "... is low. [2]": the trailing group cites the sentence before it.
                 last = out[-1]

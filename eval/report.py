@@ -16,7 +16,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pyplot() -> Any:
@@ -107,7 +107,11 @@ def _p(value: float) -> str:
 
 
 def plot_metric_bars(
-    tables: Mapping[str, MetricTable], path: Path, *, title: str, measures: Sequence[str] | None = None
+    tables: Mapping[str, MetricTable],
+    path: Path,
+    *,
+    title: str,
+    measures: Sequence[str] | None = None,
 ) -> None:
     """Grouped bars: one group per measure, one bar per system, the mean written on each bar."""
     plt = _pyplot()
@@ -131,7 +135,9 @@ def plot_metric_bars(
             )
     ax.set_xticks(range(len(chosen)))
     ax.set_xticklabels(chosen)
-    ax.set_ylim(0, min(1.15, max(0.2, max(tables[n].mean(m) for n in names for m in chosen) + 0.15)))
+    ax.set_ylim(
+        0, min(1.15, max(0.2, max(tables[n].mean(m) for n in names for m in chosen) + 0.15))
+    )
     ax.set_ylabel("mean over queries")
     n = len(tables[names[0]].query_ids)
     ax.set_title(f"{title} ({n} queries)")
@@ -325,12 +331,16 @@ def write_retrieval_report(out: Path, report: RetrievalReport) -> list[str]:
         "notes": list(report.notes),
     }
     write_json(out / "report.json", data)
-    (out / "report.md").write_text(_retrieval_markdown(report, tables, diff_plots), encoding="utf-8")
+    (out / "report.md").write_text(
+        _retrieval_markdown(report, tables, diff_plots), encoding="utf-8"
+    )
     return files
 
 
 def _retrieval_markdown(
-    report: RetrievalReport, tables: Mapping[str, MetricTable], diff_plots: Sequence[tuple[str, str]]
+    report: RetrievalReport,
+    tables: Mapping[str, MetricTable],
+    diff_plots: Sequence[tuple[str, str]],
 ) -> str:
     ds = report.dataset
     measures = list(next(iter(tables.values())).measures) if tables else []
@@ -346,7 +356,10 @@ def _retrieval_markdown(
         "",
         markdown_table(
             ["system", *measures, "seconds"],
-            [[s.name, *[s.metrics.mean(m) for m in measures], f"{s.seconds:.1f}"] for s in report.systems],
+            [
+                [s.name, *[s.metrics.mean(m) for m in measures], f"{s.seconds:.1f}"]
+                for s in report.systems
+            ],
         ),
         "",
         "![metrics by system](metrics.png)",
@@ -359,8 +372,17 @@ def _retrieval_markdown(
             SIGNIFICANCE_NOTE,
             "",
             markdown_table(
-                ["measure", "b vs a", "mean a", "mean b", "Δ (b−a)", "b better / worse / tied",
-                 "p (t-test)", "p (randomisation)", ""],
+                [
+                    "measure",
+                    "b vs a",
+                    "mean a",
+                    "mean b",
+                    "Δ (b−a)",
+                    "b better / worse / tied",
+                    "p (t-test)",
+                    "p (randomisation)",
+                    "",
+                ],
                 [
                     [
                         c.measure,
@@ -473,7 +495,10 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
         "",
         markdown_table(
             ["system", "condition", *measures],
-            [[r.system, r.condition.value, *[r.metrics.mean(m) for m in measures]] for r in report.runs],
+            [
+                [r.system, r.condition.value, *[r.metrics.mean(m) for m in measures]]
+                for r in report.runs
+            ],
         ),
         "",
         "## By turn",
@@ -486,8 +511,10 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
         for label, points in series.items():
             rows.append([label, *[points.get(t, {}).get(measure, math.nan) for t in turns]])
         counts = next(iter(series.values())) if series else {}
-        header = [f"{t}{'+' if t == report.max_turn else ''} (n={int(counts.get(t, {}).get('n', 0))})"
-                  for t in turns]
+        header = [
+            f"{t}{'+' if t == report.max_turn else ''} (n={int(counts.get(t, {}).get('n', 0))})"
+            for t in turns
+        ]
         lines += [f"### {measure}", "", markdown_table(["system, condition", *header], rows), ""]
     if report.comparisons:
         lines += [
@@ -566,7 +593,9 @@ def write_audit_report(
             {
                 "title": s.title,
                 "kind": s.kind.value if s.kind else None,
-                "sentences": [{"text": x.text, "citations": list(x.citations)} for x in s.sentences],
+                "sentences": [
+                    {"text": x.text, "citations": list(x.citations)} for x in s.sentences
+                ],
             }
             for s in doc.sections
         ],
@@ -607,18 +636,26 @@ def write_audit_report(
     if not audit.issues:
         lines.append("None.")
     for issue in audit.issues:
-        where = f" ({issue.section}, sentence {issue.sentence + 1})" if issue.section and issue.sentence is not None else ""
+        where = (
+            f" ({issue.section}, sentence {issue.sentence + 1})"
+            if issue.section and issue.sentence is not None
+            else ""
+        )
         level = "error" if issue.kind.is_error else "warning"
         lines.append(f"- **{issue.kind.value}** [{level}]{where}: {issue.detail}")
     lines += ["", "## Sections as read", ""]
     for section in doc.sections:
         kind = section.kind.value if section.kind else "other"
         lines += [f"### {section.title or '(untitled)'} — {kind}", ""]
-        lines += [f"{i + 1}. {s.text} — cites {list(s.citations) or 'nothing'}"
-                  for i, s in enumerate(section.sentences)]
+        lines += [
+            f"{i + 1}. {s.text} — cites {list(s.citations) or 'nothing'}"
+            for i, s in enumerate(section.sentences)
+        ]
         lines.append("")
     lines += ["## References as read", ""]
-    lines += [f"- [{r.n}] ({r.kind.value if r.kind else 'tier unknown'}) {r.text}" for r in doc.references]
+    lines += [
+        f"- [{r.n}] ({r.kind.value if r.kind else 'tier unknown'}) {r.text}" for r in doc.references
+    ]
     lines.append("")
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     return ["report.md", "report.json", "issues.png"]
@@ -648,12 +685,14 @@ def write_answers_report(
         "abstention_recall": abst.get("recall"),
     }
     plot_rates(rates, out / "rates.png", title=f"Answer audit: {summary.answers} answers")
-    issue_totals = {
-        kind.value: sum(a.structure.count(kind) for a in audits) for kind in IssueKind
-    }
+    issue_totals = {kind.value: sum(a.structure.count(kind) for a in audits) for kind in IssueKind}
     issue_totals["unsupported_citation"] = summary.support_checked - summary.support_supported
-    plot_counts(issue_totals, out / "issues.png", title="Problems found over all answers",
-                xlabel="number found")
+    plot_counts(
+        issue_totals,
+        out / "issues.png",
+        title="Problems found over all answers",
+        xlabel="number found",
+    )
     created = now()
     data = {
         "kind": "answers",
@@ -689,26 +728,35 @@ def write_answers_report(
         "",
         f"Created {created}. Command: `{command}`" if command else "",
         "",
-        f"Questions: `{questions_file}`; {summary.answers} answers ({summary.abstained} abstained).",
+        f"Questions: `{questions_file}`; {summary.answers} answers "
+        f"({summary.abstained} abstained).",
         "",
         "## Summary",
         "",
         markdown_table(
             ["check", "value"],
             [
-                ["citation coverage (cited / non-notice sentences)",
-                 f"{summary.cited_sentences}/{summary.sentences} = {_fmt(summary.citation_coverage)}"],
+                [
+                    "citation coverage (cited / non-notice sentences)",
+                    f"{summary.cited_sentences}/{summary.sentences} = "
+                    f"{_fmt(summary.citation_coverage)}",
+                ],
                 ["notice sentences (exempt)", summary.notice_sentences],
                 ["dangling citations", summary.dangling_citations],
                 ["unused references", summary.unused_references],
                 ["answers with invalid citations", summary.answers_with_invalid_citations],
-                ["citation support (supported / checked pairs)",
-                 f"{summary.support_supported}/{summary.support_checked} = {_fmt(summary.citation_support)}"],
+                [
+                    "citation support (supported / checked pairs)",
+                    f"{summary.support_supported}/{summary.support_checked} = "
+                    f"{_fmt(summary.citation_support)}",
+                ],
                 ["support by method", json.dumps(summary.support_by_method)],
                 ["tier violations (research cited in guideline section)", summary.tier_violations],
-                ["hierarchy inversion rate (answers with guideline evidence)",
-                 f"{summary.hierarchy_inversions}/{summary.guideline_answers} = "
-                 f"{_fmt(summary.hierarchy_inversion_rate)}"],
+                [
+                    "hierarchy inversion rate (answers with guideline evidence)",
+                    f"{summary.hierarchy_inversions}/{summary.guideline_answers} = "
+                    f"{_fmt(summary.hierarchy_inversion_rate)}",
+                ],
                 ["abstention precision", _fmt(abst.get("precision"))],
                 ["abstention recall", _fmt(abst.get("recall"))],
                 ["labelled answers", abst.get("labelled")],
@@ -722,8 +770,17 @@ def write_answers_report(
         "## Answers",
         "",
         markdown_table(
-            ["id", "turn", "question", "abstained", "answerable", "coverage", "supported",
-             "inversion", "errors"],
+            [
+                "id",
+                "turn",
+                "question",
+                "abstained",
+                "answerable",
+                "coverage",
+                "supported",
+                "inversion",
+                "errors",
+            ],
             rows,
         ),
         "",
@@ -734,13 +791,16 @@ def write_answers_report(
     for a in audits:
         for issue in a.structure.issues:
             problems += 1
-            lines.append(f"- {a.question.id} (turn {a.turn}) **{issue.kind.value}**: {issue.detail}")
+            lines.append(
+                f"- {a.question.id} (turn {a.turn}) **{issue.kind.value}**: {issue.detail}"
+            )
         for c in a.support:
             if not c.supported:
                 problems += 1
                 lines.append(
                     f"- {a.question.id} (turn {a.turn}) **unsupported_citation** [{c.citation}] in "
-                    f"{c.section}, sentence {c.sentence + 1} (score {c.score:.3f}, {c.method.value})"
+                    f"{c.section}, sentence {c.sentence + 1} "
+                    f"(score {c.score:.3f}, {c.method.value})"
                 )
     if not problems:
         lines.append("None.")

@@ -157,7 +157,9 @@ def ensure_index(
     from index.store import PassageIndex, build_index
 
     config = chunking if chunking is not None else ChunkingConfig()
-    path = Path(indexes_dir) / f"{name}-{index_key(documents, config.to_dict(), embedder.model_name)}"
+    path = (
+        Path(indexes_dir) / f"{name}-{index_key(documents, config.to_dict(), embedder.model_name)}"
+    )
     if path.exists():
         try:
             PassageIndex.load(path, expected_model=embedder.model_name)
@@ -381,14 +383,17 @@ def build_retriever(
     return _FACTORIES[spec.kind](index, embedder, spec.options, depth)
 
 
-def retriever_settings(retriever: Retriever) -> dict[str, Any]:
+def retriever_settings(retriever: object) -> dict[str, Any]:
     """A retriever's configuration as plain data, for the report (empty when it has none)."""
     from dataclasses import asdict, is_dataclass
 
     config = getattr(retriever, "config", None)
     if config is None or not is_dataclass(config) or isinstance(config, type):
         return {"class": type(retriever).__name__}
-    return {"class": type(retriever).__name__, **json.loads(json.dumps(asdict(config), default=str))}
+    return {
+        "class": type(retriever).__name__,
+        **json.loads(json.dumps(asdict(config), default=str)),
+    }
 
 
 # --------------------------------------------------------------------------- runs

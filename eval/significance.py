@@ -29,6 +29,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from eval.types import Comparison, MetricTable, TestKind
@@ -39,6 +40,9 @@ PERMUTATIONS = 10_000
 EXACT_MAX_N = 16
 """Up to this many non-zero differences, all ``2**n`` sign assignments are enumerated."""
 
+Values = Sequence[float] | npt.NDArray[np.float64]
+"""Per-query values of one system, in query order."""
+
 SEED = 20240601
 """Seed of the randomisation test, so a report's p-values are reproducible."""
 
@@ -47,7 +51,7 @@ SEED = 20240601
 _EPS = 1e-12
 
 
-def paired_t(a: Sequence[float], b: Sequence[float]) -> float:
+def paired_t(a: Values, b: Values) -> float:
     """Two-sided p-value of Student's paired t-test; 1.0 when every difference is equal to 0.
 
     Raises:
@@ -63,8 +67,8 @@ def paired_t(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def randomisation(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: Values,
+    b: Values,
     *,
     permutations: int = PERMUTATIONS,
     seed: int = SEED,
@@ -101,9 +105,9 @@ def randomisation(
 def compare(
     measure: str,
     name_a: str,
-    a: Sequence[float],
+    a: Values,
     name_b: str,
-    b: Sequence[float],
+    b: Values,
     *,
     permutations: int = PERMUTATIONS,
     seed: int = SEED,
@@ -166,13 +170,11 @@ def compare_tables(
         for name_a, name_b in pairs:
             a = [tables[name_a].per_query[measure][q] for q in shared]
             b = [tables[name_b].per_query[measure][q] for q in shared]
-            out.append(
-                compare(measure, name_a, a, name_b, b, permutations=permutations, seed=seed)
-            )
+            out.append(compare(measure, name_a, a, name_b, b, permutations=permutations, seed=seed))
     return out
 
 
-def _pairs(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(a: Values, b: Values) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     if x.shape != y.shape or x.ndim != 1:

@@ -65,14 +65,16 @@ DEFAULT_THRESHOLD = 0.6
 MIN_WORDS = 6  # calibration sentences shorter than this are headings or fragments
 
 _STOP_WORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each few for
-    from further had has have having he her here hers herself him himself his how however i if in
-    into is it its itself just may me might more most must my myself no nor not now of off on once
-    only or other our ours ourselves out over own per same she should so some such than that the
-    their theirs them themselves then there these they this those through thus to too under until
-    up upon us very via was we were what when where which while who whom why will with within
-    without would you your yours yourself yourselves""".split()
+    """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how however i if in
+    into is it its itself just may me might more most must my myself no nor not now of off on
+    once only or other our ours ourselves out over own per same she should so some such than
+    that the their theirs them themselves then there these they this those through thus to too
+    under until up upon us very via was we were what when where which while who whom why will
+    with within without would you your yours yourself yourselves
+    """.split()  # noqa: SIM905
 )
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -228,7 +230,9 @@ class Calibration:
         }
 
 
-def youden_threshold(positive: Sequence[float], negative: Sequence[float]) -> tuple[float, float, float]:
+def youden_threshold(
+    positive: Sequence[float], negative: Sequence[float]
+) -> tuple[float, float, float]:
     """``(threshold, tpr, fpr)`` maximising TPR - FPR for "score >= threshold means supported".
 
     Candidates are midpoints between consecutive distinct scores (plus the extremes), so with
@@ -242,7 +246,9 @@ def youden_threshold(positive: Sequence[float], negative: Sequence[float]) -> tu
         raise ValueError("calibration needs at least one positive and one negative score")
     pos, neg = np.asarray(positive, float), np.asarray(negative, float)
     values = np.unique(np.concatenate([pos, neg]))
-    candidates = np.concatenate([[values[0] - 1e-9], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])
+    candidates = np.concatenate(
+        [[values[0] - 1e-9], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]]
+    )
     tpr = np.array([np.mean(pos >= t) for t in candidates])
     fpr = np.array([np.mean(neg >= t) for t in candidates])
     j = tpr - fpr
@@ -272,9 +278,9 @@ def calibrate(
     rng = random.Random(seed)
     usable = []
     for passage in passages:
-        sentences = [s for s in split_sentences(passage.text) if len(s.split()) >= MIN_WORDS]
-        if sentences:
-            usable.append((passage, sentences))
+        own = [s for s in split_sentences(passage.text) if len(s.split()) >= MIN_WORDS]
+        if own:
+            usable.append((passage, own))
     if len({p.document_id for p, _ in usable}) < 2:
         raise ValueError("calibration needs passages from at least two documents")
     chosen = rng.sample(usable, min(pairs, len(usable)))

@@ -1,6 +1,7 @@
 """Fixtures for the eval tests: the real model, and real indexes over tiny real fixtures.
 
-Import explicitly, e.g. ``from tests.fixtures_eval import eval_embedder, tiny_beir_index  # noqa: F401``.
+Import explicitly, e.g.
+``from tests.fixtures_eval import eval_embedder, tiny_beir_index  # noqa: F401``.
 
 * ``tests/data/eval_beir_tiny/``: 20 SciFact abstracts, 6 judged claims (see its SOURCE.md).
 * ``tests/data/eval_mtrag_tiny.jsonl``: 5 MTRAG tasks (see eval_mtrag_tiny.SOURCE.md).
@@ -35,9 +36,7 @@ def eval_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def cached_embedder(
-    eval_embedder: SentenceTransformerEmbedder, eval_cache: Path
-) -> CachedEmbedder:
+def cached_embedder(eval_embedder: SentenceTransformerEmbedder, eval_cache: Path) -> CachedEmbedder:
     return CachedEmbedder(
         lambda: eval_embedder,
         eval_cache,

@@ -224,7 +224,17 @@ def test_json_answer_file(tmp_path: Path) -> None:
 
 
 def test_citation_numbers_and_sentences() -> None:
-    assert citation_numbers("a [1] b [2, 4] c [5-7] d [^8] e [9; 10]") == [1, 2, 4, 5, 6, 7, 8, 9, 10]
+    assert citation_numbers("a [1] b [2, 4] c [5-7] d [^8] e [9; 10]") == [
+        1,
+        2,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+    ]
     assert split_sentences("Dr. Smith et al. found it. It rose by 2.5 mg. Then [3] fell.") == [
         "Dr. Smith et al. found it.",
         "It rose by 2.5 mg.",
@@ -256,14 +266,21 @@ def test_abstention_precision_recall_by_hand() -> None:
     def audit(answerable: bool | None, abstained: bool) -> AnswerAudit:
         answer = _answer(abstained=abstained)
         return AnswerAudit(
-            Question("x", "q", answerable=answerable), 0, answer,
-            audit_structure(from_answer(answer)), ()
+            Question("x", "q", answerable=answerable),
+            0,
+            answer,
+            audit_structure(from_answer(answer)),
+            (),
         )
 
     # Unanswerable: 3 (2 abstained, 1 answered). Answerable: 3 (1 abstained). Unlabelled: 1.
     audits = [
-        audit(False, True), audit(False, True), audit(False, False),
-        audit(True, True), audit(True, False), audit(True, False),
+        audit(False, True),
+        audit(False, True),
+        audit(False, False),
+        audit(True, True),
+        audit(True, False),
+        audit(True, False),
         audit(None, True),
     ]
     scores = abstention_scores(audits)
@@ -271,3 +288,23 @@ def test_abstention_precision_recall_by_hand() -> None:
     assert scores["precision"] == pytest.approx(2 / 3)
     assert scores["recall"] == pytest.approx(2 / 3)
     assert scores["labelled"] == 6
+
+
+def test_markdown_written_by_answer_render_reads_back() -> None:
+    from answer.render import to_markdown
+
+    answer = _answer(suggested_followups=["What dose?"])
+    doc = parse_markdown(to_markdown(answer))
+    ours = from_answer(answer)
+    non_notice = [s for s in doc.sections if s.kind is not SectionKind.NOTICE]
+    assert [(s.kind, [x.citations for x in s.sentences]) for s in non_notice] == [
+        (s.kind, [x.citations for x in s.sentences])
+        for s in ours.sections
+        if s.kind is not SectionKind.NOTICE
+    ]
+    assert [(r.n, r.kind) for r in doc.references] == [(r.n, r.kind) for r in ours.references]
+    assert doc.followups == ("What dose?",)
+    audit = audit_structure(doc)
+    assert audit.ok and audit.coverage == 1.0
+    # The note and the two disclaimer sentences are notices.
+    assert audit.notice_sentences == 3

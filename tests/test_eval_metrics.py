@@ -39,7 +39,11 @@ RUN = {
 #   R@10 = 1/2; R@100 = 2/2; RR@10 = 1/2; AP = (1/2 + 2/12) / 2 = 0.3333333
 # q3: 0 everywhere. Means over the 3 evaluated queries:
 EXPECTED_PER_QUERY = {
-    "nDCG@10": {"q1": 1.5 / (1 + 1 / math.log2(3)), "q2": (1 / math.log2(3)) / (2 + 1 / math.log2(3)), "q3": 0.0},
+    "nDCG@10": {
+        "q1": 1.5 / (1 + 1 / math.log2(3)),
+        "q2": (1 / math.log2(3)) / (2 + 1 / math.log2(3)),
+        "q3": 0.0,
+    },
     "R@10": {"q1": 1.0, "q2": 0.5, "q3": 0.0},
     "R@100": {"q1": 1.0, "q2": 1.0, "q3": 0.0},
     "RR@10": {"q1": 1.0, "q2": 0.5, "q3": 0.0},

@@ -1,4 +1,4 @@
-"""eval.report: the JSON carries settings, manifest and per-query values; Markdown and PNGs exist."""
+"""eval.report: JSON with settings, manifest and per-query values; Markdown and PNGs exist."""
 
 from __future__ import annotations
 
@@ -64,13 +64,22 @@ def test_followup_report(tmp_path: Path) -> None:
     data = load_mtrag(TINY_MTRAG)
     ids = [t.task_id for t in data.scored_tasks]
     runs = []
-    for condition, values in ((Condition.NO_CONTEXT, [1.0, 0.0, 0.5, 0.0]),
-                              (Condition.WITH_CONTEXT, [1.0, 1.0, 0.5, 1.0])):
-        table = MetricTable(("R@5", "R@10"), {m: dict(zip(ids, values, strict=True)) for m in ("R@5", "R@10")})
+    for condition, values in (
+        (Condition.NO_CONTEXT, [1.0, 0.0, 0.5, 0.0]),
+        (Condition.WITH_CONTEXT, [1.0, 1.0, 0.5, 1.0]),
+    ):
+        table = MetricTable(
+            ("R@5", "R@10"), {m: dict(zip(ids, values, strict=True)) for m in ("R@5", "R@10")}
+        )
         runs.append(FollowupRun("hybrid", condition, {}, table, {i: "q" for i in ids}))
     report = FollowupReport(
-        runs=runs, tasks=data.tasks, comparisons=[], dataset={"pool": 6, "tasks": 5, "scored_tasks": 4},
-        settings={}, manifest={}, max_turn=3,
+        runs=runs,
+        tasks=data.tasks,
+        comparisons=[],
+        dataset={"pool": 6, "tasks": 5, "scored_tasks": 4},
+        settings={},
+        manifest={},
+        max_turn=3,
     )
     write_followup_report(tmp_path, report)
     saved = json.loads((tmp_path / "report.json").read_text())
@@ -83,8 +92,11 @@ def test_followup_report(tmp_path: Path) -> None:
 
 def test_answers_report(tmp_path: Path) -> None:
     answer = _answer()
-    audits = [AnswerAudit(Question("1", "q", answerable=True), 0, answer,
-                          audit_structure(from_answer(answer)), ())]
+    audits = [
+        AnswerAudit(
+            Question("1", "q", answerable=True), 0, answer, audit_structure(from_answer(answer)), ()
+        )
+    ]
     summary = summarise(audits)
     assert summary.citation_coverage == 1.0 and math.isnan(summary.citation_support)
     files = write_answers_report(tmp_path, audits, summary, settings={"x": 1}, manifest={"m": 1})

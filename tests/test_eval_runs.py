@@ -1,4 +1,4 @@
-"""eval.runs and eval.trec on the tiny BEIR fixture: real index, real retrievers, MaxP, run files."""
+"""eval.runs and eval.trec on the tiny BEIR fixture: real index and retrievers, MaxP, run files."""
 
 from __future__ import annotations
 
@@ -39,8 +39,17 @@ from tests.fixtures_eval import (  # noqa: F401
 
 def _passage(pid: str, doc: str) -> Passage:
     return Passage(
-        id=pid, document_id=f"scifact:{doc}", text="t", start=0, end=1, section="", title="",
-        tier=EvidenceTier.OTHER, source="s", licence="l", dataset="scifact",
+        id=pid,
+        document_id=f"scifact:{doc}",
+        text="t",
+        start=0,
+        end=1,
+        section="",
+        title="",
+        tier=EvidenceTier.OTHER,
+        source="s",
+        licence="l",
+        dataset="scifact",
     )
 
 
@@ -62,9 +71,17 @@ def test_system_specs() -> None:
     assert SystemSpec.parse("dense") == SystemSpec("dense", SystemKind.DENSE)
     variant = SystemSpec.parse("hyb-w=hybrid:fusion=weighted:lexical_weight=0.3:policy.fused_k=20")
     assert variant.kind is SystemKind.HYBRID
-    assert dict(variant.options) == {"fusion": "weighted", "lexical_weight": 0.3, "policy.fused_k": 20}
+    assert dict(variant.options) == {
+        "fusion": "weighted",
+        "lexical_weight": 0.3,
+        "policy.fused_k": 20,
+    }
     config = hybrid_config(variant.options, 50)
-    assert (config.fusion.value, config.lexical_weight, config.policy.fused_k) == ("weighted", 0.3, 20)
+    assert (config.fusion.value, config.lexical_weight, config.policy.fused_k) == (
+        "weighted",
+        0.3,
+        20,
+    )
     assert (config.lexical_depth, config.dense_depth) == (50, 50)
     with pytest.raises(ValueError, match="unknown system"):
         SystemSpec.parse("splade")
@@ -84,9 +101,7 @@ def test_load_beir_split_errors(tmp_path: Path) -> None:
 def test_index_is_built_once(
     tiny_beir_index: PassageIndex, cached_embedder: CachedEmbedder, indexes_dir: Path
 ) -> None:
-    again = ensure_index(
-        load_documents(TINY_BEIR), indexes_dir, "eval_beir_tiny", cached_embedder
-    )
+    again = ensure_index(load_documents(TINY_BEIR), indexes_dir, "eval_beir_tiny", cached_embedder)
     assert again.resolve() == tiny_beir_index.directory
     assert again.name.startswith("eval_beir_tiny-")
 
@@ -97,10 +112,14 @@ def test_runs_on_real_index_match_pytrec_eval(
     data = load_beir(TINY_BEIR, "test")
     qrels_before = copy.deepcopy(data.qrels)
     specs = parse_systems("bm25,dense,hybrid")
-    retrievers = {s.name: build_retriever(s, tiny_beir_index, cached_embedder, depth=40) for s in specs}
+    retrievers = {
+        s.name: build_retriever(s, tiny_beir_index, cached_embedder, depth=40) for s in specs
+    }
     results = run_systems(retrievers, data, passage_depth=40, doc_depth=10)
     assert data.qrels == qrels_before
-    doc_ids = {line.split('"_id": "')[1].split('"')[0] for line in (TINY_BEIR / "corpus.jsonl").open()}
+    doc_ids = {
+        line.split('"_id": "')[1].split('"')[0] for line in (TINY_BEIR / "corpus.jsonl").open()
+    }
     for result in results:
         assert set(result.run) == set(data.queries)
         for docs in result.run.values():
@@ -109,13 +128,19 @@ def test_runs_on_real_index_match_pytrec_eval(
         # The run file round-trips, and pytrec_eval on the file gives our numbers.
         path = tmp_path / f"{result.name}.trec"
         write_run(result.run, path, tag=result.name)
-        assert read_run(path) == {q: {d: round(s, 6) for d, s in docs.items()} for q, docs in result.run.items()}
+        assert read_run(path) == {
+            q: {d: round(s, 6) for d, s in docs.items()} for q, docs in result.run.items()
+        }
         direct = pytrec_eval.RelevanceEvaluator(
             read_qrels(TINY_BEIR / "qrels" / "test.tsv"), {"ndcg_cut.10", "recall.10", "map"}
         ).evaluate(read_run(path))
         for qid in data.queries:
-            assert result.metrics.per_query["nDCG@10"][qid] == pytest.approx(direct[qid]["ndcg_cut_10"], abs=1e-6)
-            assert result.metrics.per_query["AP"][qid] == pytest.approx(direct[qid]["map"], abs=1e-6)
+            assert result.metrics.per_query["nDCG@10"][qid] == pytest.approx(
+                direct[qid]["ndcg_cut_10"], abs=1e-6
+            )
+            assert result.metrics.per_query["AP"][qid] == pytest.approx(
+                direct[qid]["map"], abs=1e-6
+            )
         # Every claim's own abstract is in the corpus: all three systems find it in the top 10.
         assert result.metrics.mean("R@10") == 1.0
 
@@ -138,7 +163,9 @@ def test_run_file_ranks_follow_trec_order(tmp_path: Path) -> None:
     trec_qrels = tmp_path / "qrels.txt"
     trec_qrels.write_text("q1 0 x 1\nq2 0 a 2\n")
     assert read_qrels(trec_qrels) == {"q1": {"x": 1}, "q2": {"a": 2}}
-    assert evaluate(read_qrels(trec_qrels), read_run(path), ["RR@10"]).per_query["RR@10"]["q2"] == pytest.approx(1 / 3)
+    assert evaluate(read_qrels(trec_qrels), read_run(path), ["RR@10"]).per_query["RR@10"][
+        "q2"
+    ] == pytest.approx(1 / 3)
 
 
 def test_bm25_variant_rebuilds_scores_in_memory(

@@ -44,7 +44,9 @@ def test_extractive_exact_after_normalising() -> None:
 
 def test_extractive_near_exact_and_failures() -> None:
     # One letter changed in a 60-character sentence: ratio ~ 0.98 >= 0.95.
-    near = extractive_support("Serum ferritin is the most sensitive tset for iron deficiency.", PASSAGE)
+    near = extractive_support(
+        "Serum ferritin is the most sensitive tset for iron deficiency.", PASSAGE
+    )
     assert near.supported and near.method is SupportMethod.NEAR_EXACT and near.score >= NEAR_EXACT
     # A changed number never passes, however similar the characters are.
     number = extractive_support(
@@ -59,7 +61,9 @@ def test_extractive_near_exact_and_failures() -> None:
 def test_lexical_recall_by_hand() -> None:
     # Content words of the sentence (stemmed): ferritin, sensit, test, iron -> 4; "zinc" is not
     # in the passage, so recall = 4 / 5.
-    assert lexical_recall("Ferritin: sensitive test for iron and zinc.", PASSAGE) == pytest.approx(4 / 5)
+    assert lexical_recall("Ferritin: sensitive test for iron and zinc.", PASSAGE) == pytest.approx(
+        4 / 5
+    )
     assert lexical_recall("The and of.", PASSAGE) == 0.0
 
 
@@ -83,7 +87,11 @@ def test_generated_support_and_calibration_on_real_passages(
     assert 0.2 < calibration.threshold < 1.0
     scorer = GeneratedSupportScorer(cached_embedder, calibration.threshold)
     passage = tiny_beir_index.passages[0].text
-    other = next(p.text for p in tiny_beir_index.passages if p.document_id != tiny_beir_index.passages[0].document_id)
+    other = next(
+        p.text
+        for p in tiny_beir_index.passages
+        if p.document_id != tiny_beir_index.passages[0].document_id
+    )
     first_sentence = passage.split(". ")[0] + "."
     own, foreign = scorer.check([first_sentence, first_sentence], [passage, other])
     assert own.supported and own.method is SupportMethod.GENERATED

@@ -122,7 +122,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None, help="report folder (default: var/eval/<name>)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report folder (default: var/eval/<name>)"
+    )
     parser.add_argument("--name", default=None, help="run name under var/eval/")
     parser.add_argument("--indexes", type=Path, default=DEFAULT_INDEXES, help="index cache folder")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache folder")
@@ -160,8 +162,13 @@ def _embedder(settings: Any, cache: Path) -> CachedEmbedder:
     )
 
 
-def _index_for(documents: Any, args: argparse.Namespace, name: str, embedder: CachedEmbedder,
-               queries: dict[str, str] | None = None) -> Any:
+def _index_for(
+    documents: Any,
+    args: argparse.Namespace,
+    name: str,
+    embedder: CachedEmbedder,
+    queries: dict[str, str] | None = None,
+) -> Any:
     """Seed the embedding cache from benchmark caches, build (once) and load the index."""
     from corpus.chunking import ChunkingConfig, chunk_documents
     from eval.runs import ensure_index, index_key, seed_benchmark_caches
@@ -218,7 +225,10 @@ def run_retrieval(args: argparse.Namespace) -> int:
     if args.limit is not None:
         keep = list(data.queries)[: args.limit]
         data = BeirData(
-            data.name, data.root, data.split, {q: data.queries[q] for q in keep},
+            data.name,
+            data.root,
+            data.split,
+            {q: data.queries[q] for q in keep},
             {q: data.qrels[q] for q in keep},
         )
     documents = load_documents(args.dataset)
@@ -299,10 +309,12 @@ def run_followup(args: argparse.Namespace) -> int:
     for spec in specs:
         retriever = followup_retriever(spec, index, embedder)
         system_settings[spec.name] = {**spec.to_dict(), "config": retriever_settings(retriever)}
-        plain = run_one(spec.name, retriever, tasks, Condition.NO_CONTEXT,
-                        progress=not args.no_progress)
-        context = run_one(spec.name, retriever, tasks, Condition.WITH_CONTEXT,
-                          progress=not args.no_progress)
+        plain = run_one(
+            spec.name, retriever, tasks, Condition.NO_CONTEXT, progress=not args.no_progress
+        )
+        context = run_one(
+            spec.name, retriever, tasks, Condition.WITH_CONTEXT, progress=not args.no_progress
+        )
         runs += [plain, context]
         qids = plain.metrics.query_ids
         for measure in plain.metrics.measures:
@@ -346,8 +358,10 @@ def run_followup(args: argparse.Namespace) -> int:
     files = write_followup_report(out, report)
     _print_table(
         ["system", "condition", *runs[0].metrics.measures],
-        [[r.system, r.condition.value, *[f"{r.metrics.mean(m):.4f}" for m in r.metrics.measures]]
-         for r in runs],
+        [
+            [r.system, r.condition.value, *[f"{r.metrics.mean(m):.4f}" for m in r.metrics.measures]]
+            for r in runs
+        ],
     )
     print(f"report: {out / 'report.md'} ({', '.join(files)})")
     return 0
@@ -359,6 +373,7 @@ def run_followup(args: argparse.Namespace) -> int:
 def run_answers(args: argparse.Namespace) -> int:
     from answer.engine import build_engine
     from answer.schema import Answer
+    from corpus.types import EvidenceKind
     from eval.audit import audit_answers, load_questions, summarise
     from eval.report import write_answers_report
     from eval.support import DEFAULT_THRESHOLD, GeneratedSupportScorer, calibrate
@@ -382,8 +397,12 @@ def run_answers(args: argparse.Namespace) -> int:
         scorer = GeneratedSupportScorer(embedder, threshold)
 
     def guideline_retrieved(answer: Answer) -> bool:
+        # Guideline evidence "was retrieved" when a guideline passage is among the top_k
+        # passages by relevance for the query the answer searched (docs/eval.md).
+        if answer.abstained or not answer.standalone_query.strip():
+            return False
         evidence = engine.search(answer.standalone_query, top_k=settings.retrieval.top_k)
-        return bool(evidence.guideline)
+        return any(sp.passage.kind is EvidenceKind.GUIDELINE for sp in evidence.fused)
 
     audits = audit_answers(
         engine,
@@ -399,8 +418,10 @@ def run_answers(args: argparse.Namespace) -> int:
         out,
         audits,
         summary,
-        settings={"engine_settings": settings.model_dump(mode="json"),
-                  "questions": str(args.questions)},
+        settings={
+            "engine_settings": settings.model_dump(mode="json"),
+            "questions": str(args.questions),
+        },
         manifest=index.manifest.to_dict(),
         calibration=calibration,
         command=_command(),

@@ -143,8 +143,8 @@ class WordPieceCounter:
 
     Example:
         >>> counter = WordPieceCounter.load()
-        >>> counter.count(["Ferritin 12 ng/mL."])
-        [7]
+        >>> counter.count(["Ferritin 12 ng/mL."])  # fe ##rri ##tin 12 ng / ml .
+        [8]
     """
 
     def __init__(self, tokenizer: Any) -> None:

@@ -124,7 +124,7 @@ class LoadResult:
     Example:
         >>> result = load_corpus(Path("guidelines/"), skip_bad=True)
         >>> [str(error) for error in result.skipped]
-        ['guidelines/anaemia.md:1: missing required field 'licence'']
+        ["guidelines/anaemia.md:1: missing required field 'licence'"]
     """
 
     documents: tuple[Document, ...]

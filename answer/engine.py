@@ -344,8 +344,8 @@ def sentence_cache_path(directory: Path, manifest: Any, model_name: str) -> Path
 def build_engine(settings: Settings) -> Engine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
-    Loading order: the model (``settings.embedder``), the index (checked against the model),
-    the sentence bank (from ``settings.answer.sentence_cache_dir``; with
+    Loading order: the index, the model (``settings.embedder``; checked against the index's
+    manifest), the sentence bank (from ``settings.answer.sentence_cache_dir``; with
     ``precompute_sentences`` every passage's sentences are encoded now, once, and saved),
     then the retriever and the generator.
 
@@ -359,13 +359,13 @@ def build_engine(settings: Settings) -> Engine:
     from retriever.policy import PolicyConfig
 
     started = time.perf_counter()
+    # The index first: a missing or damaged index fails before the model is loaded.
+    index = PassageIndex.load(settings.index.path)
     model = SentenceTransformerEmbedder.load(
         threads=settings.embedder.threads, batch_size=settings.embedder.batch_size
     )
+    index.check_embedder(model)
     embedder = CachingEmbedder(model)
-    index = PassageIndex.load(
-        settings.index.path, expected_model=model.model_name, expected_dimension=model.dimension
-    )
     answer_settings = settings.answer
     bank = SentenceBank(embedder)
     cache_path = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +56,43 @@ def load_passages() -> tuple[Passage, ...]:
     return tuple(chunk_documents(load_documents(), ChunkingConfig(max_tokens=200)))
 
 
+class MemoEmbedder:
+    """The real model, remembering every text it encoded (tests encode the same texts often:
+    the fixture ranking and ``build_index`` both encode every passage)."""
+
+    def __init__(self, model: SentenceTransformerEmbedder) -> None:
+        self._model = model
+        self._memo: dict[tuple[bool, str], np.ndarray] = {}
+
+    @property
+    def model_name(self) -> str:
+        return self._model.model_name
+
+    @property
+    def dimension(self) -> int:
+        return self._model.dimension
+
+    def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if (query, t) not in self._memo]
+        if missing:
+            encode = self._model.encode_queries if query else self._model.encode_documents
+            for text, vector in zip(missing, encode(missing), strict=True):
+                self._memo[(query, text)] = vector
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._memo[(query, t)] for t in texts])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, True)
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, False)
+
+
 @functools.cache
-def load_embedder() -> SentenceTransformerEmbedder:
+def load_embedder() -> MemoEmbedder:
     """The real model, loaded once per test process."""
-    return SentenceTransformerEmbedder.load(threads=None)
+    return MemoEmbedder(SentenceTransformerEmbedder.load(threads=None))
 
 
 @functools.cache

@@ -16,9 +16,9 @@ from answer.schema import Answer, Audience, SectionKind
 from answer.settings import Settings
 from corpus.types import EvidenceKind
 from followup.cli import main
-from index.store import build_index
+from index.store import PassageIndex, build_index
 from retriever.types import Conversation, EmptyQueryError, Filters
-from tests.fixtures_answer import load_documents, load_embedder
+from tests.fixtures_answer import load_bank, load_documents, load_embedder
 
 ACCEPTANCE = "Are vitamin B12 levels higher with lower ferritin levels?"
 OFF_TOPIC = ["How do I pay for a car with cash?", "What is the capital of France?"]
@@ -34,11 +34,14 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def settings(index_dir: Path) -> Settings:
-    return Settings(
-        index={"path": index_dir},
-        embedder={"threads": 1},
-        answer={"sentence_cache_dir": index_dir.parent / "cache"},
-    )
+    cache = index_dir.parent / "cache"
+    # Seed the engine's sentence cache from the test process's bank, so each fixture sentence
+    # is encoded once per test run, whichever module needs it first.
+    index = PassageIndex.load(index_dir)
+    bank = load_bank()
+    bank.warm(index.passages)
+    bank.save(sentence_cache_path(cache, index.manifest, load_embedder().model_name))
+    return Settings(index={"path": index_dir}, answer={"sentence_cache_dir": cache})
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,8 @@ def test_patient_audience(engine: Engine) -> None:
 
 def test_filters_reach_the_retriever(engine: Engine) -> None:
     answer = engine.answer(
-        "Does folic acid lower homocysteine?", filters=Filters(kinds=frozenset({EvidenceKind.RESEARCH}))
+        "Does folic acid lower homocysteine?",
+        filters=Filters(kinds=frozenset({EvidenceKind.RESEARCH})),
     )
     assert {r.tier for r in answer.references} == {"research"}
     assert answer.section(SectionKind.GUIDELINES) is None
@@ -194,8 +198,9 @@ def test_llm_setting_without_a_reachable_endpoint_falls_back(settings: Settings)
 
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR", str(settings.answer.sentence_cache_dir))
-    monkeypatch.setenv("FOLLOWUP_EMBEDDER__THREADS", "1")
+    monkeypatch.setenv(
+        "FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR", str(settings.answer.sentence_cache_dir)
+    )
     yield
 
 
@@ -238,6 +243,8 @@ def test_cli_off_topic_markdown(
     assert ABSTAIN_NOTICE in out and "## References" not in out
 
 
-def test_cli_missing_index(tmp_path: Path, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_index(
+    tmp_path: Path, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ask", "What is anemia?", "--index", str(tmp_path / "nope")]) == 2
     assert "error" in capsys.readouterr().err

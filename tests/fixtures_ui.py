@@ -8,10 +8,16 @@ installs it with apt). Screenshots go to artifacts/screenshots/ (gitignored), fo
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from corpus.types import Document, EvidenceTier
+from tests.fixtures_api import ThreadServer
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "api" / "static"
@@ -43,9 +49,11 @@ def _chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: a fixture imported into two test modules is two fixtures to
+# pytest, and a second Playwright cannot start while the first one's event loop is running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the whole session."""
+    """One headless Chromium per test module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -76,3 +84,169 @@ def screenshot(page: object, name: str, *, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
     return path
+
+
+# ------------------------------------------------------------------------- the real service
+
+# A harmless record made up for these tests only (NOT medical content): its text carries markup
+# that the page must show as characters. If the UI ever parsed passage text as HTML, the script
+# or the image's onerror would set window.__xss.
+MARKUP_FIXTURE = {
+    "id": "test-fixture:markup-rendering",
+    "title": "TEST FIXTURE (not medical content): markup rendering check page",
+    "text": (
+        "This record is a test fixture of the followup test suite and is not medical content. "
+        "The markup rendering check page shows this exact text to readers: "
+        '<script>window.__xss=1</script> <img src=x onerror="window.__xss=2"> and nothing runs. '
+        "A markup rendering check passes when the angle brackets appear on the page as typed."
+    ),
+    "tier": "guideline",
+    "source": "followup test suite",
+    "licence": "CC0-1.0",
+    "dataset": "test-fixture",
+    "year": 2025,
+    "url": "https://example.org/followup-test-fixture",
+}
+MARKUP_QUESTION = "What does the markup rendering check page show to readers?"
+
+# The part of the shipped demo corpus the UI tests index (16 documents with the fixture, about
+# 45 s to embed here): the NHLBI iron-deficiency anemia page, one document per question it
+# answers, and research abstracts on iron status, anaemia and haemoglobin, so that a question
+# on iron-deficiency anemia gets both a guideline and a research section.
+DEMO_IDS = (
+    *(f"medquad:8_NHLBI_QA_XML/0000082#{n}" for n in range(1, 8)),
+    "scifact:4442799",
+    "scifact:4449524",
+    "scifact:11705328",
+    "scifact:16252863",
+    "scifact:21636085",
+    "scifact:23245050",
+    "scifact:25069745",
+    "scifact:27889071",
+)
+
+
+def ui_documents() -> list[Document]:
+    """Part of the shipped demo corpus, plus the markup test fixture."""
+    from corpus.demo import load_demo
+
+    by_id = {doc.id: doc for doc in load_demo().documents}
+    return [*(by_id[doc_id] for doc_id in DEMO_IDS), _markup_document()]
+
+
+def _markup_document() -> Document:
+    return Document(
+        id=MARKUP_FIXTURE["id"],
+        title=MARKUP_FIXTURE["title"],
+        text=MARKUP_FIXTURE["text"],
+        tier=EvidenceTier.GUIDELINE,
+        source=MARKUP_FIXTURE["source"],
+        licence=MARKUP_FIXTURE["licence"],
+        dataset=MARKUP_FIXTURE["dataset"],
+        year=MARKUP_FIXTURE["year"],
+        url=MARKUP_FIXTURE["url"],
+    )
+
+
+@pytest.fixture(scope="session")
+def ui_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real index (real chunker, model, FAISS and BM25) over :func:`ui_documents`."""
+    from index.embedder import SentenceTransformerEmbedder
+    from index.store import build_index
+
+    out = tmp_path_factory.mktemp("ui-index") / "index"
+    build_index(ui_documents(), out, SentenceTransformerEmbedder.load(threads=2, batch_size=32))
+    return out
+
+
+API_KEY = "ui-test-key-restricted"
+
+
+class EmbeddingSite:
+    """Another web site (its own origin) whose pages embed the widget, served on loopback.
+
+    Its origin is ``http://localhost:<port>`` while the service is ``http://127.0.0.1:<port>``:
+    different origins, so the browser applies CORS. (Chromium refuses a page from a public
+    origin calling loopback at all, "Local Network Access", so the site is on loopback too.)
+    """
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+                body = pages.get(self.path, "not found").encode()
+                self.send_response(200 if self.path in pages else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://localhost:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def embedding_site() -> Iterator[EmbeddingSite]:
+    site = EmbeddingSite()
+    try:
+        yield site
+    finally:
+        site.close()
+
+
+@pytest.fixture(scope="session")
+def ui_engine(ui_index: Path) -> Any:
+    """The real engine over the UI index (build_engine: the same path `followup serve` takes)."""
+    from answer.engine import build_engine
+
+    return build_engine(_settings(ui_index))
+
+
+def _settings(index: Path, **api: Any) -> Any:
+    from answer.settings import Settings
+
+    return Settings(index={"path": index}, embedder={"threads": 1}, api=api)
+
+
+@pytest.fixture(scope="session")
+def ui_server(
+    ui_index: Path, ui_engine: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadServer]:
+    """The real service (create_app + uvicorn) on the UI index, open (no key)."""
+    from api.app import create_app
+
+    settings = _settings(ui_index, data_dir=tmp_path_factory.mktemp("ui-data"))
+    with ThreadServer(create_app(settings, engine=ui_engine)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def keyed_server(
+    ui_index: Path,
+    ui_engine: Any,
+    embedding_site: EmbeddingSite,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ThreadServer]:
+    """A second service, on the same engine, that needs :data:`API_KEY` and lets the
+    embedding site call it from a browser (its origin is in the CORS allow-list)."""
+    from api.app import create_app
+
+    settings = _settings(
+        ui_index,
+        data_dir=tmp_path_factory.mktemp("ui-keyed-data"),
+        api_keys=[API_KEY],
+        cors_origins=[embedding_site.origin],
+    )
+    with ThreadServer(create_app(settings, engine=ui_engine)) as server:
+        yield server

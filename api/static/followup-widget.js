@@ -92,7 +92,7 @@
 }
 .title { margin: 0; font-size: 1.15rem; font-weight: 650; }
 fieldset.audience { display: flex; align-items: center; gap: .25rem; margin: 0; padding: 0; border: 0; }
-fieldset.audience legend { float: left; margin-right: .5rem; font-size: .9rem; color: var(--fu-muted); }
+fieldset.audience legend { float: left; margin-right: .5rem; white-space: nowrap; font-size: .9rem; color: var(--fu-muted); }
 .audience label {
   display: inline-flex; align-items: center; gap: .35rem; cursor: pointer;
   padding: .3rem .75rem; border: 1px solid var(--fu-border); border-radius: 999px;
@@ -108,6 +108,7 @@ fieldset.audience legend { float: left; margin-right: .5rem; font-size: .9rem; c
 .turn:last-child { border-bottom: 0; }
 .question {
   margin: 0 0 .35rem; font-size: 1.25rem; font-weight: 650; line-height: 1.35; color: var(--fu-text);
+  overflow-wrap: anywhere; white-space: pre-wrap;
 }
 .meta { display: flex; flex-wrap: wrap; gap: .35rem .9rem; margin: 0 0 .75rem; font-size: .85rem; color: var(--fu-muted); }
 .meta .searched q { font-style: italic; }
@@ -166,6 +167,7 @@ button.cite:hover { background: var(--fu-accent); border-color: var(--fu-accent)
   color: var(--fu-accent); text-decoration: underline; text-underline-offset: 2px;
 }
 .refs .ref-title:hover { color: var(--fu-accent-strong); }
+.refs .ref-section { grid-column: 2; color: var(--fu-text); font-size: .88rem; }
 .refs .ref-meta { grid-column: 2; display: flex; flex-wrap: wrap; align-items: center; gap: .2rem .6rem; color: var(--fu-muted); font-size: .85rem; }
 .badge {
   display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .74rem; font-weight: 700;
@@ -842,7 +844,10 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         if (ref) button.setAttribute("aria-label", `Show reference ${ref.n}: ${ref.title}`);
       }
       turn.extras.replaceChildren();
-      if (references.length) turn.extras.append(this._referenceList(turn, references));
+      if (references.length) {
+        turn.extras.append(this._referenceList(turn, references));
+        this._addSectionHeadings(turn, references);
+      }
       const followups = Array.isArray(data.suggested_followups) ? data.suggested_followups : [];
       if (followups.length) {
         turn.extras.append(
@@ -889,6 +894,7 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
                   h("span", { class: "sr-only" }, `Reference ${ref.n}: `),
                   ref.title || ref.document_id,
                 ),
+                h("span", { class: "ref-section", hidden: true }),
                 h(
                   "span",
                   { class: "ref-meta" },
@@ -902,6 +908,25 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         );
       }
       return box;
+    }
+
+    /**
+     * Several passages may come from one page ("Iron-Deficiency Anemia" twice): fetch each
+     * passage (cached, so its dialog then opens at once) and show the heading it sits under.
+     */
+    _addSectionHeadings(turn, references) {
+      for (const ref of references) {
+        this._passage(ref.passage_id).then(
+          (passage) => {
+            const heading = typeof passage.section === "string" ? passage.section.trim() : "";
+            const slot = turn.extras.querySelector(`.refs li[data-ref="${Number(ref.n)}"] .ref-section`);
+            if (!slot || !heading || heading === (ref.title || "").trim()) return;
+            slot.textContent = heading;
+            slot.hidden = false;
+          },
+          () => this._passages.delete(ref.passage_id), // shown if the reader opens it
+        );
+      }
     }
 
     _finish(turn, data) {
@@ -1011,8 +1036,9 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
     _renderPassage(ref, passage, sentenceText) {
       const title = passage.title || ref.title || ref.document_id;
       this._dlgTitle.textContent = title;
-      const tier = passage.kind || ref.tier || (passage.tier === "guideline" ? "guideline" : "research");
-      const design = passage.design || passage.tier || ref.design;
+      // GET /v1/passages: tier is the group ("guideline" | "research"), design the exact tier.
+      const tier = GROUPS.some((g) => g.tier === passage.tier) ? passage.tier : ref.tier;
+      const design = passage.design || ref.design || tier;
       const url = safeHttpUrl(passage.url) || safeHttpUrl(ref.url);
       const source = passage.source || ref.source;
       const year = passage.year ?? ref.year;
@@ -1020,7 +1046,9 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       const text = typeof passage.text === "string" ? passage.text : "";
       const licence = passage.licence || passage.license;
 
-      this._dlgBody.replaceChildren(
+      // append() (not replaceChildren) so that the absent parts (null) are skipped.
+      this._dlgBody.replaceChildren();
+      append(this._dlgBody, [
         h(
           "p",
           { class: "dlg-meta" },
@@ -1035,7 +1063,7 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
           url ? externalLink(url, "Read the source") : identifier(passage.url || ref.url),
           licence ? h("span", { class: "licence" }, `Licence: ${licence}`) : null,
         ),
-      );
+      ]);
     }
 
     /** The passage text as nodes, with the cited sentence marked when it occurs verbatim. */

@@ -464,6 +464,35 @@ CONTRAST = """
 """
 
 
+# Controls without an accessible name (label, text or aria-label), as "TAG.class".
+UNNAMED = """
+() => {
+  const root = document.querySelector("followup-chat").shadowRoot;
+  const name = (el) =>
+    (el.getAttribute("aria-label") || "").trim() ||
+    [...(el.labels || [])].map((l) => l.textContent).join("").trim() ||
+    (el.tagName === "BUTTON" || el.tagName === "A" ? el.textContent.trim() : "");
+  return [...root.querySelectorAll("button, a, input, textarea, select")]
+    .filter((el) => !name(el))
+    .map((el) => `${el.tagName}.${el.className}`);
+}
+"""
+
+
+def test_accessible_names_and_live_region(page, ui_server) -> None:  # noqa: F811
+    open_chat(page, ui_server)
+    ask(page, QUESTION, turn=1)
+    assert page.evaluate(UNNAMED) == []
+    answer = page.locator("followup-chat article.turn[data-turn='1'] .answer")
+    assert answer.get_attribute("aria-live") == "polite"
+    assert page.locator("followup-chat [role='status']").inner_text() == "Answer complete."
+    assert page.get_by_role("group", name="Answers for").is_visible()
+    dialog_name = page.locator("followup-chat dialog").evaluate(
+        "d => d.getRootNode().getElementById(d.getAttribute('aria-labelledby')).id"
+    )
+    assert dialog_name
+
+
 def test_contrast_meets_wcag_aa(page, ui_server) -> None:  # noqa: F811
     open_chat(page, ui_server)
     ask(page, QUESTION, turn=1)

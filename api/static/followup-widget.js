@@ -79,185 +79,592 @@
   line-height: 1.55;
   color: var(--fu-text);
 }
-:host([hidden]) { display: none; }
-* { box-sizing: border-box; }
+:host([hidden]) {
+  display: none;
+}
+* {
+  box-sizing: border-box;
+}
 .root {
-  display: flex; flex-direction: column; height: 100%;
-  background: var(--fu-bg); border: 1px solid var(--fu-border); border-radius: 12px;
+  display: flex;
+  flex-direction: column;
+  height: 100%;
+  background: var(--fu-bg);
+  border: 1px solid var(--fu-border);
+  border-radius: 12px;
   overflow: hidden;
 }
 .head {
-  display: flex; flex-wrap: wrap; gap: .75rem 1.5rem; align-items: center; justify-content: space-between;
-  padding: .9rem 1.25rem; border-bottom: 1px solid var(--fu-border); background: var(--fu-surface);
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.75rem 1.5rem;
+  align-items: center;
+  justify-content: space-between;
+  padding: 0.9rem 1.25rem;
+  border-bottom: 1px solid var(--fu-border);
+  background: var(--fu-surface);
 }
-.title { margin: 0; font-size: 1.15rem; font-weight: 650; }
-fieldset.audience { display: flex; align-items: center; gap: .25rem; margin: 0; padding: 0; border: 0; }
-fieldset.audience legend { float: left; margin-right: .5rem; white-space: nowrap; font-size: .9rem; color: var(--fu-muted); }
-.audience label {
-  display: inline-flex; align-items: center; gap: .35rem; cursor: pointer;
-  padding: .3rem .75rem; border: 1px solid var(--fu-border); border-radius: 999px;
-  background: var(--fu-bg); font-size: .9rem;
+.title {
+  margin: 0;
+  font-size: 1.15rem;
+  font-weight: 650;
 }
-.audience label:has(input:checked) {
-  border-color: var(--fu-accent); background: #e7effa; color: var(--fu-accent-strong); font-weight: 600;
+fieldset.audience {
+  display: flex;
+  align-items: center;
+  gap: 0.25rem;
+  margin: 0;
+  padding: 0;
+  border: 0;
 }
-.audience input { accent-color: var(--fu-accent); margin: 0; }
-.log { flex: 1 1 auto; min-height: 0; overflow-y: auto; padding: 0 1.25rem; }
-.log:empty { display: none; }
-.turn { padding: 1.25rem 0 1.5rem; border-bottom: 1px solid var(--fu-border); }
-.turn:last-child { border-bottom: 0; }
-.question {
-  margin: 0 0 .35rem; font-size: 1.25rem; font-weight: 650; line-height: 1.35; color: var(--fu-text);
-  overflow-wrap: anywhere; white-space: pre-wrap;
-}
-.meta { display: flex; flex-wrap: wrap; gap: .35rem .9rem; margin: 0 0 .75rem; font-size: .85rem; color: var(--fu-muted); }
-.meta .searched q { font-style: italic; }
-.shift {
-  margin: 0 0 .9rem; padding: .5rem .75rem; border-radius: 8px; font-size: .9rem;
-  background: #eef2f7; color: #2c3947; border-left: 4px solid #5a6b7d;
-}
-.pending { margin: .5rem 0; color: var(--fu-muted); font-size: .95rem; }
-.pending::before {
-  content: ""; display: inline-block; width: .7em; height: .7em; margin-right: .5em;
-  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%;
-  vertical-align: -.05em; animation: spin .8s linear infinite;
-}
-@keyframes spin { to { transform: rotate(360deg); } }
-@media (prefers-reduced-motion: reduce) { .pending::before { animation: none; } }
-.section { margin: 0 0 1.1rem; }
-.section h4 {
-  margin: 0 0 .4rem; font-size: .8rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase;
-  color: var(--fu-accent-strong);
-}
-.section p { margin: 0; }
-.section.bottom_line {
-  padding: .85rem 1rem; border-radius: 10px; background: #eef4fc; border: 1px solid #c9daf1;
-}
-.section.bottom_line p { font-size: 1.05rem; }
-.section ul.sentences { margin: 0; padding-left: 1.15rem; }
-.section ul.sentences li { margin: 0 0 .4rem; }
-.section.notice {
-  padding: .7rem 1rem; border-radius: 8px; background: #fff6e5; border: 1px solid #f0d39b;
-  border-left: 5px solid #a85c00; color: #4a2a00;
-}
-.section.notice h4 { color: #7a3e00; }
-.design {
-  display: inline-block; margin-right: .4rem; padding: 0 .45rem; border-radius: 4px;
-  font-size: .72rem; font-weight: 650; line-height: 1.45rem; vertical-align: .08em;
-  background: #e9eef8; color: #1e3a72; white-space: nowrap;
-}
-sup.cites { line-height: 0; margin-left: .1em; white-space: nowrap; }
-button.cite {
-  font: inherit; font-size: .72rem; font-weight: 700; line-height: 1; cursor: pointer;
-  padding: .12em .3em; margin: 0 .08em; border: 1px solid #b7c8e3; border-radius: 4px;
-  background: #f1f5fc; color: var(--fu-accent-strong);
-}
-button.cite:hover { background: var(--fu-accent); border-color: var(--fu-accent); color: #fff; }
-.refs { margin-top: 1.25rem; padding-top: .9rem; border-top: 1px solid var(--fu-border); }
-.refs > h4, .followups > h4 {
-  margin: 0 0 .5rem; font-size: .8rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase;
+fieldset.audience legend {
+  float: left;
+  margin-right: 0.5rem;
+  white-space: nowrap;
+  font-size: 0.9rem;
   color: var(--fu-muted);
 }
-.refs h5 { margin: .6rem 0 .3rem; font-size: .9rem; font-weight: 650; }
-.refs ol { margin: 0; padding: 0; list-style: none; }
-.refs li { display: grid; grid-template-columns: 2.2rem 1fr; gap: .1rem .25rem; margin: 0 0 .55rem; font-size: .92rem; }
-.refs .num { color: var(--fu-muted); font-variant-numeric: tabular-nums; font-weight: 600; }
-.refs .ref-title {
-  font: inherit; font-weight: 600; text-align: left; cursor: pointer; padding: 0; border: 0; background: none;
-  color: var(--fu-accent); text-decoration: underline; text-underline-offset: 2px;
+.audience label {
+  display: inline-flex;
+  align-items: center;
+  gap: 0.35rem;
+  cursor: pointer;
+  padding: 0.3rem 0.75rem;
+  border: 1px solid var(--fu-border);
+  border-radius: 999px;
+  background: var(--fu-bg);
+  font-size: 0.9rem;
 }
-.refs .ref-title:hover { color: var(--fu-accent-strong); }
-.refs .ref-section { grid-column: 2; color: var(--fu-text); font-size: .88rem; }
-.refs .ref-meta { grid-column: 2; display: flex; flex-wrap: wrap; align-items: center; gap: .2rem .6rem; color: var(--fu-muted); font-size: .85rem; }
-.badge {
-  display: inline-block; padding: 0 .5rem; border-radius: 999px; font-size: .74rem; font-weight: 700;
-  line-height: 1.45rem; white-space: nowrap;
+.audience label:has(input:checked) {
+  border-color: var(--fu-accent);
+  background: #e7effa;
+  color: var(--fu-accent-strong);
+  font-weight: 600;
 }
-.badge.guideline { background: #e1f3e7; color: #14532d; }
-.badge.research { background: #e9eef8; color: #1e3a72; }
-a { color: var(--fu-accent); text-underline-offset: 2px; }
-a:hover { color: var(--fu-accent-strong); }
-.followups { margin-top: 1rem; }
-.followups ul { display: flex; flex-wrap: wrap; gap: .5rem; margin: 0; padding: 0; list-style: none; }
-.followups button {
-  font: inherit; font-size: .9rem; cursor: pointer; text-align: left;
-  padding: .4rem .8rem; border-radius: 999px; border: 1px solid #9fb5d6; background: var(--fu-bg);
+.audience input {
+  accent-color: var(--fu-accent);
+  margin: 0;
+}
+.log {
+  flex: 1 1 auto;
+  min-height: 0;
+  overflow-y: auto;
+  padding: 0 1.25rem;
+}
+.log:empty {
+  display: none;
+}
+.turn {
+  padding: 1.25rem 0 1.5rem;
+  border-bottom: 1px solid var(--fu-border);
+}
+.turn:last-child {
+  border-bottom: 0;
+}
+.question {
+  margin: 0 0 0.35rem;
+  font-size: 1.25rem;
+  font-weight: 650;
+  line-height: 1.35;
+  color: var(--fu-text);
+  overflow-wrap: anywhere;
+  white-space: pre-wrap;
+}
+.meta {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.35rem 0.9rem;
+  margin: 0 0 0.75rem;
+  font-size: 0.85rem;
+  color: var(--fu-muted);
+}
+.meta .searched q {
+  font-style: italic;
+}
+.shift {
+  margin: 0 0 0.9rem;
+  padding: 0.5rem 0.75rem;
+  border-radius: 8px;
+  font-size: 0.9rem;
+  background: #eef2f7;
+  color: #2c3947;
+  border-left: 4px solid #5a6b7d;
+}
+.pending {
+  margin: 0.5rem 0;
+  color: var(--fu-muted);
+  font-size: 0.95rem;
+}
+.pending::before {
+  content: "";
+  display: inline-block;
+  width: 0.7em;
+  height: 0.7em;
+  margin-right: 0.5em;
+  border: 2px solid currentColor;
+  border-right-color: transparent;
+  border-radius: 50%;
+  vertical-align: -0.05em;
+  animation: spin 0.8s linear infinite;
+}
+@keyframes spin {
+  to {
+    transform: rotate(360deg);
+  }
+}
+@media (prefers-reduced-motion: reduce) {
+  .pending::before {
+    animation: none;
+  }
+}
+.section {
+  margin: 0 0 1.1rem;
+}
+.section h4 {
+  margin: 0 0 0.4rem;
+  font-size: 0.8rem;
+  font-weight: 700;
+  letter-spacing: 0.06em;
+  text-transform: uppercase;
   color: var(--fu-accent-strong);
 }
-.followups button:hover { background: #e7effa; }
-.disclaimer { margin: 1rem 0 0; font-size: .82rem; color: var(--fu-muted); }
+.section p {
+  margin: 0;
+}
+.section.bottom_line {
+  padding: 0.85rem 1rem;
+  border-radius: 10px;
+  background: #eef4fc;
+  border: 1px solid #c9daf1;
+}
+.section.bottom_line p {
+  font-size: 1.05rem;
+}
+.section ul.sentences {
+  margin: 0;
+  padding-left: 1.15rem;
+}
+.section ul.sentences li {
+  margin: 0 0 0.4rem;
+}
+.section.notice {
+  padding: 0.7rem 1rem;
+  border-radius: 8px;
+  background: #fff6e5;
+  border: 1px solid #f0d39b;
+  border-left: 5px solid #a85c00;
+  color: #4a2a00;
+}
+.section.notice h4 {
+  color: #7a3e00;
+}
+.design {
+  display: inline-block;
+  margin-right: 0.4rem;
+  padding: 0 0.45rem;
+  border-radius: 4px;
+  font-size: 0.72rem;
+  font-weight: 650;
+  line-height: 1.45rem;
+  vertical-align: 0.08em;
+  background: #e9eef8;
+  color: #1e3a72;
+  white-space: nowrap;
+}
+sup.cites {
+  line-height: 0;
+  margin-left: 0.1em;
+  white-space: nowrap;
+}
+button.cite {
+  font: inherit;
+  font-size: 0.72rem;
+  font-weight: 700;
+  line-height: 1;
+  cursor: pointer;
+  padding: 0.12em 0.3em;
+  margin: 0 0.08em;
+  border: 1px solid #b7c8e3;
+  border-radius: 4px;
+  background: #f1f5fc;
+  color: var(--fu-accent-strong);
+}
+button.cite:hover {
+  background: var(--fu-accent);
+  border-color: var(--fu-accent);
+  color: #fff;
+}
+.refs {
+  margin-top: 1.25rem;
+  padding-top: 0.9rem;
+  border-top: 1px solid var(--fu-border);
+}
+.refs > h4,
+.followups > h4 {
+  margin: 0 0 0.5rem;
+  font-size: 0.8rem;
+  font-weight: 700;
+  letter-spacing: 0.06em;
+  text-transform: uppercase;
+  color: var(--fu-muted);
+}
+.refs h5 {
+  margin: 0.6rem 0 0.3rem;
+  font-size: 0.9rem;
+  font-weight: 650;
+}
+.refs ol {
+  margin: 0;
+  padding: 0;
+  list-style: none;
+}
+.refs li {
+  display: grid;
+  grid-template-columns: 2.2rem 1fr;
+  gap: 0.1rem 0.25rem;
+  margin: 0 0 0.55rem;
+  font-size: 0.92rem;
+}
+.refs .num {
+  color: var(--fu-muted);
+  font-variant-numeric: tabular-nums;
+  font-weight: 600;
+}
+.refs .ref-title {
+  font: inherit;
+  font-weight: 600;
+  text-align: left;
+  cursor: pointer;
+  padding: 0;
+  border: 0;
+  background: none;
+  color: var(--fu-accent);
+  text-decoration: underline;
+  text-underline-offset: 2px;
+}
+.refs .ref-title:hover {
+  color: var(--fu-accent-strong);
+}
+.refs .ref-section {
+  grid-column: 2;
+  color: var(--fu-text);
+  font-size: 0.88rem;
+}
+.refs .ref-meta {
+  grid-column: 2;
+  display: flex;
+  flex-wrap: wrap;
+  align-items: center;
+  gap: 0.2rem 0.6rem;
+  color: var(--fu-muted);
+  font-size: 0.85rem;
+}
+.badge {
+  display: inline-block;
+  padding: 0 0.5rem;
+  border-radius: 999px;
+  font-size: 0.74rem;
+  font-weight: 700;
+  line-height: 1.45rem;
+  white-space: nowrap;
+}
+.badge.guideline {
+  background: #e1f3e7;
+  color: #14532d;
+}
+.badge.research {
+  background: #e9eef8;
+  color: #1e3a72;
+}
+a {
+  color: var(--fu-accent);
+  text-underline-offset: 2px;
+}
+a:hover {
+  color: var(--fu-accent-strong);
+}
+.followups {
+  margin-top: 1rem;
+}
+.followups ul {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.5rem;
+  margin: 0;
+  padding: 0;
+  list-style: none;
+}
+.followups button {
+  font: inherit;
+  font-size: 0.9rem;
+  cursor: pointer;
+  text-align: left;
+  padding: 0.4rem 0.8rem;
+  border-radius: 999px;
+  border: 1px solid #9fb5d6;
+  background: var(--fu-bg);
+  color: var(--fu-accent-strong);
+}
+.followups button:hover {
+  background: #e7effa;
+}
+.disclaimer {
+  margin: 1rem 0 0;
+  font-size: 0.82rem;
+  color: var(--fu-muted);
+}
 .error {
-  margin: .75rem 0; padding: .7rem 1rem; border-radius: 8px;
-  background: #fdecec; border: 1px solid #f3b5b5; border-left: 5px solid #b42318; color: #7a1010;
+  margin: 0.75rem 0;
+  padding: 0.7rem 1rem;
+  border-radius: 8px;
+  background: #fdecec;
+  border: 1px solid #f3b5b5;
+  border-left: 5px solid #b42318;
+  color: #7a1010;
 }
-.error strong { display: block; }
-form.ask { padding: 1rem 1.25rem 1.1rem; border-top: 1px solid var(--fu-border); background: var(--fu-surface); }
-.log:empty + form.ask { border-top: 0; }
-form.ask label { display: block; margin-bottom: .35rem; font-weight: 650; }
-.row { display: flex; gap: .6rem; align-items: flex-end; }
+.error strong {
+  display: block;
+}
+form.ask {
+  padding: 1rem 1.25rem 1.1rem;
+  border-top: 1px solid var(--fu-border);
+  background: var(--fu-surface);
+}
+.log:empty + form.ask {
+  border-top: 0;
+}
+form.ask label {
+  display: block;
+  margin-bottom: 0.35rem;
+  font-weight: 650;
+}
+.row {
+  display: flex;
+  gap: 0.6rem;
+  align-items: flex-end;
+}
 textarea {
-  flex: 1; min-height: 2.9rem; max-height: 12rem; resize: vertical; padding: .6rem .75rem;
-  font: inherit; color: var(--fu-text); background: var(--fu-bg);
-  border: 1px solid #8c99a6; border-radius: 8px;
+  flex: 1;
+  min-height: 2.9rem;
+  max-height: 12rem;
+  resize: vertical;
+  padding: 0.6rem 0.75rem;
+  font: inherit;
+  color: var(--fu-text);
+  background: var(--fu-bg);
+  border: 1px solid #8c99a6;
+  border-radius: 8px;
 }
-textarea::placeholder { color: #66717d; }
-.buttons { display: flex; gap: .5rem; }
-button.primary, button.secondary {
-  font: inherit; font-weight: 650; cursor: pointer; padding: .65rem 1.1rem; border-radius: 8px; white-space: nowrap;
+textarea::placeholder {
+  color: #66717d;
 }
-button.primary { background: var(--fu-accent); color: #fff; border: 1px solid var(--fu-accent); }
-button.primary:hover { background: var(--fu-accent-strong); }
-button.primary:disabled { background: #7d8b99; border-color: #7d8b99; cursor: not-allowed; }
-button.secondary { background: var(--fu-bg); color: var(--fu-text); border: 1px solid #8c99a6; }
-button.secondary:hover { background: #e9edf2; }
-.hint { display: flex; flex-wrap: wrap; justify-content: space-between; gap: .5rem; margin: .4rem 0 0; font-size: .82rem; color: var(--fu-muted); }
+.buttons {
+  display: flex;
+  gap: 0.5rem;
+}
+button.primary,
+button.secondary {
+  font: inherit;
+  font-weight: 650;
+  cursor: pointer;
+  padding: 0.65rem 1.1rem;
+  border-radius: 8px;
+  white-space: nowrap;
+}
+button.primary {
+  background: var(--fu-accent);
+  color: #fff;
+  border: 1px solid var(--fu-accent);
+}
+button.primary:hover {
+  background: var(--fu-accent-strong);
+}
+button.primary:disabled {
+  background: #7d8b99;
+  border-color: #7d8b99;
+  cursor: not-allowed;
+}
+button.secondary {
+  background: var(--fu-bg);
+  color: var(--fu-text);
+  border: 1px solid #8c99a6;
+}
+button.secondary:hover {
+  background: #e9edf2;
+}
+.hint {
+  display: flex;
+  flex-wrap: wrap;
+  justify-content: space-between;
+  gap: 0.5rem;
+  margin: 0.4rem 0 0;
+  font-size: 0.82rem;
+  color: var(--fu-muted);
+}
 .linklike {
-  font: inherit; cursor: pointer; padding: 0; border: 0; background: none; color: var(--fu-accent);
-  text-decoration: underline; text-underline-offset: 2px;
+  font: inherit;
+  cursor: pointer;
+  padding: 0;
+  border: 0;
+  background: none;
+  color: var(--fu-accent);
+  text-decoration: underline;
+  text-underline-offset: 2px;
 }
-.status { min-height: 1.2em; }
-[hidden] { display: none !important; }
+.status {
+  min-height: 1.2em;
+}
+[hidden] {
+  display: none !important;
+}
 .sr-only {
-  position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
-  clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+  position: absolute;
+  width: 1px;
+  height: 1px;
+  padding: 0;
+  margin: -1px;
+  overflow: hidden;
+  clip: rect(0 0 0 0);
+  white-space: nowrap;
+  border: 0;
 }
-:focus-visible { outline: 3px solid var(--fu-focus); outline-offset: 2px; border-radius: 4px; }
-textarea:focus-visible { outline-offset: 1px; border-radius: 8px; }
-.audience label:has(input:focus-visible) { outline: 3px solid var(--fu-focus); outline-offset: 2px; }
-.audience input:focus-visible { outline: none; }
+:focus-visible {
+  outline: 3px solid var(--fu-focus);
+  outline-offset: 2px;
+  border-radius: 4px;
+}
+textarea:focus-visible {
+  outline-offset: 1px;
+  border-radius: 8px;
+}
+.audience label:has(input:focus-visible) {
+  outline: 3px solid var(--fu-focus);
+  outline-offset: 2px;
+}
+.audience input:focus-visible {
+  outline: none;
+}
 dialog {
-  width: min(42rem, calc(100vw - 2rem)); max-height: calc(100vh - 2rem); padding: 0;
-  border: 1px solid var(--fu-border); border-radius: 12px; color: var(--fu-text); background: var(--fu-bg);
-  box-shadow: 0 20px 50px rgba(15, 30, 50, .3); font-family: var(--followup-font, var(--fu-font));
+  width: min(42rem, calc(100vw - 2rem));
+  max-height: calc(100vh - 2rem);
+  padding: 0;
+  border: 1px solid var(--fu-border);
+  border-radius: 12px;
+  color: var(--fu-text);
+  background: var(--fu-bg);
+  box-shadow: 0 20px 50px rgba(15, 30, 50, 0.3);
+  font-family: var(--followup-font, var(--fu-font));
   line-height: 1.55;
 }
-dialog::backdrop { background: rgba(20, 30, 45, .55); }
-.dlg { display: flex; flex-direction: column; max-height: calc(100vh - 2rem); }
-.dlg-head { display: flex; gap: 1rem; align-items: flex-start; padding: 1rem 1.25rem .75rem; border-bottom: 1px solid var(--fu-border); }
-.dlg-head > div { flex: 1; }
-.dlg-kicker { margin: 0 0 .15rem; font-size: .8rem; font-weight: 700; letter-spacing: .06em; text-transform: uppercase; color: var(--fu-muted); }
-.dlg-title { margin: 0; font-size: 1.15rem; line-height: 1.35; }
+dialog::backdrop {
+  background: rgba(20, 30, 45, 0.55);
+}
+.dlg {
+  display: flex;
+  flex-direction: column;
+  max-height: calc(100vh - 2rem);
+}
+.dlg-head {
+  display: flex;
+  gap: 1rem;
+  align-items: flex-start;
+  padding: 1rem 1.25rem 0.75rem;
+  border-bottom: 1px solid var(--fu-border);
+}
+.dlg-head > div {
+  flex: 1;
+}
+.dlg-kicker {
+  margin: 0 0 0.15rem;
+  font-size: 0.8rem;
+  font-weight: 700;
+  letter-spacing: 0.06em;
+  text-transform: uppercase;
+  color: var(--fu-muted);
+}
+.dlg-title {
+  margin: 0;
+  font-size: 1.15rem;
+  line-height: 1.35;
+}
 button.close {
-  font: inherit; font-size: 1.4rem; line-height: 1; cursor: pointer; width: 2.2rem; height: 2.2rem;
-  border: 1px solid var(--fu-border); border-radius: 8px; background: var(--fu-bg); color: var(--fu-text);
+  font: inherit;
+  font-size: 1.4rem;
+  line-height: 1;
+  cursor: pointer;
+  width: 2.2rem;
+  height: 2.2rem;
+  border: 1px solid var(--fu-border);
+  border-radius: 8px;
+  background: var(--fu-bg);
+  color: var(--fu-text);
 }
-button.close:hover { background: #e9edf2; }
-.dlg-body { overflow-y: auto; padding: .9rem 1.25rem 1.25rem; }
-.dlg-meta { display: flex; flex-wrap: wrap; align-items: center; gap: .3rem .7rem; margin: 0 0 .75rem; font-size: .9rem; color: var(--fu-muted); }
-.dlg-section { margin: 0 0 .35rem; font-size: .85rem; font-weight: 650; color: var(--fu-muted); }
+button.close:hover {
+  background: #e9edf2;
+}
+.dlg-body {
+  overflow-y: auto;
+  padding: 0.9rem 1.25rem 1.25rem;
+}
+.dlg-meta {
+  display: flex;
+  flex-wrap: wrap;
+  align-items: center;
+  gap: 0.3rem 0.7rem;
+  margin: 0 0 0.75rem;
+  font-size: 0.9rem;
+  color: var(--fu-muted);
+}
+.dlg-section {
+  margin: 0 0 0.35rem;
+  font-size: 0.85rem;
+  font-weight: 650;
+  color: var(--fu-muted);
+}
 .passage-text {
-  margin: 0 0 1rem; padding: .8rem 1rem; border-left: 4px solid #9fb5d6; background: var(--fu-surface);
-  border-radius: 0 8px 8px 0; white-space: pre-wrap; overflow-wrap: anywhere;
+  margin: 0 0 1rem;
+  padding: 0.8rem 1rem;
+  border-left: 4px solid #9fb5d6;
+  background: var(--fu-surface);
+  border-radius: 0 8px 8px 0;
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
 }
-mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px; }
-.dlg-foot { margin: 0; font-size: .85rem; color: var(--fu-muted); }
-.dlg-foot { display: flex; flex-wrap: wrap; gap: .3rem 1.2rem; }
-.dlg-foot a { font-weight: 600; }
+mark {
+  background: #fff1a8;
+  color: inherit;
+  padding: 0 0.1em;
+  border-radius: 2px;
+}
+.dlg-foot {
+  margin: 0;
+  font-size: 0.85rem;
+  color: var(--fu-muted);
+}
+.dlg-foot {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.3rem 1.2rem;
+}
+.dlg-foot a {
+  font-weight: 600;
+}
 @media (max-width: 36rem) {
-  .head, form.ask { padding-left: .9rem; padding-right: .9rem; }
-  .log { padding: 0 .9rem; }
-  .row { flex-direction: column; align-items: stretch; }
-  .buttons { justify-content: flex-end; }
+  .head,
+  form.ask {
+    padding-left: 0.9rem;
+    padding-right: 0.9rem;
+  }
+  .log {
+    padding: 0 0.9rem;
+  }
+  .row {
+    flex-direction: column;
+    align-items: stretch;
+  }
+  .buttons {
+    justify-content: flex-end;
+  }
 }
 `;
 
@@ -268,7 +675,8 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       if (value === null || value === undefined || value === false) continue;
       if (key === "class") node.className = value;
       else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else if (key === "hidden" || key === "disabled" || key === "checked") node[key] = Boolean(value);
+      else if (key === "hidden" || key === "disabled" || key === "checked")
+        node[key] = Boolean(value);
       else node.setAttribute(key, value === true ? "" : String(value));
     }
     append(node, children);
@@ -327,7 +735,9 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       return detail
         .map((item) => {
           if (!item || typeof item !== "object") return String(item);
-          const where = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
+          const where = Array.isArray(item.loc)
+            ? item.loc.filter((p) => p !== "body").join(".")
+            : "";
           return where ? `${where}: ${item.msg}` : String(item.msg);
         })
         .join("; ");
@@ -353,7 +763,8 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
     let buffer = "";
     let event = "message";
     let data = [];
-    let pendingCR = false; // the last chunk ended in "\r": a "\n" opening the next one belongs to it
+    // The last chunk ended in "\r": a "\n" opening the next one is the same line break.
+    let pendingCR = false;
     try {
       for (;;) {
         const { value, done } = await reader.read();
@@ -498,7 +909,12 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       this._send = h("button", { type: "submit", class: "primary" }, "Ask");
       this._stop = h(
         "button",
-        { type: "button", class: "secondary", hidden: true, onclick: () => this._controller?.abort() },
+        {
+          type: "button",
+          class: "secondary",
+          hidden: true,
+          onclick: () => this._controller?.abort(),
+        },
         "Stop",
       );
       this._newButton = h(
@@ -511,7 +927,12 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         "form",
         { class: "ask", onsubmit: (event) => this._onSubmit(event) },
         this._label,
-        h("div", { class: "row" }, this._input, h("div", { class: "buttons" }, this._send, this._stop)),
+        h(
+          "div",
+          { class: "row" },
+          this._input,
+          h("div", { class: "buttons" }, this._send, this._stop),
+        ),
         h(
           "p",
           { class: "hint" },
@@ -542,7 +963,12 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       this._dlgBody = h("div", { class: "dlg-body", id: `${id}-dlg-body` });
       const close = h(
         "button",
-        { type: "button", class: "close", "aria-label": "Close passage", onclick: () => this._dialog.close() },
+        {
+          type: "button",
+          class: "close",
+          "aria-label": "Close passage",
+          onclick: () => this._dialog.close(),
+        },
         "×",
       );
       const dialog = h(
@@ -640,7 +1066,10 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         });
       } catch (error) {
         if (error.name === "AbortError") throw error;
-        throw new ApiError(0, `Could not reach the answer service at ${this.apiBase || location.origin}.`);
+        throw new ApiError(
+          0,
+          `Could not reach the answer service at ${this.apiBase || location.origin}.`,
+        );
       }
       if (!response.ok) throw await this._errorFrom(response);
       return response;
@@ -682,9 +1111,13 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
           // A service that answered with plain JSON instead of a stream: render it whole.
           this._finish(turn, await response.json());
         }
-        if (!turn.done) throw new ApiError(0, "The answer stream ended before the answer was complete.");
+        if (!turn.done)
+          throw new ApiError(0, "The answer stream ended before the answer was complete.");
         this._setStatus("Answer complete.");
-        this._emit("followup-answer", { answer: turn.answer, conversationId: this._conversationId });
+        this._emit("followup-answer", {
+          answer: turn.answer,
+          conversationId: this._conversationId,
+        });
       } catch (error) {
         if (error.name === "AbortError") {
           turn.pending.remove();
@@ -800,7 +1233,8 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
                   class: "cite",
                   "data-ref": n,
                   "aria-label": `Show reference ${n}`,
-                  onclick: (event) => this._openCitation(turn, n, sentence.text, event.currentTarget),
+                  onclick: (event) =>
+                    this._openCitation(turn, n, sentence.text, event.currentTarget),
                 },
                 `[${n}]`,
               ),
@@ -820,9 +1254,7 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
     _retrieval(turn, data) {
       const query = typeof data.standalone_query === "string" ? data.standalone_query.trim() : "";
       if (query && query.toLowerCase() !== turn.question.toLowerCase()) {
-        turn.meta.append(
-          h("span", { class: "searched" }, "Searched for: ", h("q", {}, query)),
-        );
+        turn.meta.append(h("span", { class: "searched" }, "Searched for: ", h("q", {}, query)));
       }
       if (data.topic_shift) {
         turn.shift.textContent =
@@ -830,7 +1262,8 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         turn.shift.hidden = false;
       }
       if (typeof data.passages === "number") {
-        turn.pending.textContent = `Found ${data.passages} passage${data.passages === 1 ? "" : "s"}; writing the answer…`;
+        const found = `${data.passages} passage${data.passages === 1 ? "" : "s"}`;
+        turn.pending.textContent = `Found ${found}; writing the answer…`;
         this._setStatus("Writing the answer…");
       }
     }
@@ -859,7 +1292,11 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
               "ul",
               {},
               followups.map((text) =>
-                h("li", {}, h("button", { type: "button", onclick: () => this._askSuggested(text) }, text)),
+                h(
+                  "li",
+                  {},
+                  h("button", { type: "button", onclick: () => this._askSuggested(text) }, text),
+                ),
               ),
             ),
           ),
@@ -919,7 +1356,9 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         this._passage(ref.passage_id).then(
           (passage) => {
             const heading = typeof passage.section === "string" ? passage.section.trim() : "";
-            const slot = turn.extras.querySelector(`.refs li[data-ref="${Number(ref.n)}"] .ref-section`);
+            const slot = turn.extras.querySelector(
+              `.refs li[data-ref="${Number(ref.n)}"] .ref-section`,
+            );
             if (!slot || !heading || heading === (ref.title || "").trim()) return;
             slot.textContent = heading;
             slot.hidden = false;
@@ -944,7 +1383,8 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         turn.answerBox.replaceChildren();
         for (const section of answer.sections) {
           this._section(turn, section.kind, section.title);
-          for (const sentence of section.sentences || []) this._sentence(turn, section.kind, sentence);
+          for (const sentence of section.sentences || [])
+            this._sentence(turn, section.kind, sentence);
         }
       }
       if (!turn.references) {
@@ -964,8 +1404,12 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       turn.pending.remove();
       const status = error instanceof ApiError ? error.status : 0;
       const detail = error instanceof ApiError ? error.detail : String(error && error.message);
-      const heading = status ? `The service answered ${status}${this._statusHint(status)}` : "Something went wrong";
-      turn.answerBox.append(h("div", { class: "error", role: "alert" }, h("strong", {}, heading), detail));
+      const heading = status
+        ? `The service answered ${status}${this._statusHint(status)}`
+        : "Something went wrong";
+      turn.answerBox.append(
+        h("div", { class: "error", role: "alert" }, h("strong", {}, heading), detail),
+      );
       this._setStatus("");
       turn.resolveRefs(turn.references || new Map());
       this._emit("followup-error", { status, detail });
@@ -1013,9 +1457,17 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         passage = await this._passage(ref.passage_id);
       } catch (error) {
         this._passages.delete(ref.passage_id);
-        const detail = error instanceof ApiError ? `${error.status ? `${error.status}: ` : ""}${error.detail}` : String(error);
+        const detail =
+          error instanceof ApiError
+            ? `${error.status ? `${error.status}: ` : ""}${error.detail}`
+            : String(error);
         this._dlgBody.replaceChildren(
-          h("div", { class: "error", role: "alert" }, h("strong", {}, "Could not load the passage"), detail),
+          h(
+            "div",
+            { class: "error", role: "alert" },
+            h("strong", {}, "Could not load the passage"),
+            detail,
+          ),
         );
         return;
       }
@@ -1052,8 +1504,16 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
         h(
           "p",
           { class: "dlg-meta" },
-          h("span", { class: `badge ${tier === "guideline" ? "guideline" : "research"}` }, designLabel(design)),
-          h("span", { class: "source" }, [source, year].filter((v) => v !== null && v !== undefined && v !== "").join(", ")),
+          h(
+            "span",
+            { class: `badge ${tier === "guideline" ? "guideline" : "research"}` },
+            designLabel(design),
+          ),
+          h(
+            "span",
+            { class: "source" },
+            [source, year].filter((v) => v !== null && v !== undefined && v !== "").join(", "),
+          ),
         ),
         section ? h("p", { class: "dlg-section" }, section) : null,
         h("blockquote", { class: "passage-text" }, this._highlight(text, sentenceText)),
@@ -1092,7 +1552,10 @@ mark { background: #fff1a8; color: inherit; padding: 0 .1em; border-radius: 2px;
       this._finish(turn, data);
     },
     error(turn, data) {
-      this._showError(turn, new ApiError(Number(data.status) || 0, describeDetail(data, "The answer failed.")));
+      this._showError(
+        turn,
+        new ApiError(Number(data.status) || 0, describeDetail(data, "The answer failed.")),
+      );
     },
   };
 

@@ -319,10 +319,14 @@ def _publish(layout: _Layout, build_id: str, write: Callable[[Path], Manifest]) 
     previous = layout.current()
     partial = layout.partial(build_id)
     partial.mkdir(parents=True)
-    manifest = write(partial)
-    _fsync_tree(partial)
     version = layout.version(build_id)
-    os.rename(partial, version)
+    try:
+        manifest = write(partial)
+        _fsync_tree(partial)
+        os.rename(partial, version)
+    except BaseException:
+        _remove(partial)  # a killed process cannot get here; the next writer cleans up then
+        raise
     _fsync_path(layout.parent)
     temp_link = layout.temp_link(build_id)
     temp_link.symlink_to(version.name)  # relative: the parent folder can move as a whole
@@ -353,6 +357,9 @@ def _write_version(
         raise ValueError(f"{len(vectors)} vectors for {len(passages)} passages")
     if not passages:
         raise ValueError("an index needs at least one passage")
+    repeated = [pid for pid, n in Counter(p.id for p in passages).items() if n > 1]
+    if repeated:
+        raise ValueError(f"passage ids occur more than once: {', '.join(repeated[:5])}")
     _write_jsonl(directory / PASSAGES_FILE, (passage_to_dict(p) for p in passages))
     _write_jsonl(directory / DOCUMENTS_FILE, (asdict(r) for r in records))
     np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))

@@ -190,3 +190,9 @@ def test_failure_at_each_stage_keeps_the_old_index(
     monkeypatch.undo()
     assert PassageIndex.load(link).manifest == first
     assert verify(link).ok
+    if stage != "switch":  # the failed version never became visible and was removed
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            ".index.lock",
+            "index",
+            f"index.{first.build_id}",
+        ]

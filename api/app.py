@@ -36,6 +36,7 @@ from api.limits import BodyLimitMiddleware
 from api.routes import answers, conversations, health, openai, passages, search
 from api.routes.ui import mount_ui
 from api.store import DATABASE_FILE, ConversationStore
+from api.timing import ServerTimingMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     install_error_handlers(app, log_questions=settings.api.log_questions)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(ServerTimingMiddleware)
     # Outermost, so that errors (401, 413, ...) carry CORS headers and browsers show them.
     app.add_middleware(
         CORSMiddleware,

@@ -191,7 +191,7 @@ class EngineState:
 # ----------------------------------------------------------------------------- dependencies
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -205,19 +205,21 @@ def _resources(request: Request) -> Resources:
     return state.resources
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return _resources(request).engine
 
 
-def get_passages(request: Request) -> PassageLookup:
+async def get_passages(request: Request) -> PassageLookup:
     return _resources(request).passages
 
 
-def get_store(request: Request) -> ConversationStore:
+async def get_store(request: Request) -> ConversationStore:
     store: ConversationStore = request.app.state.store
     return store
 
 
+# The dependencies are ``async def`` although they never await: they do no blocking work, and
+# FastAPI runs a plain ``def`` dependency in the thread pool, a thread hand-off per request each.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 StoreDep = Annotated[ConversationStore, Depends(get_store)]
@@ -242,7 +244,7 @@ def key_matches(given: str, keys: Sequence[SecretStr]) -> bool:
     return matched
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],

@@ -14,7 +14,7 @@ import os
 import sys
 
 # Subcommand modules, in the order they appear in --help.
-COMMAND_MODULES = ("corpus", "index", "ask", "eval")
+COMMAND_MODULES = ("corpus", "index", "ask", "serve", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:

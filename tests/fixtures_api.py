@@ -32,7 +32,7 @@ from answer.schema import Answer, AnswerSection, Audience, Reference, SectionKin
 from answer.settings import Settings
 from api.app import create_app
 from corpus.chunking import split_sentences
-from corpus.types import EvidenceKind, EvidenceTier, Passage, passage_id
+from corpus.types import Document, EvidenceKind, EvidenceTier, Passage, passage_id
 from retriever.types import (
     Conversation,
     EmptyQueryError,
@@ -275,6 +275,32 @@ def events_of(answer: Answer, passages: int) -> Iterator[StreamEvent]:
     yield StreamEvent("done", {"answer": answer.model_dump(mode="json")})
 
 
+# ------------------------------------------------------------------ the integration corpus
+
+INTEGRATION_GUIDELINES = ("Pernicious Anemia", "Iron-Deficiency Anemia")
+_RESEARCH_TOPIC = re.compile(r"B12|cobalamin|homocysteine|folic|ferritin|iron", re.IGNORECASE)
+
+
+def integration_documents() -> list[Document]:
+    """A small real slice of the demo corpus (corpus/data/demo.jsonl), about 70 passages.
+
+    Every NIH page on pernicious and iron-deficiency anemia, the first ten research abstracts
+    on B12, homocysteine, folic acid, ferritin or iron, and the PubMedQA ones among them with a
+    year (for the year filter), in file order.
+    """
+    from corpus.demo import load_demo
+
+    documents = load_demo().documents
+    guidelines = [d for d in documents if d.title in INTEGRATION_GUIDELINES]
+    research = [
+        d
+        for d in documents
+        if d.tier.kind is EvidenceKind.RESEARCH and _RESEARCH_TOPIC.search(d.title)
+    ]
+    chosen = research[:10] + [d for d in research[10:] if d.year is not None]
+    return guidelines + chosen
+
+
 # ----------------------------------------------------------------------------- SSE parsing
 
 
@@ -338,7 +364,10 @@ class ThreadServer:
         ...     httpx.get(server.url + "/healthz")
     """
 
-    def __init__(self, app: Any, *, log_config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, app: Any, *, log_config: dict[str, Any] | None = None, startup_timeout: float = 60
+    ) -> None:
+        self.startup_timeout = startup_timeout
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -349,7 +378,7 @@ class ThreadServer:
 
     def __enter__(self) -> ThreadServer:
         self._thread.start()
-        wait_ready(self.url, timeout=60)
+        wait_ready(self.url, timeout=self.startup_timeout)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -381,6 +410,7 @@ class ServeProcess:
         extra: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
         port: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -390,16 +420,43 @@ class ServeProcess:
             "--host", "127.0.0.1", "--port", str(self.port), *extra,
         ]  # fmt: skip
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+        self.headers = headers or {}
         self.process: subprocess.Popen[str] | None = None
-        self.log_path = data_dir / f"server-{self.port}.log"
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+        self.readiness_seen: list[str] = []  # /readyz statuses, in order, while starting
+        self.answers_while_loading: int | None = None  # POST /v1/answers status then
 
     def start(self, timeout: float = 300.0) -> dict[str, Any]:
+        """Start the server; poll /healthz, then /readyz until the engine is loaded."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             self.args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, text=True
         )
-        return wait_ready(self.url, timeout=timeout, process=self.process)
+        deadline = time.monotonic() + timeout
+        with httpx.Client(base_url=self.url, timeout=10.0, headers=self.headers) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"server exited with {self.process.returncode}:\n{self.log()}"
+                    )
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        ready = client.get("/readyz")
+                        status = ready.json()["status"]
+                        if not self.readiness_seen or self.readiness_seen[-1] != status:
+                            self.readiness_seen.append(status)
+                        if status == "loading" and self.answers_while_loading is None:
+                            probe = client.post("/v1/answers", json={"question": "anemia"})
+                            self.answers_while_loading = probe.status_code
+                        if ready.status_code == 200:
+                            return dict(ready.json())
+                        if status == "failed":
+                            raise RuntimeError(f"engine failed to load: {ready.json()}")
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"{self.url} not ready after {timeout} s:\n{self.log()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flushing: what a crash looks like."""

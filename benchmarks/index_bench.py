@@ -173,16 +173,19 @@ class ServingEmbedder:
 
 
 def phase_build(corpus: str, encoder: str) -> dict[str, Any]:
-    """build_index end to end, encoding for real or serving the cached raw vectors."""
+    """build_index end to end: encoding for real, or serving the cached raw vectors (``cached``
+    for an exact index, ``hnsw`` for an approximate one, which is then verified for recall@10)."""
     import logging
 
     import numpy as np
 
-    from index.store import build_index
+    from index.dense import DenseConfig, DenseKind
+    from index.store import build_index, verify
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     documents = _documents(corpus)
     out = OUT / f"{corpus}-{encoder}"
+    dense = DenseConfig(kind=DenseKind.HNSW if encoder == "hnsw" else DenseKind.FLAT)
     serving_seconds = 0.0
     if encoder == "real":
         from index.embedder import SentenceTransformerEmbedder
@@ -198,9 +201,16 @@ def phase_build(corpus: str, encoder: str) -> dict[str, Any]:
             raise FileNotFoundError(f"no cached raw encoding of the {corpus} passages; run raw")
         serving = ServingEmbedder(texts, np.load(found[0], allow_pickle=False))
         load_before = os.getloadavg()[0]
-        manifest = build_index(documents, out, serving)
+        manifest = build_index(documents, out, serving, dense=dense)
         serving_seconds = serving.seconds
+    recall = None
+    if encoder == "hnsw":
+        report = verify(out)
+        if not report.ok:
+            raise RuntimeError(f"verify failed: {report.to_dict()}")
+        recall = report.recall_at_10
     return {
+        "recall_at_10": recall,
         "passages": manifest.passages,
         "documents": manifest.documents,
         "seconds": manifest.build_seconds,
@@ -279,8 +289,10 @@ def measure(corpus: str, repeats: int) -> dict[str, Any]:
         raw = run_child("raw", corpus, "cache")
     cached = run_child("build", corpus, "cached")
     load = run_child("load", corpus, "cached")
+    hnsw = run_child("build", corpus, "hnsw")
     overhead = cached["seconds"] - cached["serving_seconds"]
     row.update(raw=raw, cached_build=cached, load=load, overhead_seconds=round(overhead, 2))
+    row.update(hnsw_recall_at_10=hnsw["recall_at_10"], hnsw_build_seconds=hnsw["seconds"])
     return row
 
 
@@ -318,6 +330,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{row['corpus']}: raw encode {raw['seconds']:.1f}s, batch {raw['batch_size']}, "
             f"from {raw.get('source', 'index_bench')}, load average {raw.get('load_average', '?')}"
             + (f"; real builds {row['real_build_all']}s" if "real_build_all" in row else "")
+            + f"; HNSW (M=32, efSearch=128) recall@10 vs exact {row['hnsw_recall_at_10']:.4f}"
         )
     lines.append(
         "build p/s 'real': build_index encoding for real; 'est.': passages / (raw encode "

@@ -15,7 +15,8 @@ model is only loaded when a text is missing, so a repeated evaluation never load
 :func:`seed_from_benchmark_cache` imports vectors that the retrieval benchmarks cached under
 ``var/cache/<dataset>/<model>__<recipe>.npy`` (see benchmarks/retrieval_data.py): their sidecar
 records the row ids and a SHA-256 over the texts, so the caller recomputes the texts, the hash
-is compared, and only then are the rows adopted.
+is compared, and only then are the rows adopted. :func:`seed_from_text_cache` reads their
+per-text caches (``<model>__by-text.npy``, keyed by the SHA-1 of each text).
 
 Example:
     >>> embedder = CachedEmbedder(SentenceTransformerEmbedder.load, Path("var/cache"),
@@ -44,6 +45,10 @@ from index.types import Embedder, Vectors
 logger = logging.getLogger(__name__)
 
 
+SAVE_EVERY = 256
+"""Unsaved single-text encodings after which the cache is written anyway."""
+
+
 def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -59,7 +64,7 @@ class _Store:
         self._rows: dict[str, int] = {}
         self._blocks: list[Vectors] = []
         self._loaded = False
-        self._dirty = False
+        self._dirty = 0  # rows added since the last save
 
     def _load(self) -> None:
         if self._loaded:
@@ -110,7 +115,7 @@ class _Store:
         for offset, key in enumerate(unique):
             self._rows[key] = start + offset
         self._blocks.append(np.ascontiguousarray(vectors[list(unique.values())], dtype=np.float32))
-        self._dirty = True
+        self._dirty += len(unique)
 
     def save(self) -> None:
         if not self._dirty:
@@ -126,7 +131,11 @@ class _Store:
         tmp = self._meta.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(tmp, self._meta)
-        self._dirty = False
+        self._dirty = 0
+
+    @property
+    def unsaved(self) -> int:
+        return self._dirty
 
     def __len__(self) -> int:
         self._load()
@@ -214,8 +223,16 @@ class CachedEmbedder:
             )
             out[missing] = fresh
             store.put([keys[i] for i in missing], fresh)
-            store.save()
+            # Batches are saved at once; single queries (a retriever encoding one question at
+            # a time) are saved every SAVE_EVERY rows and on flush(), not after every call.
+            if len(missing) > 1 or store.unsaved >= SAVE_EVERY:
+                store.save()
         return out
+
+    def flush(self) -> None:
+        """Write any vectors not saved yet (call when a run ends)."""
+        self._documents.save()
+        self._queries.save()
 
     def seed(self, texts: Sequence[str], vectors: Vectors, *, queries: bool = False) -> int:
         """Adopt vectors computed elsewhere for ``texts``; returns how many were new."""
@@ -226,6 +243,43 @@ class CachedEmbedder:
         store.put([text_key(t) for t in texts], np.asarray(vectors, dtype=np.float32))
         store.save()
         return len(store) - before
+
+
+def seed_from_text_cache(
+    embedder: CachedEmbedder,
+    npy: Path,
+    texts: Sequence[str],
+    *,
+    queries: bool = False,
+) -> int:
+    """Adopt the vectors of ``texts`` from a benchmark per-text cache, where present.
+
+    That cache (``<model>__by-text.npy`` with a ``.json`` listing ``keys``, the SHA-1 of each
+    row's UTF-8 text; see ``CachingEmbedder`` in benchmarks/retrieval_data.py) is keyed by
+    text, so a row is adopted exactly when one of ``texts`` hashes to its key. Returns the
+    number of vectors adopted.
+    """
+    meta_path = npy.with_suffix(".json")
+    if not (npy.exists() and meta_path.exists()):
+        return 0
+    keys = json.loads(meta_path.read_text(encoding="utf-8")).get("keys")
+    if not isinstance(keys, list):
+        return 0
+    rows = {key: row for row, key in enumerate(keys)}
+    found = [(t, rows[k]) for t in dict.fromkeys(texts) if (k := _sha1(t)) in rows]
+    if not found:
+        return 0
+    vectors = np.load(npy, mmap_mode="r", allow_pickle=False)
+    if vectors.ndim != 2 or vectors.shape[1] != embedder.dimension or len(vectors) != len(keys):
+        return 0
+    picked = np.asarray(vectors[[row for _, row in found]], dtype=np.float32)
+    adopted = embedder.seed([t for t, _ in found], picked, queries=queries)
+    logger.info("adopted %d vectors from %s", adopted, npy)
+    return adopted
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 def seed_from_benchmark_cache(

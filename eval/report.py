@@ -177,53 +177,68 @@ def plot_per_query_diff(
 
 
 def plot_recall_by_turn(
-    series: Mapping[str, Mapping[int, Mapping[str, float]]],
+    series: Mapping[str, Mapping[str, Mapping[int, Mapping[str, float]]]],
     path: Path,
     *,
     measures: Sequence[str] = ("R@5", "R@10"),
     title: str,
     last_turn_label: str | None = None,
 ) -> None:
-    """One panel per measure; one line per series (system and condition) over the turn number.
+    """A grid: one row per measure, one column per system, one line per condition.
 
-    ``series`` maps a label to ``{turn: {measure: mean, "n": count}}``.
+    ``series`` maps system -> condition label -> ``{turn: {measure: mean, "n": count}}``. The
+    y axis starts just below the lowest value so differences between the lines stay visible.
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(measures), figsize=(6.0 * len(measures), 4.4), sharey=True)
-    axes = [axes] if len(measures) == 1 else list(axes)
-    styles = ("-", "--", ":", "-.")
-    labels = list(series)
-    turns = sorted({t for s in series.values() for t in s})
-    for ax, measure in zip(axes, measures, strict=True):
-        for i, label in enumerate(labels):
-            points = series[label]
-            xs = [t for t in turns if t in points]
-            ys = [points[t][measure] for t in xs]
-            system_index = i // 2
-            ax.plot(
-                xs,
-                ys,
-                styles[i % 2],
-                marker="o" if i % 2 == 0 else "s",
-                color=PALETTE[system_index % len(PALETTE)],
-                label=label,
-                linewidth=1.8,
-                markersize=4,
-            )
-        ax.set_title(measure)
-        ax.set_xlabel("turn of the question (number of the user turn)")
-        ax.set_xticks(turns)
-        counts = {t: int(next(iter(series.values())).get(t, {}).get("n", 0)) for t in turns}
-        tick_labels = [f"{t}\nn={counts[t]}" for t in turns]
-        if last_turn_label and turns:
-            tick_labels[-1] = f"{last_turn_label}\nn={counts[turns[-1]]}"
-        ax.set_xticklabels(tick_labels, fontsize=8)
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-    axes[0].set_ylabel("mean recall over tasks")
-    axes[-1].legend(loc="lower left", frameon=False, fontsize=8)
+    systems = list(series)
+    fig, axes = plt.subplots(
+        len(measures),
+        len(systems),
+        figsize=(4.2 * len(systems) + 0.6, 3.3 * len(measures) + 0.8),
+        sharey=True,
+        squeeze=False,
+    )
+    turns = sorted({t for by in series.values() for s in by.values() for t in s})
+    values = [s[t][m] for by in series.values() for s in by.values() for t in s for m in measures]
+    low = max(0.0, math.floor(min(values, default=0.0) * 10) / 10 - 0.05)
+    counts = {}
+    for by in series.values():
+        for points in by.values():
+            for t in turns:
+                counts.setdefault(t, int(points.get(t, {}).get("n", 0)))
+    tick_labels = [f"{t}\nn={counts[t]}" for t in turns]
+    if last_turn_label and turns:
+        tick_labels[-1] = f"{last_turn_label}\nn={counts[turns[-1]]}"
+    styles = [("-", "o", "#7F7F7F"), ("--", "s", "#D55E00"), (":", "^", "#0072B2")]
+    for row, measure in enumerate(measures):
+        for col, system in enumerate(systems):
+            ax = axes[row][col]
+            for i, (label, points) in enumerate(series[system].items()):
+                line, marker, colour = styles[i % len(styles)]
+                xs = [t for t in turns if t in points]
+                ax.plot(
+                    xs,
+                    [points[t][measure] for t in xs],
+                    line,
+                    marker=marker,
+                    color=colour,
+                    label=label,
+                    linewidth=1.8,
+                    markersize=4,
+                )
+            ax.set_title(f"{system}: {measure}", fontsize=10)
+            ax.set_xticks(turns)
+            ax.set_xticklabels(tick_labels, fontsize=7)
+            ax.set_ylim(low, 1.0)
+            ax.grid(alpha=0.3)
+            ax.spines[["top", "right"]].set_visible(False)
+            if col == 0:
+                ax.set_ylabel(f"mean {measure} over tasks")
+            if row == len(measures) - 1:
+                ax.set_xlabel("user turn of the question")
+    axes[0][0].legend(loc="lower left", frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     _save(fig, path)
 
 
@@ -438,6 +453,7 @@ class FollowupReport:
     max_turn: int = 8
     command: str = ""
     examples: Sequence[Mapping[str, str]] = ()
+    notes: Sequence[str] = ()
     created: str = field(default_factory=now)
 
 
@@ -446,10 +462,12 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
     from eval.followup import by_turn
 
     out.mkdir(parents=True, exist_ok=True)
-    series: dict[str, dict[int, dict[str, float]]] = {}
+    series: dict[str, dict[str, dict[int, dict[str, float]]]] = {}
     for run in report.runs:
-        label = f"{run.system}, {run.condition.value.replace('_', ' ')}"
-        series[label] = by_turn(run.metrics, report.tasks, max_turn=report.max_turn)
+        label = run.condition.value.replace("_", " ")
+        series.setdefault(run.system, {})[label] = by_turn(
+            run.metrics, report.tasks, max_turn=report.max_turn
+        )
     plot_recall_by_turn(
         series,
         out / "recall_by_turn.png",
@@ -471,6 +489,8 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
                 "condition": r.condition.value,
                 **r.metrics.to_dict(),
                 "by_turn": {str(t): v for t, v in by_turn(r.metrics, report.tasks).items()},
+                "topic_shifts": r.topic_shifts,
+                "used_context": r.used_context,
                 "queries": dict(r.queries),
             }
             for r in report.runs
@@ -478,9 +498,15 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
         "comparisons": [c.to_dict() for c in report.comparisons],
         "significance": {"note": SIGNIFICANCE_NOTE},
         "examples": list(report.examples),
+        "notes": list(report.notes),
     }
     write_json(out / "report.json", data)
-    turns = sorted({t for s in series.values() for t in s})
+    flat = {
+        f"{system}, {label}": points
+        for system, by in series.items()
+        for label, points in by.items()
+    }
+    turns = sorted({t for s in flat.values() for t in s})
     lines = [
         "# Follow-up retrieval on MTRAG",
         "",
@@ -494,12 +520,21 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
         "## Overall",
         "",
         markdown_table(
-            ["system", "condition", *measures],
+            ["system", "condition", *measures, "topic shifts", "used context"],
             [
-                [r.system, r.condition.value, *[r.metrics.mean(m) for m in measures]]
+                [
+                    r.system,
+                    r.condition.value,
+                    *[r.metrics.mean(m) for m in measures],
+                    r.topic_shifts,
+                    r.used_context,
+                ]
                 for r in report.runs
             ],
         ),
+        "",
+        "*topic shifts*: questions the follow-up query building judged to change the subject "
+        "(searched alone); *used context*: questions searched with the conversation.",
         "",
         "## By turn",
         "",
@@ -508,9 +543,9 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
     ]
     for measure in measures:
         rows = []
-        for label, points in series.items():
+        for label, points in flat.items():
             rows.append([label, *[points.get(t, {}).get(measure, math.nan) for t in turns]])
-        counts = next(iter(series.values())) if series else {}
+        counts = next(iter(flat.values())) if flat else {}
         header = [
             f"{t}{'+' if t == report.max_turn else ''} (n={int(counts.get(t, {}).get('n', 0))})"
             for t in turns
@@ -538,6 +573,8 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
             ),
             "",
         ]
+    if report.notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in report.notes], ""]
     if report.examples:
         lines += ["## Example rewrites", ""]
         for ex in report.examples:
@@ -680,11 +717,16 @@ def write_answers_report(
     rates = {
         "citation_coverage": summary.citation_coverage,
         "citation_support": summary.citation_support,
-        "hierarchy_inversion_rate": summary.hierarchy_inversion_rate,
+        "hierarchy_inversions\n(lower is better)": summary.hierarchy_inversion_rate,
         "abstention_precision": abst.get("precision"),
         "abstention_recall": abst.get("recall"),
     }
-    plot_rates(rates, out / "rates.png", title=f"Answer audit: {summary.answers} answers")
+    plot_rates(
+        rates,
+        out / "rates.png",
+        title=f"Answer audit of {Path(questions_file).name or 'questions'}: "
+        f"{summary.answers} answers, {summary.abstained} abstained",
+    )
     issue_totals = {kind.value: sum(a.structure.count(kind) for a in audits) for kind in IssueKind}
     issue_totals["unsupported_citation"] = summary.support_checked - summary.support_supported
     plot_counts(

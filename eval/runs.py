@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from corpus.types import Document, Passage
-from eval.embedcache import CachedEmbedder, seed_from_benchmark_cache
+from eval.embedcache import CachedEmbedder, seed_from_benchmark_cache, seed_from_text_cache
 from eval.metrics import MEASURES, evaluate
 from eval.trec import read_qrels, read_queries
 from eval.types import Qrels, Run, SystemResult
@@ -183,15 +183,20 @@ def seed_benchmark_caches(
     """Adopt every benchmark cache in ``folder`` made from exactly these passages or queries.
 
     The retrieval benchmarks cache vectors as ``<model>__<recipe>.npy`` with a sidecar listing
-    row ids (see benchmarks/retrieval_data.py). A sidecar whose ids are these passage ids (texts:
-    ``Passage.embedding_text``) or these query ids (texts: the queries) is adopted after its text
-    hash is checked. Returns the number of vectors adopted.
+    row ids, and per text as ``<model>__by-text.npy`` (see benchmarks/retrieval_data.py). A
+    recipe sidecar whose ids are these passage ids (texts: ``Passage.embedding_text``) or these
+    query ids (texts: the queries) is adopted after its text hash is checked; a per-text cache
+    gives up every row whose text is one of them. Returns the number of vectors adopted.
     """
     if not folder.is_dir():
         return 0
     passage_ids = [p.id for p in passages]
     query_ids = list(queries)
     adopted = 0
+    texts = [p.embedding_text for p in passages]
+    for npy in sorted(folder.glob("*__by-text.npy")):
+        adopted += seed_from_text_cache(embedder, npy, texts)
+        adopted += seed_from_text_cache(embedder, npy, list(queries.values()), queries=True)
     for meta_path in sorted(folder.glob("*.json")):
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -202,7 +207,6 @@ def seed_benchmark_caches(
         if not isinstance(ids, list):
             continue
         if passage_ids and ids == passage_ids:
-            texts = [p.embedding_text for p in passages]
             adopted += seed_from_benchmark_cache(embedder, npy, ids, texts)
         elif query_ids and ids == query_ids:
             adopted += seed_from_benchmark_cache(

@@ -75,3 +75,20 @@ def test_seed_from_benchmark_cache_checks_texts(tmp_path: Path) -> None:
     assert seed_from_benchmark_cache(cached, npy, ids, texts) == 2
     assert np.array_equal(cached.encode_documents(["t2"]), vectors[[1]])
     assert not cached.loaded
+
+
+def test_seed_from_per_text_cache(tmp_path: Path) -> None:
+    from eval.embedcache import seed_from_text_cache
+
+    vectors = HashingEmbedder()._encode(["x", "y", "z"])
+    npy = tmp_path / "m__by-text.npy"
+    np.save(npy, vectors, allow_pickle=False)
+    keys = [hashlib.sha1(t.encode()).hexdigest() for t in ("x", "y", "z")]
+    npy.with_suffix(".json").write_text(json.dumps({"keys": keys}))
+    cached = _cached(tmp_path / "cache", HashingEmbedder())
+    # Only the texts asked for, and present, are adopted: "z" is not asked, "w" is not there.
+    assert seed_from_text_cache(cached, npy, ["y", "x", "w"]) == 2
+    assert np.array_equal(cached.encode_documents(["x", "y"]), vectors[:2])
+    assert not cached.loaded
+    assert seed_from_text_cache(cached, npy, ["y"], queries=True) == 1
+    assert np.array_equal(cached.encode_queries(["y"]), vectors[[1]])

@@ -15,7 +15,11 @@ passage cosine). :data:`ABSTAIN_THRESHOLD` is the F0.5-best cut for abstaining o
 (precision counts twice: a wrong abstention withholds evidence the index has, while a wrong
 answer still quotes real cited sentences under the weak-evidence notice): precision 0.59,
 recall 0.60 on MTRAG. :data:`WEAK_THRESHOLD` is the F1-best cut, at or above it, for flagging
-anything short of ANSWERABLE (UNANSWERABLE or PARTIAL). Re-derive both with::
+anything short of ANSWERABLE (UNANSWERABLE or PARTIAL). The extractive composer also applies
+it to the bottom line itself: when the guideline preference puts a guideline sentence in the
+lead that scores below it, the answer carries the weak-evidence notice even if a research
+sentence scored higher (on MTRAG, with one kind of passage, the two rules coincide).
+Re-derive both with::
 
     nice python benchmarks/abstention_mtrag.py  # prints a table, writes var/results/abstention.json
 

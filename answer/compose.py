@@ -18,7 +18,8 @@ Selection. The bottom line is the best sentence overall, from a guideline unless
 beats it clearly. Each section is filled by maximal marginal relevance (Carbonell and Goldstein
 1998, lambda = 0.7) among sentences within a margin of the section's best, skipping
 near-duplicates (cosine > 0.9 or term Jaccard > 0.6) and capping sentences per source so the
-points differ. The best sentence score also decides abstention and the weak-evidence notice.
+points differ. The best sentence score decides abstention; the weak-evidence notice is added
+when it, or the bottom line's own score, is below the weak threshold (see answer/abstain.py).
 
 Example:
     >>> composer = ExtractiveComposer(embedder)
@@ -387,7 +388,9 @@ class ExtractiveComposer:
             research = [bottom]
 
         notice_texts = list(notices)
-        if prepared.support is Support.WEAK:
+        # The answer leads with its bottom line; when guideline preference put a less relevant
+        # sentence there than the best one, the lead is what must be relevant enough.
+        if prepared.support is Support.WEAK or bottom.relevance < config.weak_below:
             notice_texts.append(WEAK_NOTICE)
         if not guideline:
             notice_texts.append(NO_GUIDELINE_NOTICE)

@@ -58,7 +58,8 @@ def _sentence_markdown(sentence: Sentence) -> str:
 
 def reference_line(reference: Reference) -> str:
     """``[n] Title. Source, year. URL (design)`` without Markdown."""
-    parts = [f"[{reference.n}] {reference.title.rstrip('.')}."]
+    title = reference.title.strip()
+    parts = [f"[{reference.n}] {title if title.endswith(('.', '?', '!')) else title + '.'}"]
     where = reference.source + (f", {reference.year}" if reference.year else "")
     if where:
         parts.append(f"{where}.")

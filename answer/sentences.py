@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from corpus.chunking import split_sentences
 from corpus.types import Passage
@@ -168,6 +167,9 @@ def _key(passage: Passage) -> str:
 class SentenceBank:
     """Encodes each passage's candidate sentences once and remembers them.
 
+    The bank keeps offsets and vectors, not text: a span's text is cut from the passage it is
+    asked for (the key includes a digest of that text, so the offsets always fit it).
+
     Args:
         embedder: encodes sentences (``encode_documents``) into unit rows.
 
@@ -181,11 +183,12 @@ class SentenceBank:
 
     def __init__(self, embedder: Embedder) -> None:
         self._embedder = embedder
-        self._entries: dict[str, BankEntry] = {}
+        self._offsets: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._vectors: dict[str, Vectors] = {}
         self._dirty = False
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._offsets)
 
     @property
     def dirty(self) -> bool:
@@ -195,14 +198,22 @@ class SentenceBank:
     def entries(self, passages: Sequence[Passage]) -> list[BankEntry]:
         """The entries of ``passages``, encoding the missing ones in one batch."""
         self.warm(passages)
-        return [self._entries[_key(p)] for p in passages]
+        entries = []
+        for passage in passages:
+            key = _key(passage)
+            spans = tuple(
+                SentenceSpan(start, end, passage.text[start:end])
+                for start, end in self._offsets[key]
+            )
+            entries.append(BankEntry(spans, self._vectors[key]))
+        return entries
 
     def warm(self, passages: Sequence[Passage], *, progress: bool = False) -> int:
         """Encode the sentences of every passage not yet in the bank; returns how many."""
         missing: dict[str, tuple[SentenceSpan, ...]] = {}
         for passage in passages:
             key = _key(passage)
-            if key not in self._entries and key not in missing:
+            if key not in self._offsets and key not in missing:
                 missing[key] = candidate_spans(passage)
         if not missing:
             return 0
@@ -210,7 +221,8 @@ class SentenceBank:
         vectors = self._embedder.encode_documents(texts, progress=progress)
         row = 0
         for key, spans in missing.items():
-            self._entries[key] = BankEntry(spans, vectors[row : row + len(spans)])
+            self._offsets[key] = tuple((span.start, span.end) for span in spans)
+            self._vectors[key] = vectors[row : row + len(spans)]
             row += len(spans)
         self._dirty = True
         logger.debug("encoded %d sentences of %d passages", len(texts), len(missing))
@@ -218,7 +230,7 @@ class SentenceBank:
 
     def _meta(self) -> dict[str, object]:
         return {
-            "format": 1,
+            "format": 2,
             "splitter_version": SPLITTER_VERSION,
             "model": self._embedder.model_name,
             "dimension": self._embedder.dimension,
@@ -227,8 +239,8 @@ class SentenceBank:
     def load(self, path: Path) -> int:
         """Add the entries saved at ``path``; returns how many were read.
 
-        A missing file, or one written for another model or splitter version, reads as empty
-        (it is a cache: it is rebuilt, never trusted across versions).
+        A missing file, or one written for another model, format or splitter version, reads as
+        empty (it is a cache: it is rebuilt, never trusted across versions).
         """
         if not path.is_file():
             return 0
@@ -238,26 +250,26 @@ class SentenceBank:
                 logger.info("ignoring sentence cache %s written for %s", path, meta)
                 return 0
             keys = data["keys"].tolist()
-            counts: npt.NDArray[np.int64] = data["counts"]
-            starts, ends, vectors = data["starts"], data["ends"], data["vectors"]
-            texts = data["texts"].tolist()
+            counts: list[int] = data["counts"].tolist()
+            starts: list[int] = data["starts"].tolist()
+            ends: list[int] = data["ends"].tolist()
+            vectors: Vectors = data["vectors"]
         row = 0
-        for key, count in zip(keys, counts.tolist(), strict=True):
-            spans = tuple(
-                SentenceSpan(int(starts[i]), int(ends[i]), texts[i])
-                for i in range(row, row + count)
-            )
-            self._entries.setdefault(key, BankEntry(spans, vectors[row : row + count]))
+        for key, count in zip(keys, counts, strict=True):
+            if key not in self._offsets:
+                self._offsets[key] = tuple(
+                    zip(starts[row : row + count], ends[row : row + count], strict=True)
+                )
+                self._vectors[key] = vectors[row : row + count]
             row += count
         logger.info("loaded %d cached sentence sets from %s", len(keys), path)
         return len(keys)
 
     def save(self, path: Path) -> None:
         """Write every entry to ``path`` atomically (temporary file, then rename)."""
-        keys = list(self._entries)
-        spans = [span for key in keys for span in self._entries[key].spans]
-        dimension = self._embedder.dimension
-        vectors = [self._entries[key].vectors for key in keys]
+        keys = list(self._offsets)
+        offsets = [pair for key in keys for pair in self._offsets[key]]
+        vectors = [self._vectors[key] for key in keys]
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         try:
@@ -266,14 +278,13 @@ class SentenceBank:
                     handle,
                     meta=np.array(json.dumps(self._meta(), sort_keys=True)),
                     keys=np.array(keys, dtype=str),
-                    counts=np.array([len(self._entries[k].spans) for k in keys], dtype=np.int64),
-                    starts=np.array([s.start for s in spans], dtype=np.int64),
-                    ends=np.array([s.end for s in spans], dtype=np.int64),
-                    texts=np.array([s.text for s in spans], dtype=str),
+                    counts=np.array([len(self._offsets[k]) for k in keys], dtype=np.int64),
+                    starts=np.array([a for a, _ in offsets], dtype=np.int64),
+                    ends=np.array([b for _, b in offsets], dtype=np.int64),
                     vectors=(
                         np.concatenate(vectors).astype(np.float32)
                         if vectors
-                        else np.zeros((0, dimension), dtype=np.float32)
+                        else np.zeros((0, self._embedder.dimension), dtype=np.float32)
                     ),
                 )
             os.replace(temporary, path)

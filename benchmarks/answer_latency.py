@@ -65,15 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     audience = Audience(args.audience)
     engine.answer(questions[0], audience=audience)  # warm-up: first-call allocations
     totals: list[float] = []
+    first: list[float] = []
     parts: dict[str, list[float]] = {}
-    for _ in range(args.rounds):
+    for round_number in range(args.rounds):
         for question in questions:
             begun = time.perf_counter()
             answer = engine.answer(question, audience=audience)
-            totals.append((time.perf_counter() - begun) * 1000.0)
+            elapsed = (time.perf_counter() - begun) * 1000.0
+            totals.append(elapsed)
+            if round_number == 0:
+                first.append(elapsed)
             for name, value in answer.timings_ms.items():
                 parts.setdefault(name, []).append(value)
-    summary = {"engine.answer": percentiles(totals)}
+    # Round 1 is the honest figure for new questions: in later rounds the question's
+    # embedding is found in the query caches and the encoder is skipped.
+    summary = {"answer, round 1": percentiles(first), "answer, all": percentiles(totals)}
     summary |= {
         name: percentiles(values) for name, values in sorted(parts.items()) if name != "total"
     }
@@ -81,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         f"engine built in {build_s:.1f} s; {len(totals)} answers "
         f"({len(questions)} questions x {args.rounds} rounds), {args.threads} encoder thread(s)"
     )
-    print(f"{'ms':<16} {'p50':>8} {'p95':>8} {'max':>8}")
+    print(f"{'ms':<18} {'p50':>8} {'p95':>8} {'max':>8}")
     for name, stats in summary.items():
-        print(f"{name:<16} {stats['p50']:8.1f} {stats['p95']:8.1f} {stats['max']:8.1f}")
+        print(f"{name:<18} {stats['p50']:8.1f} {stats['p95']:8.1f} {stats['max']:8.1f}")
     report = {
         "command": "nice python benchmarks/answer_latency.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),

@@ -37,6 +37,9 @@ SIGNIFICANCE_NOTE = (
     "correction. * p < 0.05, ** p < 0.01 (randomisation test)."
 )
 
+MAX_COMPARISON_ROWS = 20
+"""Beyond this many comparisons report.md lists only the first measure's (all are in JSON)."""
+
 # Colour-blind-safe palette (Okabe and Ito 2008), in system order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
@@ -201,7 +204,7 @@ def plot_recall_by_turn(
     turns = sorted({t for by in series.values() for s in by.values() for t in s})
     values = [s[t][m] for by in series.values() for s in by.values() for t in s for m in measures]
     low = max(0.0, math.floor(min(values, default=0.0) * 10) / 10 - 0.05)
-    counts = {}
+    counts: dict[int, int] = {}
     for by in series.values():
         for points in by.values():
             for t in turns:
@@ -381,10 +384,17 @@ def _retrieval_markdown(
         "",
     ]
     if report.comparisons:
+        shown = list(report.comparisons)
+        scope = ""
+        if len(shown) > MAX_COMPARISON_ROWS and measures:
+            shown = [c for c in shown if c.measure == measures[0]]
+            scope = (
+                f" Shown here: {measures[0]} only; every measure's comparisons are in report.json."
+            )
         lines += [
             "## Paired significance",
             "",
-            SIGNIFICANCE_NOTE,
+            SIGNIFICANCE_NOTE + scope,
             "",
             markdown_table(
                 [
@@ -410,7 +420,7 @@ def _retrieval_markdown(
                         _p(c.p_values.get(TestKind.RANDOMISATION, math.nan)),
                         stars(c.p_values.get(TestKind.RANDOMISATION, math.nan)),
                     ]
-                    for c in report.comparisons
+                    for c in shown
                 ],
             ),
             "",

@@ -179,6 +179,7 @@ def seed_benchmark_caches(
     *,
     passages: Sequence[Passage],
     queries: Mapping[str, str],
+    documents: Sequence[Document] = (),
 ) -> int:
     """Adopt every benchmark cache in ``folder`` made from exactly these passages or queries.
 
@@ -186,14 +187,18 @@ def seed_benchmark_caches(
     row ids, and per text as ``<model>__by-text.npy`` (see benchmarks/retrieval_data.py). A
     recipe sidecar whose ids are these passage ids (texts: ``Passage.embedding_text``) or these
     query ids (texts: the queries) is adopted after its text hash is checked; a per-text cache
-    gives up every row whose text is one of them. Returns the number of vectors adopted.
+    gives up every row whose text is one of them. ``documents`` (for whole-document systems)
+    match a sidecar listing the data set's own document ids, with texts the embedding text of
+    :func:`document_passages`. Returns the number of vectors adopted.
     """
     if not folder.is_dir():
         return 0
     passage_ids = [p.id for p in passages]
     query_ids = list(queries)
+    whole = document_passages(documents)
+    document_ids = [beir_id(p) for p in whole]
     adopted = 0
-    texts = [p.embedding_text for p in passages]
+    texts = [p.embedding_text for p in passages] + [p.embedding_text for p in whole]
     for npy in sorted(folder.glob("*__by-text.npy")):
         adopted += seed_from_text_cache(embedder, npy, texts)
         adopted += seed_from_text_cache(embedder, npy, list(queries.values()), queries=True)
@@ -207,7 +212,13 @@ def seed_benchmark_caches(
         if not isinstance(ids, list):
             continue
         if passage_ids and ids == passage_ids:
-            adopted += seed_from_benchmark_cache(embedder, npy, ids, texts)
+            adopted += seed_from_benchmark_cache(
+                embedder, npy, ids, [p.embedding_text for p in passages]
+            )
+        elif document_ids and ids == document_ids:
+            adopted += seed_from_benchmark_cache(
+                embedder, npy, ids, [p.embedding_text for p in whole]
+            )
         elif query_ids and ids == query_ids:
             adopted += seed_from_benchmark_cache(
                 embedder, npy, ids, [queries[q] for q in query_ids], queries=True
@@ -284,42 +295,110 @@ def parse_systems(text: str, variants: Sequence[str] = ()) -> list[SystemSpec]:
     return specs
 
 
-def _lexical(
-    index: PassageIndex, embedder: Embedder, options: Mapping[str, Any], depth: int
-) -> Retriever:
+class Granularity(str, enum.Enum):
+    """What a BM25 or dense system searches: the index's passages, or whole documents."""
+
+    PASSAGE = "passage"  # the index as built (chunked), MaxP to documents
+    DOCUMENT = "document"  # one unit per document, as BEIR baselines and MTEB score
+
+    @classmethod
+    def parse(cls, value: Any) -> Granularity:
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            names = ", ".join(member.value for member in cls)
+            raise ValueError(f"unknown granularity {value!r}; expected one of: {names}") from None
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a system is built from: the loaded index, its model, the run depth and, for
+    document-granularity systems, the documents themselves."""
+
+    index: PassageIndex
+    embedder: Embedder
+    depth: int
+    documents: Sequence[Document] = ()
+
+
+def document_passages(documents: Sequence[Document]) -> list[Passage]:
+    """One passage per document covering its whole text (title carried, no section)."""
+    from corpus.types import passage_id
+
+    return [
+        Passage(
+            id=passage_id(doc.id, 0, len(doc.text)),
+            document_id=doc.id,
+            text=doc.text,
+            start=0,
+            end=len(doc.text),
+            section="",
+            title=doc.title,
+            tier=doc.tier,
+            source=doc.source,
+            licence=doc.licence,
+            dataset=doc.dataset,
+            year=doc.year,
+            url=doc.url,
+            mesh=doc.mesh,
+        )
+        for doc in documents
+    ]
+
+
+def _units(ctx: BuildContext, options: dict[str, Any]) -> tuple[Granularity, Sequence[Passage]]:
+    granularity = Granularity.parse(options.pop("granularity", Granularity.PASSAGE.value))
+    if granularity is Granularity.PASSAGE:
+        return granularity, ctx.index.passages
+    if not ctx.documents:
+        raise ValueError("granularity=document needs the documents of the data set")
+    return granularity, document_passages(ctx.documents)
+
+
+def _lexical(ctx: BuildContext, options: Mapping[str, Any]) -> Retriever:
     from index.lexical import Bm25LexicalStore, Bm25Settings
     from retriever.lexical import LexicalRetriever
 
-    if not options:
-        return LexicalRetriever(index.lexical, index.passages)
-    # A BM25 variant (other k1, b, method, stop words or stemming): an in-memory store over
-    # the same passages, built in seconds; the index on disk is not touched.
+    rest = dict(options)
+    granularity, units = _units(ctx, rest)
+    if not rest and granularity is Granularity.PASSAGE:
+        return LexicalRetriever(ctx.index.lexical, ctx.index.passages)
+    # A BM25 variant (other k1, b, method, stop words, stemming, or whole documents): an
+    # in-memory store built in seconds; the index on disk is not touched.
     try:
-        settings = Bm25Settings.from_dict({**index.manifest.bm25.to_dict(), **options})
+        settings = Bm25Settings.from_dict({**ctx.index.manifest.bm25.to_dict(), **rest})
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"bad bm25 option in {dict(options)}: {error}") from None
-    store = Bm25LexicalStore.build([p.embedding_text for p in index.passages], settings)
-    return _Bm25Variant(LexicalRetriever(store, index.passages), settings)
+    store = Bm25LexicalStore.build([p.embedding_text for p in units], settings)
+    config = {**settings.to_dict(), "granularity": granularity.value}
+    return _Variant(LexicalRetriever(store, units), config)
 
 
-class _Bm25Variant:
-    """A lexical retriever over a re-parameterised BM25 store, exposing its settings."""
+class _Variant:
+    """A retriever built for one evaluation variant, exposing what it was built with."""
 
-    def __init__(self, retriever: Retriever, settings: Any) -> None:
+    def __init__(self, retriever: Retriever, config: Mapping[str, Any]) -> None:
         self._retriever = retriever
-        self.config = settings
+        self.settings = dict(config)
 
     def retrieve(self, query: str, top_k: int) -> list[ScoredPassage]:
         return self._retriever.retrieve(query, top_k)
 
 
-def _dense(
-    index: PassageIndex, embedder: Embedder, options: Mapping[str, Any], depth: int
-) -> Retriever:
+def _dense(ctx: BuildContext, options: Mapping[str, Any]) -> Retriever:
+    from index.dense import DenseConfig, FaissDenseStore
     from retriever.dense import DenseRetriever
 
-    _no_options(SystemKind.DENSE, options)
-    return DenseRetriever(embedder, index.dense, index.passages)
+    rest = dict(options)
+    granularity, units = _units(ctx, rest)
+    _no_options(SystemKind.DENSE, rest)
+    if granularity is Granularity.PASSAGE:
+        return DenseRetriever(ctx.embedder, ctx.index.dense, ctx.index.passages)
+    # Whole documents: the encoder truncates each at its window (256 word pieces), as MTEB's
+    # evaluation of this model does.
+    vectors = ctx.embedder.encode_documents([p.embedding_text for p in units])
+    store = FaissDenseStore.build(vectors, DenseConfig())
+    return _Variant(DenseRetriever(ctx.embedder, store, units), {"granularity": granularity.value})
 
 
 def hybrid_config(options: Mapping[str, Any], depth: int) -> Any:
@@ -346,12 +425,10 @@ def hybrid_config(options: Mapping[str, Any], depth: int) -> Any:
     return config
 
 
-def _hybrid(
-    index: PassageIndex, embedder: Embedder, options: Mapping[str, Any], depth: int
-) -> Retriever:
+def _hybrid(ctx: BuildContext, options: Mapping[str, Any]) -> Retriever:
     from retriever.hybrid import HybridRetriever
 
-    return HybridRetriever(index, embedder, hybrid_config(options, depth))
+    return HybridRetriever(ctx.index, ctx.embedder, hybrid_config(options, ctx.depth))
 
 
 def _no_options(kind: SystemKind, options: Mapping[str, Any]) -> None:
@@ -361,9 +438,7 @@ def _no_options(kind: SystemKind, options: Mapping[str, Any]) -> None:
         )
 
 
-_FACTORIES: dict[
-    SystemKind, Callable[[PassageIndex, Embedder, Mapping[str, Any], int], Retriever]
-] = {
+_FACTORIES: dict[SystemKind, Callable[[BuildContext, Mapping[str, Any]], Retriever]] = {
     SystemKind.BM25: _lexical,
     SystemKind.DENSE: _dense,
     SystemKind.HYBRID: _hybrid,
@@ -376,28 +451,36 @@ def build_retriever(
     embedder: Embedder,
     *,
     depth: int = DEFAULT_PASSAGE_DEPTH,
+    documents: Sequence[Document] = (),
 ) -> Retriever:
     """The retriever a spec names, over a loaded index.
 
-    ``bm25`` options are fields of ``index.lexical.Bm25Settings`` (``k1``, ``b``, ``method``,
-    ``stopwords``, ``stemming``; the rest come from the index manifest); ``dense`` takes none
-    (the model is fixed by the index); ``hybrid`` options are fields of
-    ``retriever.hybrid.RetrievalConfig`` (nested ones as ``policy.fused_k``).
+    Options by kind:
+
+    * ``bm25``: fields of ``index.lexical.Bm25Settings`` (``k1``, ``b``, ``method``,
+      ``stopwords``, ``stemming``; the rest come from the index manifest) and
+      ``granularity=document`` (BM25 over whole documents, needs ``documents``).
+    * ``dense``: only ``granularity=document`` (whole documents encoded, truncated at the
+      model's window; needs ``documents``); the model is fixed by the index.
+    * ``hybrid``: fields of ``retriever.hybrid.RetrievalConfig`` (nested ones as
+      ``policy.fused_k``); each leg searches ``depth`` deep unless set.
     """
-    return _FACTORIES[spec.kind](index, embedder, spec.options, depth)
+    ctx = BuildContext(index, embedder, depth, tuple(documents))
+    return _FACTORIES[spec.kind](ctx, spec.options)
 
 
 def retriever_settings(retriever: object) -> dict[str, Any]:
-    """A retriever's configuration as plain data, for the report (empty when it has none)."""
+    """A retriever's configuration as plain data, for the report."""
     from dataclasses import asdict, is_dataclass
 
+    out: dict[str, Any] = {"class": type(retriever).__name__}
+    settings = getattr(retriever, "settings", None)
+    if isinstance(settings, Mapping):
+        return {**out, **settings}
     config = getattr(retriever, "config", None)
     if config is None or not is_dataclass(config) or isinstance(config, type):
-        return {"class": type(retriever).__name__}
-    return {
-        "class": type(retriever).__name__,
-        **json.loads(json.dumps(asdict(config), default=str)),
-    }
+        return out
+    return {**out, **json.loads(json.dumps(asdict(config), default=str))}
 
 
 # --------------------------------------------------------------------------- runs

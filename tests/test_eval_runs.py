@@ -186,3 +186,34 @@ def test_bm25_variant_rebuilds_scores_in_memory(
         build_retriever(SystemSpec.parse("x=bm25:k1=-1"), tiny_beir_index, cached_embedder)
     with pytest.raises(ValueError, match="takes no options"):
         build_retriever(SystemSpec.parse("x=dense:k=1"), tiny_beir_index, cached_embedder)
+
+
+def test_document_granularity_variants(
+    tiny_beir_index: PassageIndex, cached_embedder: CachedEmbedder
+) -> None:
+    from eval.runs import document_passages, retriever_settings
+
+    documents = load_documents(TINY_BEIR)
+    whole = document_passages(documents)
+    assert [p.text for p in whole] == [d.text for d in documents]
+    specs = parse_systems(
+        "", ["bm25-doc=bm25:granularity=document", "dense-doc=dense:granularity=document"]
+    )
+    retrievers = {
+        s.name: build_retriever(s, tiny_beir_index, cached_embedder, depth=40, documents=documents)
+        for s in specs
+    }
+    assert retriever_settings(retrievers["bm25-doc"])["granularity"] == "document"
+    results = run_systems(retrievers, load_beir(TINY_BEIR, "test"), passage_depth=40, doc_depth=10)
+    for result in results:
+        # One unit per document, so the 10 best units are 10 documents (BM25 returns only
+        # documents sharing a term with the claim).
+        sizes = {len(docs) for docs in result.run.values()}
+        assert sizes == {10} if result.name == "dense-doc" else max(sizes) <= 10
+        assert result.metrics.mean("R@10") == 1.0
+    with pytest.raises(ValueError, match="needs the documents"):
+        build_retriever(specs[0], tiny_beir_index, cached_embedder)
+    with pytest.raises(ValueError, match="unknown granularity"):
+        build_retriever(
+            SystemSpec.parse("x=bm25:granularity=sentence"), tiny_beir_index, cached_embedder
+        )

@@ -168,8 +168,13 @@ def _index_for(
     name: str,
     embedder: CachedEmbedder,
     queries: dict[str, str] | None = None,
+    *,
+    whole_documents: bool = False,
 ) -> Any:
-    """Seed the embedding cache from benchmark caches, build (once) and load the index."""
+    """Seed the embedding cache from benchmark caches, build (once) and load the index.
+
+    ``whole_documents``: also adopt cached whole-document vectors (for granularity=document).
+    """
     from corpus.chunking import ChunkingConfig, chunk_documents
     from eval.runs import ensure_index, index_key, seed_benchmark_caches
     from index.errors import IndexLoadError
@@ -183,11 +188,23 @@ def _index_for(
     except IndexLoadError:
         pass
     else:
-        seed_benchmark_caches(embedder, folder, passages=[], queries=queries or {})
+        seed_benchmark_caches(
+            embedder,
+            folder,
+            passages=[],
+            queries=queries or {},
+            documents=documents if whole_documents else (),
+        )
         return index
     # Chunked here as well as in build_index: the passage texts pick benchmark vectors to adopt.
     passages = chunk_documents(list(documents), chunking)
-    seed_benchmark_caches(embedder, folder, passages=passages, queries=queries or {})
+    seed_benchmark_caches(
+        embedder,
+        folder,
+        passages=passages,
+        queries=queries or {},
+        documents=documents if whole_documents else (),
+    )
     built = ensure_index(
         documents, args.indexes, name, embedder, chunking=chunking, progress=not args.no_progress
     )
@@ -195,11 +212,14 @@ def _index_for(
 
 
 def _retrievers(
-    specs: Any, index: Any, embedder: Any, depth: int
+    specs: Any, index: Any, embedder: Any, depth: int, documents: Any = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from eval.runs import build_retriever, retriever_settings
 
-    retrievers = {spec.name: build_retriever(spec, index, embedder, depth=depth) for spec in specs}
+    retrievers = {
+        spec.name: build_retriever(spec, index, embedder, depth=depth, documents=documents)
+        for spec in specs
+    }
     settings = {
         spec.name: {**spec.to_dict(), "config": retriever_settings(retrievers[spec.name])}
         for spec in specs
@@ -238,10 +258,11 @@ def run_retrieval(args: argparse.Namespace) -> int:
         )
     documents = load_documents(args.dataset)
     embedder = _embedder(settings, args.cache)
-    index = _index_for(documents, args, data.name, embedder, data.queries)
+    whole = any(str(s.options.get("granularity", "")).lower() == "document" for s in specs)
+    index = _index_for(documents, args, data.name, embedder, data.queries, whole_documents=whole)
     if any(spec.kind is not SystemKind.BM25 for spec in specs):
         embedder.encode_queries(list(data.queries.values()))  # one batch, then cache hits
-    retrievers, system_settings = _retrievers(specs, index, embedder, args.passage_depth)
+    retrievers, system_settings = _retrievers(specs, index, embedder, args.passage_depth, documents)
     results = run_systems(
         retrievers,
         data,

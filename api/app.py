@@ -3,6 +3,8 @@
 Resources live in the lifespan: the conversation store opens at startup, and the engine (index
 plus model, seconds to load) loads in a background thread, so ``/healthz`` answers at once and
 ``/readyz`` says 503 until the engine is ready; ``/v1`` routes answer 503 until then too.
+With several worker processes (``followup serve --workers``) each worker instead loads before
+it accepts requests (``load_in_background=False``), so no request meets a loading worker.
 
 Access. With ``settings.api.api_keys`` set, every ``/v1`` route needs a key, as
 ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (401 otherwise). Open without a key:
@@ -59,13 +61,19 @@ async def _load(settings: Settings, state: EngineState, engine: Engine | None) -
     logger.info("engine ready (index %s)", settings.index.path)
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, engine: Engine | None = None, *, load_in_background: bool = True
+) -> FastAPI:
     """The API service.
 
     Args:
         settings: the whole configuration; ``settings.api`` is this layer's part.
-        engine: an engine to serve; when None, ``build_engine(settings)`` runs in the lifespan
-            (in a background thread: see the module docstring).
+        engine: an engine to serve; when None, ``build_engine(settings)`` runs in the lifespan.
+        load_in_background: build the engine after the server starts listening, so /healthz
+            answers at once and /readyz says 503 meanwhile (see the module docstring). False
+            makes startup wait for it: with several worker processes behind one socket, a
+            worker then takes requests only once it can answer them, instead of some requests
+            meeting a worker that is still loading.
 
     Returns:
         The application; run it with uvicorn.
@@ -78,7 +86,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         await asyncio.to_thread(store.open)
         app.state.store = store
         loading: asyncio.Task[None] | None = None
-        if engine is not None:  # given: ready before the first request
+        if engine is not None or not load_in_background:  # ready before the first request
             await _load(settings, engine_state, engine)
         else:  # seconds of loading: /healthz answers meanwhile, /readyz says 503
             loading = asyncio.create_task(_load(settings, engine_state, None))

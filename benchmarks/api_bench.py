@@ -147,6 +147,7 @@ def run_level(url: str, clients: int, requests: int, questions: Questions) -> di
                     latencies.append(elapsed)
                     timing = dict(response.json().get("timings_ms", {}))
                     timing["app"] = server_timing(response)
+                    timing["cpu"] = server_timing(response, "cpu")
                     timings.append(timing)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in per_client]
@@ -175,23 +176,30 @@ def run_level(url: str, clients: int, requests: int, questions: Questions) -> di
     }
 
 
-def server_timing(response: httpx.Response) -> float:
-    """The ``app;dur=`` of the Server-Timing header (api/timing.py), in ms."""
+def server_timing(response: httpx.Response, metric: str = "app") -> float:
+    """One metric (``app`` wall, ``cpu``) of the Server-Timing header (api/timing.py), in ms."""
     for part in response.headers.get("server-timing", "").split(","):
         name, _, duration = part.strip().partition(";dur=")
-        if name == "app" and duration:
+        if name == metric and duration:
             return float(duration)
     return float("nan")
 
 
-def breakdown(level: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """(part, p50 ms, mean ms): the engine's parts, then the layers around the engine."""
+def breakdown(level: dict[str, Any]) -> list[tuple[str, float, float, float]]:
+    """(part, p50, p95, mean ms): the engine's parts, then the layers around the engine."""
     timings = level["engine_timings"]
-    parts = sorted({k for t in timings for k in t} - {"total", "app"})
+    parts = sorted({k for t in timings for k in t} - {"total", "app", "cpu"})
     rows = []
 
     def row(name: str, values: np.ndarray) -> None:
-        rows.append((name, float(np.percentile(values, 50)), float(values.mean())))
+        rows.append(
+            (
+                name,
+                float(np.percentile(values, 50)),
+                float(np.percentile(values, 95)),
+                float(values.mean()),
+            )
+        )
 
     for key in parts:
         row(f"engine: {key}", np.array([t.get(key, 0.0) for t in timings]))
@@ -202,6 +210,10 @@ def breakdown(level: dict[str, Any]) -> list[tuple[str, float, float]]:
     row("app around the engine (validation, thread hand-off, JSON)", app - total)
     row("outside the app (uvicorn, loopback, client)", latency - app)
     row("client latency", latency)
+    row(
+        "server CPU time per request (what it costs on an idle core)",
+        np.array([t["cpu"] for t in timings]),
+    )
     return rows
 
 
@@ -258,10 +270,10 @@ def main() -> int:
         )
     single = next((lv for lv in levels if lv["clients"] == 1), levels[0])
     print(f"\nWhere the time goes ({single['clients']} client, engine timings_ms):\n")
-    print("| part | p50 ms | mean ms |")
-    print("|---|---:|---:|")
-    for part, p50, mean in breakdown(single):
-        print(f"| {part} | {p50:.2f} | {mean:.2f} |")
+    print("| part | p50 ms | p95 ms | mean ms |")
+    print("|---|---:|---:|---:|")
+    for part, p50, p95, mean in breakdown(single):
+        print(f"| {part} | {p50:.2f} | {p95:.2f} | {mean:.2f} |")
     print(f"\nGET /healthz round trip (no work): p50 {healthz:.2f} ms")
     load = os.getloadavg()
     print(

@@ -161,7 +161,9 @@ def app_factory() -> FastAPI:
 
     settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
     _limit_native_threads(settings)
-    return create_app(settings)
+    # Each worker loads before it accepts: workers share one socket, and a request must not
+    # reach one that is still loading while another already says it is ready.
+    return create_app(settings, load_in_background=False)
 
 
 def _limit_native_threads(settings: Settings) -> None:

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from followup.commands import eval as eval_commands
-from tests.fixtures_eval import BROKEN_ANSWER, TINY_BEIR, TINY_MTRAG
+from tests.fixtures_eval import (  # noqa: F401
+    BROKEN_ANSWER,
+    TINY_BEIR,
+    TINY_MTRAG,
+    eval_cache,
+    indexes_dir,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -59,12 +65,14 @@ def test_audit_clean_markdown_passes(tmp_path: Path) -> None:
     )
 
 
-def test_retrieval_command_on_tiny_beir(tmp_path: Path) -> None:
+def test_retrieval_command_on_tiny_beir(
+    tmp_path: Path, indexes_dir: Path, eval_cache: Path
+) -> None:
     out = tmp_path / "retrieval"
     argv = [
         *("eval", "retrieval", "--dataset", str(TINY_BEIR), "--split", "test"),
         *("--systems", "bm25,dense", "--variant", "rrf=hybrid:rrf_k=10"),
-        *("--indexes", str(tmp_path / "indexes"), "--cache", str(tmp_path / "cache")),
+        *("--indexes", str(indexes_dir), "--cache", str(eval_cache)),
         *("--passage-depth", "40", "--doc-depth", "20", "--permutations", "200", "--no-progress"),
     ]
     assert run_cli([*argv, "--out", str(out)]) == 0
@@ -87,7 +95,9 @@ def test_retrieval_command_on_tiny_beir(tmp_path: Path) -> None:
     assert cache["misses"] == 0 and cache["hits"] > 0
 
 
-def test_followup_command_on_tiny_mtrag(tmp_path: Path) -> None:
+def test_followup_command_on_tiny_mtrag(
+    tmp_path: Path, indexes_dir: Path, eval_cache: Path
+) -> None:
     out = tmp_path / "followup"
     argv = [
         "eval",
@@ -99,9 +109,9 @@ def test_followup_command_on_tiny_mtrag(tmp_path: Path) -> None:
         "--out",
         str(out),
         "--indexes",
-        str(tmp_path / "indexes"),
+        str(indexes_dir),
         "--cache",
-        str(tmp_path / "cache"),
+        str(eval_cache),
         "--no-progress",
     ]
     assert run_cli(argv) == 0

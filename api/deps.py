@@ -1,11 +1,11 @@
-"""What a route may ask for: the settings, the engine, the conversation store, an API key check.
+"""What a route may ask for: settings, engine, passages, conversation store, an API key check.
 
 Each is an ``Annotated[..., Depends()]`` alias, so a route reads ``engine: EngineDep`` and tests
 swap the real thing with ``app.dependency_overrides[get_engine] = lambda: my_engine``.
 
 Example:
     >>> @router.get("/v1/passages/{passage_id}", response_model=PassageOut)
-    ... def read_passage(passage_id: str, engine: EngineDep) -> PassageOut: ...
+    ... def read_passage(passage_id: str, passages: PassagesDep) -> PassageOut: ...
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ class SerializedEngine(Engine):
     """An engine whose calls run one at a time in this process.
 
     The HTTP server runs routes in a thread pool, but the model's fast tokenizer is not safe to
-    call from two threads at once (it fails with "Already borrowed"), and with one torch thread
-    per process two concurrent encodings would only share one core anyway. Run more worker
+    call from two threads at once (it fails with "Already borrowed"), the engine's caches of
+    query vectors are plain ordered dicts, and with one torch thread per process two concurrent
+    encodings would only share one core anyway. Run more worker
     processes (``followup serve --workers``) to use more cores. A stream takes the lock for each
     event it computes, never while a client is slow to read.
 
@@ -98,40 +99,13 @@ class SerializedEngine(Engine):
 
 
 class _EnginePassages:
-    """A :class:`PassageLookup` over an engine that has ``passage(id)``."""
+    """A :class:`PassageLookup` over ``Engine.passage`` (a dict lookup: no lock needed)."""
 
     def __init__(self, lookup: Callable[[str], Passage | None]) -> None:
         self._lookup = lookup
 
     def get(self, passage_id: str) -> Passage | None:
         return self._lookup(passage_id)
-
-
-def engine_passages(engine: Engine) -> tuple[PassageLookup | None, dict[str, Any] | None]:
-    """The engine's own passage lookup and index manifest, when it has them.
-
-    ``engine.index`` (a loaded ``PassageIndex``) when set, else an engine class's own
-    ``passage(id)``; ``engine.manifest`` (or the index's). Without either, the API loads the
-    index's passages itself (:func:`load_resources`).
-    """
-    lookup: PassageLookup | None = None
-    index = getattr(engine, "index", None)
-    if index is not None and callable(getattr(index, "get", None)):
-        lookup = index
-    elif _overrides(engine, "passage"):
-        lookup = _EnginePassages(engine.passage)
-    manifest: Any = getattr(engine, "manifest", None)
-    if manifest is None and index is not None:
-        manifest = getattr(index, "manifest", None)
-    if manifest is not None and hasattr(manifest, "to_dict"):
-        manifest = manifest.to_dict()
-    return lookup, (dict(manifest) if manifest is not None else None)
-
-
-def _overrides(engine: Engine, name: str) -> bool:
-    """Whether the engine's class defines ``name`` itself (not the base Engine's default)."""
-    own = getattr(type(engine), name, None)
-    return callable(own) and own is not getattr(Engine, name, None)
 
 
 @dataclass(frozen=True)
@@ -144,7 +118,7 @@ class Resources:
 
 
 def load_resources(settings: Settings, engine: Engine | None = None) -> Resources:
-    """Build the engine (unless given) and find the passages and manifest of its index.
+    """Build the engine (unless given) and take its passage lookup and index manifest.
 
     Raises:
         FileNotFoundError: there is no index at ``settings.index.path``.
@@ -157,17 +131,15 @@ def load_resources(settings: Settings, engine: Engine | None = None) -> Resource
                 f"no index at {settings.index.path} ({manifest_file.name} missing)"
             )
         engine = build_engine(settings)
-    lookup, manifest = engine_passages(engine)
-    if lookup is None:
-        # Passages are parsed a second time here (vectors and BM25 arrays are memory-mapped,
-        # so little else is read); Engine has no passage lookup to share.
-        from index.store import PassageIndex
-
-        index = PassageIndex.load(settings.index.path)
-        lookup = index
-        manifest = manifest or index.manifest.to_dict()
-    serialized = engine if isinstance(engine, SerializedEngine) else SerializedEngine(engine)
-    return Resources(serialized, lookup, manifest)
+    inner = engine.inner if isinstance(engine, SerializedEngine) else engine
+    manifest: Any = inner.manifest
+    if manifest is not None and hasattr(manifest, "to_dict"):
+        manifest = manifest.to_dict()
+    return Resources(
+        engine=engine if isinstance(engine, SerializedEngine) else SerializedEngine(engine),
+        passages=_EnginePassages(inner.passage),
+        manifest=dict(manifest) if manifest is not None else None,
+    )
 
 
 @dataclass

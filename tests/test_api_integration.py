@@ -45,20 +45,26 @@ def api_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def server_settings(index: Path, data_dir: Path, **api: Any) -> Settings:
-    return Settings(
-        index={"path": index},
-        embedder={"threads": 1},
-        answer={"sentence_cache_dir": data_dir / "cache"},
-        api={"data_dir": data_dir, **api},
-    )
+@pytest.fixture(scope="session")
+def sentence_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One sentence-embedding cache for every engine of the session: the first engine fills
+    it, later ones (the subprocesses) read it, as a restarted server does."""
+    return tmp_path_factory.mktemp("api-sentence-cache")
 
 
 @pytest.fixture(scope="session")
-def live(api_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+def live(
+    api_index: Path, sentence_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ThreadServer]:
     """create_app(settings) with the real engine (built in the lifespan) on real uvicorn."""
     data = tmp_path_factory.mktemp("api-live")
-    app = create_app(server_settings(api_index, data, api_keys=[KEY]))
+    settings = Settings(
+        index={"path": api_index},
+        embedder={"threads": 1},
+        answer={"sentence_cache_dir": sentence_cache},
+        api={"data_dir": data, "api_keys": [KEY]},
+    )
+    app = create_app(settings)
     with ThreadServer(app, startup_timeout=300) as server:
         yield server
 
@@ -225,11 +231,13 @@ def test_openai_client_sees_our_errors(client: openai.OpenAI, live: ThreadServer
 # -------------------------------------------------------------------- the real commands
 
 
-def test_a_killed_server_loses_nothing(api_index: Path, tmp_path: Path) -> None:
+def test_a_killed_server_loses_nothing(
+    api_index: Path, sentence_cache: Path, live: ThreadServer, tmp_path: Path
+) -> None:
     """SIGKILL mid-conversation, restart on the same data dir: every answered turn is there,
     and the conversation continues from them."""
     data = tmp_path / "data"
-    env = {"FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR": str(tmp_path / "cache")}
+    env = {"FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR": str(sentence_cache)}
     args = ("--api-key", KEY)
     first = ServeProcess(api_index, data, extra=args, env=env, headers=HEADERS)
     try:
@@ -294,12 +302,14 @@ def _cli(
     )
 
 
-def test_chat_answers_followups_in_the_terminal(api_index: Path, tmp_path: Path) -> None:
+def test_chat_answers_followups_in_the_terminal(
+    api_index: Path, sentence_cache: Path, live: ThreadServer
+) -> None:
     result = _cli(
         "chat",
         "--index",
         str(api_index),
-        cache=tmp_path / "cache",
+        cache=sentence_cache,
         # No /quit: the input just ends, as when a script pipes questions in.
         stdin=f"{Q1}\n\n{FOLLOWUP}\n/new\nWhat causes iron-deficiency anemia?\n",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from answer.engine import StreamEvent
 from answer.render import to_markdown
 from answer.schema import Answer
 from api.deps import get_engine
@@ -336,3 +337,50 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         assert schemas[name]["examples"], name
     assert "text/event-stream" in paths["/v1/answers"]["post"]["responses"]["200"]["content"]
     assert paths["/v1/conversations/{conversation_id}"]["delete"]["responses"]["204"]
+
+
+# ------------------------------------------------------- engines that report errors as events
+
+
+class EventErrorEngine(KeywordEngine):
+    """Reports failures as ``error`` events, as the real engine does, instead of raising."""
+
+    def __init__(self, *, late: bool) -> None:
+        super().__init__()
+        self.late = late
+
+    def stream(self, question, **kwargs):  # type: ignore[no-untyped-def]
+        if self.late:
+            events = super().stream(question, **kwargs)
+            yield next(events)  # retrieval
+            yield StreamEvent("error", {"status": 500, "detail": "answer composition failed"})
+            return
+        yield StreamEvent("error", {"status": 422, "detail": "query must not be empty"})
+
+
+def test_an_error_event_before_anything_is_an_http_error(app, client) -> None:
+    app.dependency_overrides[get_engine] = lambda: EventErrorEngine(late=False)
+    response = client.post("/v1/answers", json={"question": Q1, "stream": True})
+    assert response.status_code == 422
+    assert response.json() == {"detail": "query must not be empty"}
+    chat = client.post(
+        "/v1/chat/completions",
+        json={"model": "followup", "stream": True, "messages": [{"role": "user", "content": Q1}]},
+    )
+    assert chat.status_code == 422
+
+
+def test_a_late_error_event_ends_both_kinds_of_stream(app, client) -> None:
+    app.dependency_overrides[get_engine] = lambda: EventErrorEngine(late=True)
+    native = parse_sse(client.post("/v1/answers", json={"question": Q1, "stream": True}).text)
+    assert native[-1] == ("error", {"status": 500, "detail": "answer composition failed"})
+    chat = client.post(
+        "/v1/chat/completions",
+        json={"model": "followup", "stream": True, "messages": [{"role": "user", "content": Q1}]},
+    )
+    events = parse_sse(chat.text)
+    # OpenAI's way: a data line with an "error" object, and no [DONE].
+    assert events[-1][1] == {
+        "error": {"message": "answer composition failed", "code": 500, "type": "server_error"}
+    }
+    assert all(data != "[DONE]" for _, data in events)

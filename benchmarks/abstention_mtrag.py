@@ -114,7 +114,8 @@ def cached_encode(
         digest.update(b"\0" + text.encode())
     path = CACHE / f"{kind}-{digest.hexdigest()[:16]}.npy"
     if path.is_file():
-        return np.load(path, allow_pickle=False)
+        cached: np.ndarray = np.load(path, allow_pickle=False)
+        return cached
     started = time.perf_counter()
     encode = embedder.encode_queries if query else embedder.encode_documents
     vectors = encode(list(texts))
@@ -236,15 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in features.items():
         scores = np.array(values)
         area = auc(scores, unanswerable)
-        entry: dict[str, object] = {"auc": area}
+        row_report: dict[str, object] = {"auc": area}
         for criterion, beta in (("F1", 1.0), ("F0.5", BETA)):
             best = sweep(scores, unanswerable, beta)
-            entry[criterion] = best
+            row_report[criterion] = best
             print(
                 f"{name:<20} {area:6.3f} {criterion:>9} {best['threshold']:9.3f} "
                 f"{best['precision']:6.3f} {best['recall']:6.3f} {best['f1']:6.3f}"
             )
-        report["features"][name] = entry  # type: ignore[index]
+        report["features"][name] = row_report  # type: ignore[index]
 
     runtime = np.array(features["sentence_relevance"])
     chosen = sweep(runtime, unanswerable, BETA)

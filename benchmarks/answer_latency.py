@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    engine = build_engine(Settings(index={"path": args.index}, embedder={"threads": args.threads}))
+    engine = build_engine(
+        Settings.model_validate(
+            {"index": {"path": args.index}, "embedder": {"threads": args.threads}}
+        )
+    )
     build_s = time.perf_counter() - started
     questions = [
         json.loads(line)["question"]

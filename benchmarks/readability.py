@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    engine = build_engine(Settings(index={"path": args.index}, embedder={"threads": args.threads}))
+    engine = build_engine(
+        Settings.model_validate(
+            {"index": {"path": args.index}, "embedder": {"threads": args.threads}}
+        )
+    )
     rows = []
     print(f"{'question':<62} {'clinician':>9} {'patient':>8} {'diff':>6}")
     for line in args.questions.read_text(encoding="utf-8").splitlines():
@@ -70,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{question[:62]:<62} {c:9.1f} {p:8.1f} {p - c:6.1f}")
     answered = [r for r in rows if r["clinician"] is not None and r["patient"] is not None]
-    clinician_mean = statistics.mean(r["clinician"] for r in answered)  # type: ignore[misc]
-    patient_mean = statistics.mean(r["patient"] for r in answered)  # type: ignore[misc]
+    clinician_mean = statistics.mean(r["clinician"] for r in answered)
+    patient_mean = statistics.mean(r["patient"] for r in answered)
     print(
         f"\nmean Flesch-Kincaid grade over {len(answered)} answered questions: clinician "
         f"{clinician_mean:.2f}, patient {patient_mean:.2f}, difference "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,19 +80,20 @@ def sse_events(
     """
     try:
         pending = [first] if first is not None else []
-        for event in _chain(pending, events):
+        for event in chain(pending, events):
             data = dict(event.data)
             if event.name == "done" and on_done is not None:
                 data.update(on_done(answer_of(event)))
             yield encode(event.name, data)
     except Exception as exc:  # the response has started: report in-band
         status = status_for(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, EngineReportedError):  # the engine logged it
             log_unexpected(exc, "answer stream", log_questions=log_questions)
         yield encode("error", {"status": status, "detail": detail_for(exc)})
 
 
-def _chain(first: list[StreamEvent], rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+def chain(first: list[StreamEvent], rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+    """The primed event(s), then the rest."""
     yield from first
     yield from rest
 
@@ -196,4 +197,5 @@ class MarkdownProgress:
 
 
 def completion_id() -> str:
-    return f"chatcmpl-{time.time_ns():x}"
+    """A chat completion id, unique across worker processes."""
+    return f"chatcmpl-{secrets.token_hex(12)}"

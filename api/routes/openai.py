@@ -44,7 +44,14 @@ from api.schemas import (
     ModelOut,
     Usage,
 )
-from api.streaming import MarkdownProgress, answer_of, completion_id, prime, sse_response
+from api.streaming import (
+    MarkdownProgress,
+    answer_of,
+    chain,
+    completion_id,
+    prime,
+    sse_response,
+)
 
 router = APIRouter(tags=["openai"])
 
@@ -172,7 +179,7 @@ def _chunks(
     answer: Answer | None = None
     try:
         pending = [first] if first is not None else []
-        for event in _iter(pending, events):
+        for event in chain(pending, events):
             if event.name == "error":
                 raise EngineReportedError(
                     int(event.data.get("status", 500)), str(event.data.get("detail", "failed"))
@@ -186,7 +193,7 @@ def _chunks(
                 yield _chunk(cid, created, model, {"content": delta})
     except Exception as exc:  # the response has started: report in-band, as OpenAI does
         status = status_for(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, EngineReportedError):  # the engine logged it
             log_unexpected(exc, "chat completion stream", log_questions=log_questions)
         yield _data(
             {
@@ -220,8 +227,3 @@ def _chunks(
         standalone_query=answer.standalone_query,
     )
     yield "data: [DONE]\n\n"
-
-
-def _iter(first: list[StreamEvent], rest: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
-    yield from first
-    yield from rest

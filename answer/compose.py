@@ -16,7 +16,9 @@ that opens with "It"/"This"/"They" loses a little, since its referent is not quo
 
 Selection. The bottom line is the best sentence overall, from a guideline unless research
 beats it clearly. Each section is filled by maximal marginal relevance (Carbonell and Goldstein
-1998, lambda = 0.7) among sentences within a margin of the section's best, skipping
+1998, lambda = 0.7) among sentences within a margin of the section's best (and within a wider
+margin of the answer's best, so a barely related study is not quoted next to on-point
+guideline text), skipping
 near-duplicates (cosine > 0.9 or term Jaccard > 0.6) and capping sentences per source so the
 points differ. The best sentence score decides abstention; the weak-evidence notice is added
 when it, or the bottom line's own score, is below the weak threshold (see answer/abstain.py).
@@ -88,6 +90,8 @@ class ComposeConfig:
         abstain_below: abstain when the best relevance is below this.
         weak_below: add the weak-evidence notice when the best relevance is below this.
         sentence_floor: no sentence below this relevance is quoted.
+        answer_margin: nor any sentence more than this below the answer's best relevance: a
+            study far less relevant than the guideline text it would stand next to is noise.
         followups: suggested follow-up questions (the issue asks for 2-3).
     """
 
@@ -106,6 +110,7 @@ class ComposeConfig:
     abstain_below: float = ABSTAIN_THRESHOLD
     weak_below: float = WEAK_THRESHOLD
     sentence_floor: float = ABSTAIN_THRESHOLD
+    answer_margin: float = 0.35
     followups: int = 3
 
     def __post_init__(self) -> None:
@@ -113,6 +118,9 @@ class ComposeConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("research_sentences", "per_study", "followups"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        for name in ("section_margin", "answer_margin", "anaphora_penalty", "guideline_preference"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("semantic_weight", "mmr_lambda"):
@@ -291,10 +299,12 @@ class ExtractiveComposer:
         *,
         chosen: Sequence[Candidate],
         per_document: int,
+        best_relevance: float,
     ) -> list[Candidate]:
         """Maximal marginal relevance over ``pool``, avoiding duplicates of ``chosen``."""
         config = self._config
-        eligible = [c for c in pool if c.relevance >= config.sentence_floor]
+        floor = max(config.sentence_floor, best_relevance - config.answer_margin)
+        eligible = [c for c in pool if c.relevance >= floor]
         if not eligible or limit == 0:
             return []
         best = max(c.score for c in eligible)
@@ -375,6 +385,7 @@ class ExtractiveComposer:
             config.guideline_sentences,
             chosen=[bottom],
             per_document=config.per_guideline_document,
+            best_relevance=prepared.best or 0.0,
         )
         if not guideline and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
@@ -383,6 +394,7 @@ class ExtractiveComposer:
             min(config.research_sentences, profile.research_sentences),
             chosen=[bottom, *guideline],
             per_document=config.per_study,
+            best_relevance=prepared.best or 0.0,
         )
         if not research and bottom.kind is EvidenceKind.RESEARCH:
             research = [bottom]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from answer.terms import content_terms, jaccard
+from answer.terms import content_terms
 from corpus.types import EvidenceKind, Passage
 
 _SPACE_BEFORE_MARK = re.compile(r"\s+([?.!,;:])")
@@ -28,6 +28,24 @@ _HEDGED_VERB = re.compile(r"^What is \(are\)")
 # Two questions whose content terms overlap this much ask the same thing in other words
 # ("What is pernicious anemia?" vs "What is (are) Pernicious Anemia ?" -> 1.0).
 SAME_QUESTION_JACCARD = 0.8
+
+
+def _match(a: str, b: str) -> bool:
+    # Snowball leaves "treatment" and "treat" apart; a shared stem of 4+ letters joins them.
+    return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
+
+
+def same_question(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two questions' content terms overlap enough to ask the same thing.
+
+    Terms match when equal or when one is a prefix (of 4+ letters) of the other, and the
+    overlap is a Jaccard similarity over matched terms: "How is pernicious anemia treated?"
+    and "What are the treatments for Pernicious Anemia?" give 3 / 3 = 1.0.
+    """
+    if not a or not b:
+        return a == b
+    matched = sum(1 for term in a if any(_match(term, other) for other in b))
+    return matched / (len(a) + len(b) - matched) >= SAME_QUESTION_JACCARD
 
 
 def tidy_question(heading: str) -> str:
@@ -77,7 +95,7 @@ def suggest_followups(
         if text is None:
             continue
         terms = content_terms(text)
-        if any(jaccard(terms, earlier) >= SAME_QUESTION_JACCARD for earlier in seen):
+        if any(same_question(terms, earlier) for earlier in seen):
             continue
         seen.append(terms)
         (same_focus if focus and focus_of(passage) == focus else others).append(text)

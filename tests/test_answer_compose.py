@@ -188,6 +188,22 @@ def test_no_near_duplicates_and_distinct_points(composer: ExtractiveComposer) ->
                     assert jaccard(content_terms(a), content_terms(b)) <= 0.6
 
 
+def test_no_quoted_sentence_is_far_below_the_best(composer: ExtractiveComposer) -> None:
+    margin = composer.config.answer_margin
+    for question in ON_TOPIC:
+        evidence = evidence_for(question)
+        prepared = composer.prepare(evidence)
+        relevance_of = {c.span.text: c.relevance for c in prepared.guideline + prepared.research}
+        answer = composer.compose(evidence, prepared=prepared)
+        for section in answer.sections:
+            if section.kind is SectionKind.NOTICE:
+                continue
+            for sentence in section.sentences:
+                floor = max(composer.config.sentence_floor, (prepared.best or 0) - margin)
+                if section.kind is not SectionKind.BOTTOM_LINE:
+                    assert relevance_of[sentence.text] >= floor - 1e-9
+
+
 def test_section_sizes_respect_the_config() -> None:
     composer = ExtractiveComposer(
         load_embedder(), load_bank(), ComposeConfig(guideline_sentences=1, research_sentences=1)

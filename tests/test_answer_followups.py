@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from answer.followups import focus_of, suggest_followups, tidy_question
+from answer.followups import focus_of, same_question, suggest_followups, tidy_question
+from answer.terms import content_terms
 from corpus.types import EvidenceKind
 from tests.fixtures_answer import load_passages
 
@@ -42,3 +43,13 @@ def test_research_titles_that_are_questions_can_be_suggested() -> None:
     gluten = next(p for p in load_passages() if p.title.startswith("Nutritional assessment"))
     assert suggest_followups("Is iron low?", [gluten]) == [gluten.title]
     assert focus_of(gluten) == gluten.title.lower()
+
+
+def test_paraphrased_questions_count_as_asked() -> None:
+    asked = content_terms("How is pernicious anemia treated?")
+    assert same_question(asked, content_terms("What are the treatments for Pernicious Anemia?"))
+    assert same_question(content_terms("How is it diagnosed?"), content_terms("diagnosis"))
+    assert not same_question(asked, content_terms("What causes Pernicious Anemia?"))
+    passages = [p for p in load_passages() if p.title == "Pernicious Anemia"]
+    suggestions = suggest_followups("How is pernicious anemia treated?", passages, limit=10)
+    assert "What are the treatments for Pernicious Anemia?" not in suggestions

@@ -200,10 +200,14 @@ class FaissDenseStore:
         if depth == 0 or len(matrix) == 0:
             empty = Hits(np.zeros(0, np.int64), np.zeros(0, np.float32))
             return [empty for _ in range(len(matrix))]
-        if self.kind is DenseKind.HNSW and self._index.hnsw.efSearch < depth:
-            # HNSW cannot return more than efSearch neighbours per query.
-            self._index.hnsw.efSearch = depth
-        scores, rows = self._index.search(matrix, depth)
+        if self.kind is DenseKind.HNSW:
+            # Per-call parameters: HNSW returns at most efSearch neighbours, and changing the
+            # shared index's efSearch would race with concurrent searches.
+            ef_search = max(self._config.hnsw_ef_search, depth)
+            params = faiss.SearchParametersHNSW(efSearch=ef_search)  # type: ignore[attr-defined]
+            scores, rows = self._index.search(matrix, depth, params=params)
+        else:
+            scores, rows = self._index.search(matrix, depth)
         return [_to_hits(rows[i], scores[i]) for i in range(len(matrix))]
 
 

@@ -53,7 +53,8 @@ def test_flat_equals_exact_numpy_search(real_vectors: np.ndarray) -> None:
 
 
 def test_hnsw_recall_against_exact(real_vectors: np.ndarray) -> None:
-    store = FaissDenseStore.build(real_vectors, DenseConfig(kind=DenseKind.HNSW, hnsw_m=16))
+    config = DenseConfig(kind=DenseKind.HNSW, hnsw_m=16, hnsw_ef_search=16)
+    store = FaissDenseStore.build(real_vectors, config)
     queries = real_vectors[::3]
     exact_rows, _ = exact_search(real_vectors, queries, 10)
     found = store.search_batch(queries, 10)
@@ -67,8 +68,9 @@ def test_hnsw_recall_against_exact(real_vectors: np.ndarray) -> None:
     # The reported scores are the true inner products of the rows returned.
     for query, hits in zip(queries, found, strict=True):
         np.testing.assert_allclose(hits.scores, real_vectors[hits.rows] @ query, atol=1e-5)
-    # k above efSearch still returns k rows.
+    # k above efSearch (16) still returns k rows, without changing the shared index.
     assert len(store.search(queries[0], k=len(real_vectors)).rows) == len(real_vectors)
+    assert store._index.hnsw.efSearch == 16
 
 
 @pytest.mark.parametrize("kind", list(DenseKind))

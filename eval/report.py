@@ -116,12 +116,20 @@ def plot_metric_bars(
     title: str,
     measures: Sequence[str] | None = None,
 ) -> None:
-    """Grouped bars: one group per measure, one bar per system, the mean written on each bar."""
+    """The mean of each measure for each system, the value written on every bar.
+
+    Up to three systems: grouped vertical bars, one group per measure. More systems: one panel
+    per measure with a horizontal bar per system, so names and values stay legible.
+    """
     plt = _pyplot()
     names = list(tables)
     chosen = list(measures or tables[names[0]].measures)
+    n = len(tables[names[0]].query_ids)
+    if len(names) > 3:
+        _metric_panels(plt, tables, names, chosen, path, f"{title} ({n} queries)")
+        return
     width = 0.8 / max(1, len(names))
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.6 * len(chosen) * max(1, len(names)) * 0.55), 4.6))
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.0 * len(chosen) + 1.5), 4.6))
     for i, name in enumerate(names):
         values = [tables[name].mean(m) for m in chosen]
         xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(chosen))]
@@ -133,27 +141,72 @@ def plot_metric_bars(
                 f"{value:.3f}",
                 ha="center",
                 va="bottom",
-                fontsize=8 if len(names) <= 3 else 6.5,
-                rotation=0 if len(names) <= 3 else 90,
+                fontsize=8,
             )
     ax.set_xticks(range(len(chosen)))
     ax.set_xticklabels(chosen)
-    ax.set_ylim(
-        0, min(1.15, max(0.2, max(tables[n].mean(m) for n in names for m in chosen) + 0.15))
-    )
+    top = max(tables[name].mean(m) for name in names for m in chosen)
+    ax.set_ylim(0, min(1.15, max(0.2, top + 0.15)))
     ax.set_ylabel("mean over queries")
-    n = len(tables[names[0]].query_ids)
     ax.set_title(f"{title} ({n} queries)")
-    ax.legend(loc="upper left", frameon=False, ncol=min(4, len(names)))
+    ax.legend(loc="upper left", frameon=False, ncol=len(names))
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
 
 
-def plot_per_query_diff(
-    a: str, b: str, table_a: MetricTable, table_b: MetricTable, measure: str, path: Path
+def _metric_panels(
+    plt: Any,
+    tables: Mapping[str, MetricTable],
+    names: Sequence[str],
+    measures: Sequence[str],
+    path: Path,
+    title: str,
 ) -> None:
-    """Per-query differences ``b - a`` on one measure, sorted, with wins/losses/ties counted."""
+    cols = min(3, len(measures))
+    rows = math.ceil(len(measures) / cols)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(4.6 * cols + 1.2, (0.42 * len(names) + 1.1) * rows + 0.6),
+        squeeze=False,
+    )
+    label_width = max(len(name) for name in names)
+    for k, measure in enumerate(measures):
+        ax = axes[k // cols][k % cols]
+        values = [tables[name].mean(measure) for name in names]
+        ys = list(range(len(names)))
+        ax.barh(ys, values, color=[PALETTE[i % len(PALETTE)] for i in ys], height=0.7)
+        for y, value in zip(ys, values, strict=True):
+            ax.text(value + 0.01, y, f"{value:.3f}", va="center", fontsize=8)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(names if k % cols == 0 else [""] * len(names), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlim(0, min(1.2, max(values) + 0.15))
+        ax.set_title(measure, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    for k in range(len(measures), rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(w_pad=1.0 + 0.05 * label_width)
+    _save(fig, path)
+
+
+def plot_per_query_diff(
+    a: str,
+    b: str,
+    table_a: MetricTable,
+    table_b: MetricTable,
+    measure: str,
+    path: Path,
+    *,
+    note: str = "",
+) -> None:
+    """Per-query differences ``b - a`` on one measure, sorted, with wins/losses/ties counted.
+
+    ``note`` (e.g. the p-values) is added to the mean's legend entry.
+    """
     plt = _pyplot()
     shared = sorted(set(table_a.query_ids) & set(table_b.query_ids))
     diffs = sorted(table_b.per_query[measure][q] - table_a.per_query[measure][q] for q in shared)
@@ -164,7 +217,8 @@ def plot_per_query_diff(
     ax.bar(range(len(diffs)), diffs, width=1.0, color=colours, linewidth=0)
     ax.axhline(0, color="black", linewidth=0.8)
     mean = sum(diffs) / len(diffs) if diffs else math.nan
-    ax.axhline(mean, color="#0072B2", linewidth=1.2, linestyle="--", label=f"mean {mean:+.4f}")
+    label = f"mean {mean:+.4f}" + (f" ({note})" if note else "")
+    ax.axhline(mean, color="#0072B2", linewidth=1.2, linestyle="--", label=label)
     ax.set_xlim(-0.5, len(diffs) - 0.5)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("queries, sorted by difference")
@@ -324,7 +378,17 @@ def write_retrieval_report(out: Path, report: RetrievalReport) -> list[str]:
     names = list(tables)
     for other in names[1:]:
         file = f"per_query_{primary.replace('@', '_at_')}_{other}_vs_{names[0]}.png"
-        plot_per_query_diff(names[0], other, tables[names[0]], tables[other], primary, out / file)
+        found = [
+            c for c in report.comparisons if (c.a, c.b, c.measure) == (names[0], other, primary)
+        ]
+        note = ""
+        if found:
+            p_t = found[0].p_values.get(TestKind.T_TEST, math.nan)
+            p_r = found[0].p_values.get(TestKind.RANDOMISATION, math.nan)
+            note = f"paired t p={_p(p_t)}, randomisation p={_p(p_r)}"
+        plot_per_query_diff(
+            names[0], other, tables[names[0]], tables[other], primary, out / file, note=note
+        )
         diff_plots.append((other, file))
         files.append(file)
     data = {

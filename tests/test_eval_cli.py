@@ -124,3 +124,13 @@ def test_followup_command_on_tiny_mtrag(
     assert report["dataset"]["pool"] == 6
     _png(out / "recall_by_turn.png")
     assert "## By turn" in (out / "report.md").read_text()
+
+
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "retrieval", "--dataset", str(TINY_BEIR), "--split", "train"]
+    assert run_cli([*argv, "--out", str(tmp_path / "x")]) == 2
+    assert "splits present: ['test']" in capsys.readouterr().err
+    assert run_cli([*argv[:-1], "test", "--systems", "splade"]) == 2
+    assert "unknown system 'splade'" in capsys.readouterr().err

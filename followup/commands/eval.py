@@ -19,6 +19,7 @@ import json
 import logging
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -231,7 +232,10 @@ def _retrievers(
 
 
 def run_retrieval(args: argparse.Namespace) -> int:
-    from eval.metrics import evaluate
+    return _guarded(_run_retrieval, args)
+
+
+def _run_retrieval(args: argparse.Namespace) -> int:
     from eval.report import RetrievalReport, write_retrieval_report
     from eval.runs import (
         BeirData,
@@ -280,7 +284,6 @@ def run_retrieval(args: argparse.Namespace) -> int:
         run_files[result.name] = str(path.relative_to(out))
     tables = {r.name: r.metrics for r in results}
     comparisons = compare_tables(tables, permutations=args.permutations) if len(tables) > 1 else []
-    evaluate(data.qrels, results[0].run)  # validates the qrels once more (cheap)
     report = RetrievalReport(
         dataset={
             **data.describe(),
@@ -318,6 +321,10 @@ def run_retrieval(args: argparse.Namespace) -> int:
 
 
 def run_followup(args: argparse.Namespace) -> int:
+    return _guarded(_run_followup, args)
+
+
+def _run_followup(args: argparse.Namespace) -> int:
     from eval.followup import Condition, followup_retriever, load_mtrag
     from eval.followup import run_followup as run_one
     from eval.report import FollowupReport, write_followup_report
@@ -417,6 +424,10 @@ def run_followup(args: argparse.Namespace) -> int:
 
 
 def run_answers(args: argparse.Namespace) -> int:
+    return _guarded(_run_answers, args)
+
+
+def _run_answers(args: argparse.Namespace) -> int:
     from answer.engine import build_engine
     from answer.schema import Answer
     from corpus.types import EvidenceKind
@@ -476,7 +487,10 @@ def run_answers(args: argparse.Namespace) -> int:
     data = summary.to_dict()
     _print_table(
         ["check", "value"],
-        [[k, json.dumps(v) if isinstance(v, dict) else str(v)] for k, v in data.items()],
+        [
+            [k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else str(v)]
+            for k, v in data.items()
+        ],
     )
     print(f"report: {out / 'report.md'} ({', '.join(files)})")
     return 0
@@ -508,6 +522,19 @@ def run_audit(args: argparse.Namespace) -> int:
     )
     print(f"report: {out / 'report.md'} ({', '.join(files)})")
     return 0 if result.ok else 1
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a handler; bad input (a missing file or split, a malformed record or option, an
+    unusable index) is one line on stderr and exit code 2, not a traceback."""
+    from corpus.loaders import CorpusError
+    from index.errors import IndexLoadError
+
+    try:
+        return handler(args)
+    except (FileNotFoundError, ValueError, CorpusError, IndexLoadError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:

@@ -806,7 +806,8 @@ def write_answers_report(
     plot_counts(
         issue_totals,
         out / "issues.png",
-        title="Problems found over all answers",
+        title=f"Problems found in {summary.answers} answers: "
+        + (str(sum(issue_totals.values())) if sum(issue_totals.values()) else "none"),
         xlabel="number found",
     )
     created = now()

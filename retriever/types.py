@@ -9,10 +9,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy.typing as npt
+
 from corpus.types import EvidenceKind, EvidenceTier, Passage
+from index.types import DenseStore, LexicalStore, Vectors
 
 
 class EmptyQueryError(ValueError):
@@ -30,12 +34,32 @@ class ScoredPassage:
 class Retriever(Protocol):
     """One verb: a query in, at most ``top_k`` passages out, best first.
 
-    Contract (tests/retriever/test_contract.py): at most ``top_k`` results, scores
+    Contract (tests/test_retriever_contract.py): at most ``top_k`` results, scores
     non-increasing, ids unique, the same output for the same input, and
     :class:`EmptyQueryError` for an empty query.
     """
 
     def retrieve(self, query: str, top_k: int) -> list[ScoredPassage]: ...
+
+
+class SearchIndex(Protocol):
+    """What the retrievers need from an opened index (``index.store.PassageIndex`` is one).
+
+    Row ``i`` of :attr:`dense`, :attr:`lexical` and :meth:`vectors` is ``passages[i]``.
+    """
+
+    @property
+    def passages(self) -> Sequence[Passage]: ...
+
+    @property
+    def dense(self) -> DenseStore: ...
+
+    @property
+    def lexical(self) -> LexicalStore: ...
+
+    def row(self, passage_id: str) -> int | None: ...
+
+    def vectors(self, rows: npt.ArrayLike | None = None) -> Vectors: ...
 
 
 @dataclass(frozen=True)

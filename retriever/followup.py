@@ -1,0 +1,426 @@
+"""Follow-up questions without an LLM: a retrieval query built from the conversation so far.
+
+A follow-up such as "What dose?" or "Is it safe in pregnancy?" is not a search query on its own.
+:func:`build_query` turns it, with the earlier turns, into the parts of one:
+
+* **Lexical leg.** The follow-up, plus up to ``lexical_terms`` salient words from earlier turns
+  searched as a second BM25 query whose scores are added with weight ``lexical_weight``. BM25 is
+  a sum over query terms, so this is BM25 of one query in which the context words count
+  ``lexical_weight`` times. A word's salience is its idf in the index times the weight of the
+  turn it came from (``decay ** age``, age 0 for the most recent turn; answer words are further
+  multiplied by ``answer_term_weight``). Words already in the follow-up and stop words
+  (:data:`STOP_WORDS` and the index's own) are skipped. The chosen words are shown in the order
+  they were said.
+* **Dense leg.** One query vector: the normalised sum of the follow-up's embedding (weight 1)
+  and each earlier question's embedding with weight ``dense_weight * decay ** age``
+  (a Rocchio-style blend; Rocchio 1971).
+* **Carried passages.** Passages the previous answers cited are offered again as candidates,
+  as a third ranked list (ordered by similarity to the query vector) fused with weight
+  ``carry_weight``.
+
+**Topic shift.** A follow-up that changes the subject must not be dragged back to the old one.
+It is judged a topic shift when its embedding's cosine to every considered earlier question is
+below ``shift_similarity``, unless it *leans on* the conversation: it shares a content word (an
+index term of a word outside :data:`STOP_WORDS`) with an earlier question or answer, it contains
+an anaphoric or elliptical cue (``it``, ``this``, ``they``, ``what about``, ``what dose`` ...),
+or it has at most ``short_question_terms`` content words. Then no context is used at all: the
+query is the follow-up alone. A cosine below ``hard_shift_similarity`` is a shift even with such
+cues (a stray "this" does not tie a question about flags to one about burgers). The thresholds
+were tuned on MTRAG only (benchmarks/followup_mtrag.py); on MTRAG a genuine follow-up's cosine to
+the previous question is often low (10th percentile 0.16), which is why the cues matter.
+
+Everything here is pure: the caller encodes the texts (:func:`context_texts` says which) and
+passes the vectors and the index's term statistics in.
+
+Example (``embedder`` and ``stats`` come from a loaded index)::
+
+    convo = Conversation((Turn("Which foods contain vitamin B12 for vegetarians?"),))
+    texts = context_texts("What dose should I take?", convo, FollowupConfig())
+    plan = build_query(texts[0], convo, embedder.encode_queries(texts), stats)
+    plan.standalone_query  # 'What dose should I take? foods vitamin b12 vegetarians'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from index.types import Vectors
+from retriever.types import Conversation
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+# Words that make a question lean on what was said before (English anaphora and ellipsis).
+_CUES = re.compile(
+    r"\b(it|its|it's|itself|they|them|their|theirs|this|that|these|those|he|she|him|her|his|"
+    r"hers|such|same|former|latter|there|then|also|too|else|other|another|instead|"
+    r"what about|how about|and what|what if|how much|how many|how long|how often|what dose|"
+    r"which one|which ones|more|less|again)\b",
+    re.IGNORECASE,
+)
+
+
+# Function words and conversational filler that carry no topic. The index's own stop list
+# (Lucene's 33 words) keeps question words such as "what", "which" and "does"; those must not
+# count as shared topic words or be carried into the next query.
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all also am an and any anything are aren't as at be
+    because been before being below between both but by can can't cannot could couldn't did
+    didn't do does doesn't doing don't down during each else ever every few for from further
+    get gets getting give go going got had hadn't has hasn't have haven't having he her here
+    hers herself him himself his how however i i'm if in into is isn't it it's its itself
+    just know let like ll make many may me mean might more most much must my myself need no
+    nor not now of off often on once one only or other others our ours ourselves out over
+    own please really right said same say see shall she should shouldn't so some something
+    still such sure take tell than thank thanks that that's the their theirs them themselves
+    then there there's these they they're thing things think this those through to too under
+    until up us use used using ve very want was wasn't way we well were weren't what what's
+    when where which while who whom whose why will with won't would wouldn't yes yet you
+    your yours yourself yourselves
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+
+class TermStatistics(Protocol):
+    """The index's view of words: how it analyses them and how rare they are."""
+
+    def analyze(self, text: str) -> list[str]:
+        """Index terms of ``text`` (lower-cased, stop words removed, stemmed), in order."""
+        ...
+
+    def idf(self, word: str) -> float:
+        """Inverse document frequency of the index term ``word`` analyses to; 0 for a stop
+        word or a term in no passage."""
+        ...
+
+
+@dataclass(frozen=True)
+class FollowupConfig:
+    """Knobs of the follow-up query builder (module docstring; tuned on MTRAG only).
+
+    Attributes:
+        max_turns: Earlier turns considered, most recent first.
+        decay: Weight multiplier per turn of age (age 0 = the most recent earlier turn).
+        dense_weight: Weight of the most recent earlier question's embedding in the blend
+            (the follow-up's own embedding has weight 1).
+        lexical_terms: Most salient context words added to the BM25 query.
+        lexical_weight: Weight of the BM25 scores of the context words.
+        answer_term_weight: Salience multiplier for words from earlier answers (0 ignores them).
+        carry_weight: RRF weight of the previously cited passages' list.
+        shift_similarity: Below this cosine to every earlier question, with no cue, a topic shift.
+        hard_shift_similarity: Below this cosine, a topic shift even with cues.
+        short_question_terms: A follow-up with at most this many content words leans on context.
+    """
+
+    # Tuned on MTRAG (benchmarks/followup_mtrag.py --tune, then a finer grid around the best):
+    # recall@10 is flat within +-0.005 around these values. Of the shift thresholds on that
+    # plateau (0.2-0.4) the highest-but-one is taken, to err towards not dragging an unrelated
+    # question back. carry_weight is untuned (MTRAG has no cited passages): at 0.5 a carried
+    # passage ranks below a passage that both legs agree on.
+    max_turns: int = 3
+    decay: float = 0.5
+    dense_weight: float = 0.5
+    lexical_terms: int = 8
+    lexical_weight: float = 0.6
+    answer_term_weight: float = 0.0
+    carry_weight: float = 0.5
+    shift_similarity: float = 0.3
+    hard_shift_similarity: float = 0.0
+    short_question_terms: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_turns < 0 or self.lexical_terms < 0 or self.short_question_terms < 0:
+            raise ValueError("max_turns, lexical_terms and short_question_terms must be >= 0")
+        for name in (
+            "decay",
+            "dense_weight",
+            "lexical_weight",
+            "answer_term_weight",
+            "carry_weight",
+        ):
+            value = getattr(self, name)
+            if value < 0 or not math.isfinite(value):
+                raise ValueError(f"{name} must be finite and >= 0, got {value}")
+        if not -1.0 <= self.hard_shift_similarity <= self.shift_similarity <= 1.0:
+            raise ValueError(
+                "need -1 <= hard_shift_similarity <= shift_similarity <= 1, got "
+                f"{self.hard_shift_similarity} and {self.shift_similarity}"
+            )
+
+
+@dataclass(frozen=True)
+class WeightedText:
+    """A query text and the weight its scores get."""
+
+    text: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class ShiftSignals:
+    """Why a follow-up was (or was not) judged a topic shift."""
+
+    similarity: float  # max cosine to the earlier questions considered
+    shared_terms: tuple[str, ...]  # follow-up index terms also found in earlier turns
+    cue: str | None  # the anaphoric cue found, if any
+    content_terms: int  # index terms in the follow-up
+
+
+@dataclass(frozen=True)
+class FollowupQuery:
+    """How to search for one (follow-up) question.
+
+    Attributes:
+        question: The follow-up as asked.
+        standalone_query: The text shown to users: the follow-up plus the context words used.
+        lexical: BM25 queries and the weights their scores are added with.
+        dense_weights: Weights of the rows of the vectors given to :func:`build_query`
+            (follow-up first); :func:`blend` turns them into the query vector.
+        carried: Ids of previously cited passages to offer as candidates.
+        topic_shift: The follow-up was judged to change the topic.
+        used_context: Anything from earlier turns went into the query.
+        signals: The evidence for the topic-shift decision (``None`` without earlier turns).
+    """
+
+    question: str
+    standalone_query: str
+    lexical: tuple[WeightedText, ...]
+    dense_weights: tuple[float, ...]
+    carried: tuple[str, ...] = ()
+    topic_shift: bool = False
+    used_context: bool = False
+    signals: ShiftSignals | None = None
+
+
+def considered_turns(conversation: Conversation | None, config: FollowupConfig) -> list[int]:
+    """Indexes of the earlier turns considered, most recent first."""
+    if conversation is None or config.max_turns == 0:
+        return []
+    count = len(conversation.turns)
+    return list(range(count - 1, max(count - 1 - config.max_turns, -1), -1))
+
+
+def context_texts(
+    question: str, conversation: Conversation | None, config: FollowupConfig
+) -> list[str]:
+    """The texts whose embeddings :func:`build_query` needs: the follow-up, then the earlier
+    questions considered, most recent first."""
+    turns = conversation.turns if conversation is not None else ()
+    return [question] + [turns[i].question for i in considered_turns(conversation, config)]
+
+
+def find_cue(question: str) -> str | None:
+    """The first anaphoric or elliptical cue in ``question``, lower-cased, or ``None``."""
+    match = _CUES.search(question)
+    return match.group(0).lower() if match else None
+
+
+def blend(vectors: Vectors, weights: Sequence[float]) -> Vectors:
+    """The normalised weighted sum of ``vectors`` rows, shape ``(dimension,)``."""
+    if len(weights) != len(vectors):
+        raise ValueError(f"{len(weights)} weights for {len(vectors)} vectors")
+    total = np.asarray(weights, np.float32) @ np.asarray(vectors, np.float32)
+    norm = float(np.linalg.norm(total))
+    return (total / norm if norm > 0 else total).astype(np.float32)
+
+
+def content_terms(text: str, stats: TermStatistics) -> list[str]:
+    """Index terms of the words of ``text`` that are not in :data:`STOP_WORDS`, in order."""
+    terms: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word not in STOP_WORDS:
+            terms.extend(stats.analyze(word))
+    return terms
+
+
+def _salient_words(
+    question_terms: set[str],
+    conversation: Conversation,
+    turns: list[int],
+    stats: TermStatistics,
+    config: FollowupConfig,
+) -> list[str]:
+    """Up to ``lexical_terms`` surface words from earlier turns, most salient first."""
+    salience: dict[str, float] = {}
+    surface: dict[str, str] = {}
+    order: dict[str, int] = {}
+    for age, index in enumerate(turns):
+        turn = conversation.turns[index]
+        sources = [(turn.question, 1.0)]
+        if config.answer_term_weight > 0 and turn.answer:
+            sources.append((turn.answer, config.answer_term_weight))
+        for text, source_weight in sources:
+            weight = source_weight * config.decay**age
+            seen_here: set[str] = set()
+            for word in _WORD.findall(text.lower()):
+                if word in STOP_WORDS:
+                    continue
+                terms = stats.analyze(word)
+                if len(terms) != 1:  # a stop word, or a word the analyser splits
+                    continue
+                term = terms[0]
+                if term in question_terms or term in seen_here:
+                    continue
+                seen_here.add(term)
+                idf = stats.idf(word)
+                if idf <= 0:
+                    continue
+                salience[term] = salience.get(term, 0.0) + idf * weight
+                surface.setdefault(term, word)
+                order.setdefault(term, len(order))
+    ranked = sorted(salience, key=lambda term: (-salience[term], order[term]))
+    chosen = sorted(ranked[: config.lexical_terms], key=order.__getitem__)
+    # Chosen by salience, shown in the order they were said (most recent turn first).
+    return [surface[term] for term in chosen]
+
+
+def _earlier_terms(conversation: Conversation, turns: list[int], stats: TermStatistics) -> set[str]:
+    terms: set[str] = set()
+    for index in turns:
+        turn = conversation.turns[index]
+        terms.update(content_terms(turn.question, stats))
+        terms.update(content_terms(turn.answer, stats))
+    return terms
+
+
+def detect_shift(
+    question: str,
+    conversation: Conversation,
+    vectors: Vectors,
+    stats: TermStatistics,
+    config: FollowupConfig,
+) -> tuple[bool, ShiftSignals]:
+    """The topic-shift rule of the module docstring; ``vectors`` as for :func:`build_query`."""
+    turns = considered_turns(conversation, config)
+    matrix = np.asarray(vectors, np.float32)
+    similarity = float(np.max(matrix[1:] @ matrix[0])) if len(matrix) > 1 else 1.0
+    question_terms = content_terms(question, stats)
+    shared = sorted(set(question_terms) & _earlier_terms(conversation, turns, stats))
+    cue = find_cue(question)
+    signals = ShiftSignals(similarity, tuple(shared), cue, len(question_terms))
+    if similarity < config.hard_shift_similarity:
+        return True, signals
+    leans = bool(shared) or cue is not None or len(question_terms) <= config.short_question_terms
+    return (similarity < config.shift_similarity and not leans), signals
+
+
+def build_query(
+    question: str,
+    conversation: Conversation | None,
+    vectors: Vectors,
+    stats: TermStatistics,
+    config: FollowupConfig | None = None,
+) -> FollowupQuery:
+    """Plan the search for ``question`` given the conversation so far.
+
+    Args:
+        question: The follow-up (already checked to be non-empty).
+        conversation: Earlier turns; ``None`` or no turns means a first question.
+        vectors: Normalised embeddings of :func:`context_texts` (same order).
+        stats: The index's term statistics, for salient context words.
+        config: Knobs; defaults to :class:`FollowupConfig`.
+
+    Returns:
+        The query parts, the standalone query text and the topic-shift decision.
+    """
+    config = config or FollowupConfig()
+    turns = considered_turns(conversation, config)
+    if len(vectors) != 1 + len(turns):
+        raise ValueError(
+            f"expected {1 + len(turns)} vectors (see context_texts), got {len(vectors)}"
+        )
+    alone = FollowupQuery(
+        question=question,
+        standalone_query=question,
+        lexical=(WeightedText(question, 1.0),),
+        dense_weights=(1.0,) + (0.0,) * len(turns),
+    )
+    if conversation is None or not turns:
+        return alone
+    shift, signals = detect_shift(question, conversation, vectors, stats, config)
+    if shift:
+        return FollowupQuery(
+            question=question,
+            standalone_query=question,
+            lexical=alone.lexical,
+            dense_weights=alone.dense_weights,
+            topic_shift=True,
+            signals=signals,
+        )
+    words = _salient_words(set(content_terms(question, stats)), conversation, turns, stats, config)
+    lexical = [WeightedText(question, 1.0)]
+    if words and config.lexical_weight > 0:
+        lexical.append(WeightedText(" ".join(words), config.lexical_weight))
+    dense_weights = (1.0,) + tuple(
+        config.dense_weight * config.decay**age for age in range(len(turns))
+    )
+    carried: list[str] = []
+    if config.carry_weight > 0:
+        for index in turns:
+            for passage_id in conversation.turns[index].cited:
+                if passage_id not in carried:
+                    carried.append(passage_id)
+    used = len(lexical) > 1 or any(w > 0 for w in dense_weights[1:]) or bool(carried)
+    standalone = f"{question} {' '.join(words)}" if len(lexical) > 1 else question
+    return FollowupQuery(
+        question=question,
+        standalone_query=standalone,
+        lexical=tuple(lexical),
+        dense_weights=dense_weights,
+        carried=tuple(carried),
+        topic_shift=False,
+        used_context=used,
+        signals=signals,
+    )
+
+
+class LexicalTermStatistics:
+    """:class:`TermStatistics` from a BM25 store that can tokenise and score all passages.
+
+    It uses the store's own analyser (``tokenize``), so context words are chosen in the terms
+    the index matches on, and the Lucene idf ``ln(1 + (N - df + 0.5) / (df + 0.5))``, where the
+    document frequency ``df`` is the number of passages a one-term query scores above zero.
+    Results are memoised per term.
+
+    Args:
+        tokenize: The store's analyser, text to index terms.
+        scores: The store's full score vector for a query (one float per passage).
+    """
+
+    def __init__(
+        self,
+        tokenize: Callable[[str], list[str]],
+        scores: Callable[[str], np.ndarray],
+    ) -> None:
+        self._tokenize = tokenize
+        self._scores = scores
+        self._idf: dict[str, float] = {}
+        self._analysed: dict[str, list[str]] = {}
+
+    def analyze(self, text: str) -> list[str]:
+        if len(text) < 40:  # single words and short questions repeat across turns
+            cached = self._analysed.get(text)
+            if cached is None:
+                cached = self._analysed[text] = self._tokenize(text)
+            return list(cached)
+        return self._tokenize(text)
+
+    def idf(self, word: str) -> float:
+        terms = self.analyze(word)
+        if len(terms) != 1:
+            return 0.0
+        cached = self._idf.get(terms[0])
+        if cached is None:
+            # Scoring the surface word, not its stem: the store analyses what it is given, and
+            # stemming a stem again is not always the identity.
+            scores = self._scores(word)
+            df = int(np.count_nonzero(scores))
+            n = len(scores)
+            cached = 0.0 if df == 0 else math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            self._idf[terms[0]] = cached
+        return cached

@@ -218,6 +218,20 @@ class Engine:
             timings_ms=evidence.timings_ms,
         )
 
+    def retrieve(
+        self,
+        question: str,
+        *,
+        conversation: Conversation | None = None,
+        filters: Filters | None = None,
+    ) -> Evidence:
+        """The evidence :meth:`answer` would compose from (for evaluation and calibration).
+
+        Raises:
+            EmptyQueryError: the question is empty or only whitespace.
+        """
+        return self._retriever.evidence(question, conversation, filters)
+
     def _related(self, evidence: Evidence) -> list[Passage]:
         guideline = evidence.guideline or [
             s for s in evidence.fused if s.passage.kind is EvidenceKind.GUIDELINE

@@ -3,23 +3,26 @@
 Each MTRAG-UN generation task is a conversation whose last user question is labelled
 ANSWERABLE, PARTIAL, UNANSWERABLE or UNDERSPECIFIED (left out here: it calls for a clarifying
 question, not for abstention). The pool is every gold context of every task (717 passages of
-ClapNQ, IBM Cloud and FiQA). For each task:
+ClapNQ, IBM Cloud and FiQA). Relevance features per task:
 
-1. the query is the last user turn;
-2. the top ``--top-k`` pool passages are found by dense cosine (a stand-in for the hybrid
-   retriever: the engine's retriever returns about that many);
-3. three relevance features are computed over those passages:
-   ``passage_cosine`` (best passage cosine), ``sentence_cosine`` (best candidate-sentence
-   cosine) and ``sentence_relevance`` (best :func:`answer.compose.relevance` of a candidate
-   sentence, i.e. exactly what the engine computes at run time and ranks sentences by).
+* ``engine_conversation`` (the run-time feature): the real engine over an index of the pool
+  (built once under var/cache/abstention_mtrag/index with the index package) retrieves
+  evidence for the last user turn *in its conversation* (the earlier user turns and agent
+  answers), exactly as ``Engine.answer`` does, and the feature is the best candidate-sentence
+  score of that evidence (``ExtractiveComposer.prepare(...).best``);
+* ``engine_last_turn``: the same without the conversation;
+* for comparison, over the top ``--top-k`` pool passages by dense cosine with the last turn:
+  ``passage_cosine`` (best passage cosine), ``sentence_cosine`` (best sentence cosine) and
+  ``sentence_relevance`` (best :func:`answer.compose.relevance`).
 
 A task is predicted unanswerable when the feature is below a threshold. For each feature the
-F1-best threshold for "UNANSWERABLE" is reported; the run-time feature's is the abstention
-threshold. The weak-evidence threshold is the F1-best cut (not below the abstention one) for
-"not fully answerable" (UNANSWERABLE or PARTIAL). Results go to var/results/abstention.json.
+F1-best and F0.5-best thresholds for "UNANSWERABLE" are reported; the run-time feature's
+F0.5-best threshold is the abstention threshold. The weak-evidence threshold is the F1-best cut
+(not below the abstention one) for "not fully answerable" (UNANSWERABLE or PARTIAL). Results
+go to var/results/abstention.json.
 
-Embeddings are cached under var/cache/abstention_mtrag/ (passages ~2 min, sentences ~3 min the
-first time on this machine); run with ``nice``.
+Embeddings and the pool index are cached under var/cache/abstention_mtrag/ (about 10 minutes
+the first time on this busy machine, then about 3); run with ``nice``.
 
 Usage:
     nice python benchmarks/abstention_mtrag.py [--top-k 8] [--threads 2]
@@ -48,10 +51,14 @@ sys.path.insert(0, str(ROOT))
 
 from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD  # noqa: E402
 from answer.compose import SEMANTIC_WEIGHT, relevance  # noqa: E402
+from answer.engine import Engine, build_engine  # noqa: E402
 from answer.sentences import SentenceBank  # noqa: E402
+from answer.settings import Settings  # noqa: E402
 from answer.terms import content_terms, overlap  # noqa: E402
-from corpus.types import EvidenceTier, Passage, passage_id  # noqa: E402
+from corpus.types import Document, EvidenceTier, Passage, passage_id  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from index.store import build_index  # noqa: E402
+from retriever.types import Conversation, Turn  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "mtrag" / "reference.jsonl"
 CACHE = ROOT / "var" / "cache" / "abstention_mtrag"
@@ -61,6 +68,9 @@ LABELS = ("ANSWERABLE", "PARTIAL", "UNANSWERABLE")
 # withholds evidence the index has; a wrong answer still quotes real, cited sentences under a
 # weak-evidence notice, so the cost of the two errors is not equal.
 BETA = 0.5
+# The feature the engine computes at run time: the best sentence score of the evidence that the
+# real engine retrieves for the question in its conversation.
+RUNTIME_FEATURE = "engine_conversation"
 
 log = logging.getLogger("abstention_mtrag")
 
@@ -70,6 +80,7 @@ class Task:
     task_id: str
     query: str
     label: str
+    history: tuple[Turn, ...] = ()  # the earlier turns: user question and agent answer
 
 
 def load(path: Path) -> tuple[list[Task], list[Passage]]:
@@ -84,8 +95,15 @@ def load(path: Path) -> tuple[list[Task], list[Passage]]:
             label = row["answerability"][0]
             if label not in LABELS:
                 continue
-            users = [turn["text"] for turn in row["input"] if turn["speaker"] == "user"]
-            tasks.append(Task(row["task_id"], users[-1], label))
+            turns = row["input"]
+            users = [turn["text"] for turn in turns if turn["speaker"] == "user"]
+            history: list[Turn] = []
+            for turn in turns[:-1]:
+                if turn["speaker"] == "user":
+                    history.append(Turn(question=turn["text"]))
+                elif history:
+                    history[-1] = Turn(question=history[-1].question, answer=turn["text"])
+            tasks.append(Task(row["task_id"], users[-1], label, tuple(history)))
     passages = [
         Passage(
             id=passage_id(doc_id, 0, len(text)),
@@ -130,6 +148,38 @@ def f_beta(precision: float, recall: float, beta: float) -> float:
     if precision == 0 and recall == 0:
         return 0.0
     return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+
+
+def pool_engine(
+    pool: Sequence[Passage], embedder: SentenceTransformerEmbedder, threads: int
+) -> Engine:
+    """The real engine over an index of the pool (built once under var/cache), so the feature
+    is computed exactly as at run time: hybrid retrieval, evidence policy, sentence scoring."""
+    path = CACHE / "index"
+    if not (path / "manifest.json").is_file():
+        documents = [
+            Document(
+                id=p.document_id,
+                title="",
+                text=p.text,
+                tier=EvidenceTier.OTHER,
+                source="MTRAG",
+                licence="Apache-2.0",
+                dataset="mtrag",
+            )
+            for p in pool
+            if p.text.strip()
+        ]
+        build_index(documents, path, embedder, progress=True)
+    return build_engine(
+        Settings.model_validate(
+            {
+                "index": {"path": path},
+                "embedder": {"threads": threads},
+                "answer": {"sentence_cache_dir": CACHE},
+            }
+        )
+    )
 
 
 def sweep(scores: np.ndarray, positive: np.ndarray, beta: float = 1.0) -> dict[str, float]:
@@ -201,6 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         "sentence_cosine": [],
         "sentence_relevance": [],
     }
+    engine = pool_engine(pool, embedder, args.threads)
+    for task in tasks:
+        for name, conversation in (
+            ("engine_last_turn", None),
+            ("engine_conversation", Conversation(task.history)),
+        ):
+            evidence = engine.retrieve(task.query, conversation=conversation)
+            top_score = engine.composer.prepare(evidence).best
+            features.setdefault(name, []).append(-1.0 if top_score is None else top_score)
+
     for task, query_vector in zip(tasks, query_vectors, strict=True):
         cosines = passage_vectors @ query_vector
         top = np.argsort(-cosines, kind="stable")[: args.top_k]
@@ -247,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         report["features"][name] = row_report  # type: ignore[index]
 
-    runtime = np.array(features["sentence_relevance"])
+    runtime = np.array(features[RUNTIME_FEATURE])
     chosen = sweep(runtime, unanswerable, BETA)
     masked = np.where(runtime < chosen["threshold"], -1.0, runtime)
     weak = sweep(masked, not_full)
@@ -259,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         np.mean((runtime[answerable] >= ABSTAIN_THRESHOLD) & (runtime[answerable] < WEAK_THRESHOLD))
     )
     print()
-    print(f"run-time feature: sentence_relevance (semantic weight {SEMANTIC_WEIGHT});")
+    print(f"run-time feature: {RUNTIME_FEATURE} (semantic weight {SEMANTIC_WEIGHT});")
     print(f"criterion F{BETA:g} (precision counts twice: abstaining withholds real evidence)")
     print(
         f"  calibrated: abstain below {chosen['threshold']:.3f} (P {chosen['precision']:.3f}, "
@@ -275,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     for label in LABELS:
         values = runtime[labels == label]
         quartiles = ", ".join(f"{q:.3f}" for q in np.percentile(values, [25, 50, 75]))
-        print(f"  {label:<13} sentence_relevance quartiles: {quartiles}")
+        print(f"  {label:<13} {RUNTIME_FEATURE} quartiles: {quartiles}")
 
     report.update(
         {
@@ -288,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             "query": "last user turn",
             "model": embedder.model_name,
             "semantic_weight": SEMANTIC_WEIGHT,
-            "chosen_feature": "sentence_relevance",
+            "chosen_feature": RUNTIME_FEATURE,
             "criterion": f"F{BETA:g}",
             "calibrated": {
                 "abstain_threshold": chosen["threshold"],

@@ -123,6 +123,15 @@ def test_follow_up_conversation(engine: Engine) -> None:
     check_grounded(engine, follow_up)
 
 
+def test_retrieve_is_the_evidence_answer_uses(engine: Engine) -> None:
+    question = "How is pernicious anemia diagnosed?"
+    evidence = engine.retrieve(question)
+    prepared = engine.composer.prepare(evidence)
+    answer = engine.answer(question)
+    bottom = answer.section(SectionKind.BOTTOM_LINE).sentences[0]  # type: ignore[union-attr]
+    assert bottom.text in {c.span.text for c in prepared.guideline + prepared.research}
+
+
 def test_search(engine: Engine) -> None:
     evidence = engine.search("ferritin iron stores", top_k=3)
     assert len(evidence.fused) <= 3 and len(evidence.guideline) <= 3

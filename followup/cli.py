@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # bm25s sets its own logger to DEBUG; its per-build chatter is not ours to print.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -50,7 +50,7 @@ from answer.abstain import (
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import AudienceProfile, grade, profile_for
 from answer.followups import suggest_followups
-from answer.schema import Answer, Audience, SectionKind
+from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind
 from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
 from corpus.types import EvidenceKind, Passage
@@ -459,6 +459,7 @@ def abstention(
             Draft(SectionKind.NOTICE, [DraftSentence(t) for t in (*notices, ABSTAIN_NOTICE)])
         ],
         timings_ms=timings,
+        disclaimer=ABSTAINED_DISCLAIMER,
     )
 
 

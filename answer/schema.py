@@ -11,6 +11,10 @@ DISCLAIMER = (
     "below. It is information, not medical advice: it does not replace a clinician who knows "
     "the patient, and it may be incomplete or out of date."
 )
+ABSTAINED_DISCLAIMER = (
+    "No answer is given because the indexed evidence does not address this question. This is "
+    "information, not medical advice: please ask a clinician who knows the patient."
+)
 
 
 class Audience(str, enum.Enum):

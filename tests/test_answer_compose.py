@@ -11,7 +11,7 @@ from answer.abstain import (
     Support,
 )
 from answer.compose import ComposeConfig, ExtractiveComposer, relevance
-from answer.schema import Answer, Audience, SectionKind
+from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind
 from answer.terms import content_terms, jaccard
 from corpus.types import EvidenceKind
 from retriever.types import Conversation, Evidence, Turn
@@ -127,6 +127,8 @@ def test_off_topic_questions_abstain(composer: ExtractiveComposer, question: str
     assert [s.kind for s in answer.sections] == [SectionKind.NOTICE]
     assert [s.text for s in answer.sections[0].sentences] == [ABSTAIN_NOTICE]
     assert all(not s.citations for s in answer.sections[0].sentences)
+    # Nothing is cited, so the disclaimer must not speak of passages "cited below".
+    assert answer.disclaimer == ABSTAINED_DISCLAIMER
 
 
 def test_no_passages_abstains(composer: ExtractiveComposer) -> None:

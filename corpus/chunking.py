@@ -38,7 +38,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.types import Document, Passage, Section, TokenCounter, passage_id
+from corpus.types import (
+    Document,
+    Passage,
+    Section,
+    TokenCounter,
+    parse_choice,
+    passage_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +67,7 @@ class CounterKind(enum.StrEnum):
 
     @classmethod
     def parse(cls, value: str) -> CounterKind:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown token counter {value!r}; expected one of: {names}") from None
+        return parse_choice(cls, value, "token counter")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 
 from corpus.design import classify_design
-from corpus.types import Document, EvidenceKind, EvidenceTier, Section
+from corpus.types import Document, EvidenceKind, EvidenceTier, Section, parse_choice
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ class CorpusFormat(enum.StrEnum):
     @classmethod
     def parse(cls, value: str) -> CorpusFormat:
         """Parse a format name, with an error that lists the valid names."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown corpus format {value!r}; expected one of: {names}") from None
+        return parse_choice(cls, value, "corpus format")
 
 
 class CorpusError(Exception):

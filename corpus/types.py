@@ -6,7 +6,8 @@ can be shared between the index, the retriever and an answer without anyone chan
 Example:
     >>> doc = Document(id="pubmedqa:123", title="Ferritin and B12", text="Background text.",
     ...                tier=EvidenceTier.OBSERVATIONAL, source="PubMedQA", year=2011,
-    ...                url="https://pubmed.ncbi.nlm.nih.gov/123/", licence="MIT", dataset="pubmedqa")
+    ...                url="https://pubmed.ncbi.nlm.nih.gov/123/", licence="MIT",
+    ...                dataset="pubmedqa")
     >>> doc.tier.kind
     <EvidenceKind.RESEARCH: 'research'>
 """
@@ -17,7 +18,23 @@ import enum
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_choice(choices: type[E], value: object, what: str) -> E:
+    """Parse ``value`` as a member of a closed choice, with an error that lists the members.
+
+    Example:
+        >>> parse_choice(EvidenceTier, " RCT ", "evidence tier")
+        <EvidenceTier.RCT: 'rct'>
+    """
+    try:
+        return choices(str(value).strip().lower())
+    except ValueError:
+        names = ", ".join(str(member.value) for member in choices)
+        raise ValueError(f"unknown {what} {value!r}; expected one of: {names}") from None
 
 
 class EvidenceKind(str, enum.Enum):
@@ -54,11 +71,7 @@ class EvidenceTier(str, enum.Enum):
     @classmethod
     def parse(cls, value: str) -> EvidenceTier:
         """Parse a tier name, with an error that lists the valid names."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown evidence tier {value!r}; expected one of: {names}") from None
+        return parse_choice(cls, value, "evidence tier")
 
 
 _TIER_ORDER = list(EvidenceTier)

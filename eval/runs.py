@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from corpus.types import Document, Passage
+from corpus.types import Document, Passage, parse_choice
 from eval.embedcache import CachedEmbedder, seed_from_benchmark_cache, seed_from_text_cache
 from eval.metrics import MEASURES, evaluate
 from eval.trec import read_qrels, read_queries
@@ -238,11 +238,7 @@ class SystemKind(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str) -> SystemKind:
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown system {value!r}; expected one of: {names}") from None
+        return parse_choice(cls, value, "system")
 
 
 @dataclass(frozen=True)
@@ -303,11 +299,7 @@ class Granularity(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: Any) -> Granularity:
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown granularity {value!r}; expected one of: {names}") from None
+        return parse_choice(cls, value, "granularity")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ COMMAND_MODULES = ("corpus", "index", "ask", "serve", "eval")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="followup",
-        description="Answer medical follow-up questions from cited guideline and research evidence.",
+        description="Answer medical follow-up questions from cited guideline and research "
+        "evidence.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

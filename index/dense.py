@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from corpus.types import parse_choice
 from index.types import Hits, Vectors
 
 # Beyond this many passages a flat scan gets slow enough per query that HNSW is worth its
@@ -40,13 +41,7 @@ class DenseKind(enum.StrEnum):
     @classmethod
     def parse(cls, value: str) -> DenseKind:
         """Parse a kind name, with an error that lists the valid names."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(
-                f"unknown dense index kind {value!r}; expected one of: {names}"
-            ) from None
+        return parse_choice(cls, value, "dense index kind")
 
 
 @dataclass(frozen=True)

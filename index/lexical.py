@@ -46,6 +46,7 @@ import numpy.typing as npt
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from corpus.types import parse_choice
 from index.types import Hits
 
 # The files bm25s.BM25.save writes (we pass no corpus, so no corpus.jsonl).
@@ -79,14 +80,6 @@ class Bm25Method(enum.StrEnum):
 
     LUCENE = "lucene"
     ROBERTSON = "robertson"
-
-
-def _parse(enum_type: type[enum.Enum], value: Any, what: str) -> Any:
-    try:
-        return enum_type(str(value).strip().lower())
-    except ValueError:
-        names = ", ".join(str(member.value) for member in enum_type)
-        raise ValueError(f"unknown {what} {value!r}; expected one of: {names}") from None
 
 
 @dataclass(frozen=True)
@@ -128,9 +121,9 @@ class Bm25Settings:
         return cls(
             k1=float(data["k1"]),
             b=float(data["b"]),
-            method=_parse(Bm25Method, data["method"], "BM25 method"),
-            stopwords=_parse(StopWords, data["stopwords"], "stop word list"),
-            stemming=_parse(Stemming, data["stemming"], "stemmer"),
+            method=parse_choice(Bm25Method, data["method"], "BM25 method"),
+            stopwords=parse_choice(StopWords, data["stopwords"], "stop word list"),
+            stemming=parse_choice(Stemming, data["stemming"], "stemmer"),
         )
 
 

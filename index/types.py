@@ -7,8 +7,8 @@ number is the passage's position in :attr:`index.store.PassageIndex.passages`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np

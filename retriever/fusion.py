@@ -32,6 +32,8 @@ import math
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
+from corpus.types import parse_choice
+
 K = TypeVar("K", bound=Hashable)
 Run = Sequence[tuple[K, float]]
 
@@ -48,11 +50,7 @@ class FusionMode(enum.StrEnum):
     @classmethod
     def parse(cls, value: str) -> FusionMode:
         """Parse a mode name, with an error that lists the valid names."""
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            names = ", ".join(member.value for member in cls)
-            raise ValueError(f"unknown fusion mode {value!r}; expected one of: {names}") from None
+        return parse_choice(cls, value, "fusion mode")
 
 
 class Normalization(enum.StrEnum):

@@ -19,15 +19,17 @@ A follow-up such as "What dose?" or "Is it safe in pregnancy?" is not a search q
   ``carry_weight``.
 
 **Topic shift.** A follow-up that changes the subject must not be dragged back to the old one.
-It is judged a topic shift when its embedding's cosine to every considered earlier question is
-below ``shift_similarity``, unless it *leans on* the conversation: it shares a content word (an
-index term of a word outside :data:`STOP_WORDS`) with an earlier question or answer, it contains
-an anaphoric or elliptical cue (``it``, ``this``, ``they``, ``what about``, ``what dose`` ...),
-or it has at most ``short_question_terms`` content words. Then no context is used at all: the
-query is the follow-up alone. A cosine below ``hard_shift_similarity`` is a shift even with such
-cues (a stray "this" does not tie a question about flags to one about burgers). The thresholds
-were tuned on MTRAG only (benchmarks/followup_mtrag.py); on MTRAG a genuine follow-up's cosine to
-the previous question is often low (10th percentile 0.16), which is why the cues matter.
+An elliptical follow-up, with at most ``short_question_terms`` content words (an index term of a
+word outside :data:`STOP_WORDS`), always leans on the conversation ("What dose?", "Is it safe
+in pregnancy?"): its embedding says little on its own. A longer question is judged a topic
+shift when its embedding's cosine to every considered earlier question is below
+``hard_shift_similarity``, or below ``shift_similarity`` unless it leans on the conversation:
+it shares a content word with an earlier question or answer, or it contains an anaphoric or
+elliptical cue (``it``, ``this``, ``they``, ``what about``, ``what dose`` ...). A stray "this"
+does not tie a question about a burger chain to one about inventory turnover. On a shift no
+context is used at all: the query is the follow-up alone. The thresholds were tuned on MTRAG
+only (benchmarks/followup_mtrag.py); there a genuine follow-up's cosine to the previous
+question is often low (10th percentile 0.16), which is why cues and shared words matter.
 
 Everything here is pure: the caller encodes the texts (:func:`context_texts` says which) and
 passes the vectors and the index's term statistics in.
@@ -112,16 +114,19 @@ class FollowupConfig:
         lexical_weight: Weight of the BM25 scores of the context words.
         answer_term_weight: Salience multiplier for words from earlier answers (0 ignores them).
         carry_weight: RRF weight of the previously cited passages' list.
-        shift_similarity: Below this cosine to every earlier question, with no cue, a topic shift.
+        shift_similarity: Below this cosine to every earlier question, with no cue and no
+            shared word, a topic shift.
         hard_shift_similarity: Below this cosine, a topic shift even with cues.
-        short_question_terms: A follow-up with at most this many content words leans on context.
+        short_question_terms: A follow-up with at most this many content words is never a
+            topic shift.
     """
 
-    # Tuned on MTRAG (benchmarks/followup_mtrag.py --tune, then a finer grid around the best):
-    # recall@10 is flat within +-0.005 around these values. Of the shift thresholds on that
-    # plateau (0.2-0.4) the highest-but-one is taken, to err towards not dragging an unrelated
-    # question back. carry_weight is untuned (MTRAG has no cited passages): at 0.5 a carried
-    # passage ranks below a passage that both legs agree on.
+    # Tuned on MTRAG (benchmarks/followup_mtrag.py --tune, then finer grids around the best):
+    # recall@10 is flat within +-0.005 around these values. shift_similarity: the plateau is
+    # 0.2-0.4, 0.3 taken to err towards not dragging an unrelated question back;
+    # hard_shift_similarity: 0.12-0.15 keep the N/A (topic change) tasks at their no-context
+    # recall, 0.2 starts to cut genuine follow-ups. carry_weight is untuned (MTRAG has no
+    # cited passages).
     max_turns: int = 3
     decay: float = 0.5
     dense_weight: float = 0.5
@@ -130,7 +135,7 @@ class FollowupConfig:
     answer_term_weight: float = 0.0
     carry_weight: float = 0.5
     shift_similarity: float = 0.3
-    hard_shift_similarity: float = 0.0
+    hard_shift_similarity: float = 0.15
     short_question_terms: int = 2
 
     def __post_init__(self) -> None:
@@ -303,9 +308,11 @@ def detect_shift(
     shared = sorted(set(question_terms) & _earlier_terms(conversation, turns, stats))
     cue = find_cue(question)
     signals = ShiftSignals(similarity, tuple(shared), cue, len(question_terms))
+    if len(question_terms) <= config.short_question_terms:
+        return False, signals  # elliptical: "What dose?", "Is it safe in pregnancy?"
     if similarity < config.hard_shift_similarity:
         return True, signals
-    leans = bool(shared) or cue is not None or len(question_terms) <= config.short_question_terms
+    leans = bool(shared) or cue is not None
     return (similarity < config.shift_similarity and not leans), signals
 
 

@@ -14,8 +14,8 @@ Two methods:
   ``score(d) = sum_i w_i * norm_i(s_i(d))``. Min-max normalisation maps each run to [0, 1]
   (a run whose scores are all equal maps to 1.0, guarding ``max == min``); z-score
   normalisation maps each run to mean 0 and unit standard deviation (a constant run maps to 0).
-  A key missing from a run gets that run's lowest normalised value, i.e. it is treated as if
-  it were ranked last there.
+  A key missing from a run is treated as no better than the last key there: 0 under min-max,
+  the run's lowest z-score under z-score.
 
 How deep each retriever goes (its candidate depth) is chosen by the caller; these functions fuse
 whatever they are given and cut the result to ``top_k`` only if asked.
@@ -30,7 +30,11 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from corpus.types import parse_choice
 
@@ -53,6 +57,23 @@ class FusionMode(enum.StrEnum):
         return parse_choice(cls, value, "fusion mode")
 
 
+class FusionUnit(enum.StrEnum):
+    """What is fused: passages as retrieved, or the documents they belong to.
+
+    ``DOCUMENT`` max-pools each run by document first (:func:`collapse`), so a document whose
+    best BM25 passage and best dense passage differ gets credit from both; each document is
+    then represented by its best passage.
+    """
+
+    PASSAGE = "passage"
+    DOCUMENT = "document"
+
+    @classmethod
+    def parse(cls, value: str) -> FusionUnit:
+        """Parse a unit name, with an error that lists the valid names."""
+        return parse_choice(cls, value, "fusion unit")
+
+
 class Normalization(enum.StrEnum):
     """How :func:`weighted` puts each run's scores on a common scale."""
 
@@ -60,7 +81,7 @@ class Normalization(enum.StrEnum):
     ZSCORE = "zscore"
 
 
-def _check_weights(runs: Sequence[Run[K]], weights: Sequence[float] | None) -> list[float]:
+def _check_weights(runs: Sequence[Any], weights: Sequence[float] | None) -> list[float]:
     if weights is None:
         return [1.0] * len(runs)
     if len(weights) != len(runs):
@@ -144,32 +165,47 @@ def weighted(
     runs: Sequence[Run[K]],
     *,
     weights: Sequence[float] | None = None,
-    normalization: Normalization = Normalization.MINMAX,
+    normalization: Normalization | Sequence[Normalization] = Normalization.MINMAX,
     top_k: int | None = None,
 ) -> list[tuple[K, float]]:
     """Convex combination of normalised scores: ``sum_i w_i * norm_i(score_i)``.
 
     Args:
         runs: Ranked lists of ``(key, score)``, higher score better. A key that repeats within
-            one run keeps its first score.
+            one run keeps its first score; the repeats are dropped before normalising.
         weights: One non-negative weight per run; default all 1.
-        normalization: Min-max (default) or z-score, applied to each run separately.
+        normalization: Min-max (default) or z-score, applied to each run separately; or one
+            method per run.
         top_k: Keep only the best ``top_k`` fused keys; ``None`` keeps all.
 
     Returns:
-        ``(key, fused score)`` pairs, best first. A key absent from a run receives that run's
-        lowest normalised score (0 under min-max).
+        ``(key, fused score)`` pairs, best first. A key absent from a run receives 0 under
+        min-max (the bottom of the scale, also when the run is constant) and the run's lowest
+        z-score under z-score.
     """
     w = _check_weights(runs, weights)
+    if isinstance(normalization, Normalization):
+        methods = [normalization] * len(runs)
+    else:
+        methods = list(normalization)
+        if len(methods) != len(runs):
+            raise ValueError(f"got {len(methods)} normalisations for {len(runs)} runs")
     normed: list[dict[K, float]] = []
     order: dict[K, None] = {}
-    for run in runs:
-        table: dict[K, float] = {}
-        for key, score in normalize(run, normalization):
-            table.setdefault(key, score)
+    for run, method in zip(runs, methods, strict=True):
+        first: dict[K, float] = {}
+        for key, score in run:
+            first.setdefault(key, score)  # a repeated key keeps its first (best) score
+        table = dict(normalize(list(first.items()), method))
+        for key in table:
             order.setdefault(key, None)
         normed.append(table)
-    floors = [min(table.values()) if table else 0.0 for table in normed]
+    # Missing from a run: as bad as the worst key present there. Under min-max that is 0 even
+    # for a constant run (whose keys all normalise to 1.0), so a one-passage run still counts.
+    floors = [
+        0.0 if method is Normalization.MINMAX or not table else min(table.values())
+        for table, method in zip(normed, methods, strict=True)
+    ]
     fused = {
         key: sum(
             weight * table.get(key, floor)
@@ -180,13 +216,35 @@ def weighted(
     return _ranked(fused, top_k)
 
 
+def collapse(run: Run[K], group: Callable[[K], Hashable]) -> list[tuple[Hashable, float]]:
+    """Max-pool a run by group: each group scored by its best key (MaxP for documents).
+
+    Args:
+        run: Ranked list of ``(key, score)``, best first.
+        group: Maps a key to its group (e.g. a passage row to its document id).
+
+    Returns:
+        ``(group, best score)`` pairs, best first; ties keep first-seen order.
+
+    Example:
+        >>> collapse([("d1#2", 0.9), ("d2#1", 0.7), ("d1#1", 0.4)], lambda key: key[:2])
+        [('d1', 0.9), ('d2', 0.7)]
+    """
+    best: dict[Hashable, float] = {}
+    for key, score in run:
+        name = group(key)
+        if name not in best or score > best[name]:
+            best[name] = score
+    return sorted(best.items(), key=lambda item: -item[1])
+
+
 def fuse(
     mode: FusionMode,
     runs: Sequence[Run[K]],
     *,
     weights: Sequence[float] | None = None,
     k: float = RRF_K,
-    normalization: Normalization = Normalization.MINMAX,
+    normalization: Normalization | Sequence[Normalization] = Normalization.MINMAX,
     top_k: int | None = None,
 ) -> list[tuple[K, float]]:
     """Dispatch to :func:`rrf` or :func:`weighted` by ``mode``; unused options are ignored."""
@@ -201,3 +259,108 @@ _FUSERS: dict[FusionMode, Callable[..., list[tuple[Any, float]]]] = {
         runs, weights=weights, normalization=norm, top_k=top_k
     ),
 }
+
+
+# ----------------------------------------------------------------------------- array fast path
+#
+# The same fusion over integer keys held in numpy arrays, for the retriever's hot path (no
+# Python loop over candidates). tests/test_retriever_fusion.py checks it against the pure
+# functions above, which remain the definition.
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ArrayRun:
+    """A ranked run as arrays: integer ``keys`` and their ``scores``, best first."""
+
+    keys: IntArray
+    scores: FloatArray
+
+    @classmethod
+    def of(cls, keys: npt.ArrayLike, scores: npt.ArrayLike) -> ArrayRun:
+        return cls(
+            np.asarray(keys, np.int64).reshape(-1), np.asarray(scores, np.float64).reshape(-1)
+        )
+
+
+def _first_occurrences(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """Unique keys in first-seen order, and the index of each key's first occurrence."""
+    unique, first = np.unique(keys, return_index=True)
+    order = np.argsort(first, kind="stable")
+    return unique[order], first[order]
+
+
+def _normalized(scores: FloatArray, method: Normalization) -> tuple[FloatArray, float]:
+    """Normalised scores and the value a missing key gets (see :func:`weighted`)."""
+    if len(scores) == 0:
+        return scores, 0.0
+    if method is Normalization.MINMAX:
+        low, high = float(scores.min()), float(scores.max())
+        normed = np.ones_like(scores) if high == low else (scores - low) / (high - low)
+        return normed, 0.0
+    std = float(scores.std())
+    normed = np.zeros_like(scores) if std == 0.0 else (scores - scores.mean()) / std
+    return normed, float(normed.min())
+
+
+def fuse_arrays(
+    mode: FusionMode,
+    runs: Sequence[ArrayRun],
+    *,
+    weights: Sequence[float] | None = None,
+    k: float = RRF_K,
+    normalization: Normalization | Sequence[Normalization] = Normalization.MINMAX,
+) -> ArrayRun:
+    """:func:`fuse` over integer keys in arrays; the same result, without Python loops.
+
+    Keys repeated within a run count once, at their first (best) position, as in :func:`fuse`.
+    """
+    w = _check_weights(runs, weights)
+    methods = (
+        [normalization] * len(runs)
+        if isinstance(normalization, Normalization)
+        else list(normalization)
+    )
+    if len(methods) != len(runs):
+        raise ValueError(f"got {len(methods)} normalisations for {len(runs)} runs")
+    if k < 0:
+        raise ValueError(f"RRF k must be >= 0, got {k}")
+    deduped, ranks = [], []
+    for run in runs:
+        _, first = _first_occurrences(run.keys)
+        keep = np.sort(first)  # positions of first occurrences, in rank order
+        deduped.append(ArrayRun(run.keys[keep], run.scores[keep]))
+        ranks.append(keep.astype(np.float64) + 1.0)  # a repeat still takes up its position
+    if not any(len(run.keys) for run in deduped):
+        return ArrayRun(np.zeros(0, np.int64), np.zeros(0, np.float64))
+    union, _ = _first_occurrences(np.concatenate([run.keys for run in deduped]))
+    fused = np.zeros(len(union), np.float64)
+    sorter = np.argsort(union)
+    for run, rank, weight, method in zip(deduped, ranks, w, methods, strict=True):
+        if len(run.keys) == 0:
+            continue
+        where = sorter[np.searchsorted(union, run.keys, sorter=sorter)]
+        if mode is FusionMode.RRF:
+            fused[where] += weight / (k + rank)
+            continue
+        normed, floor = _normalized(run.scores, method)
+        values = np.full(len(union), floor)
+        values[where] = normed
+        fused += weight * values
+    # Best first; equal scores keep first-seen order (the position in ``union``).
+    order = np.lexsort((np.arange(len(union)), -fused))
+    return ArrayRun(union[order], fused[order])
+
+
+def collapse_arrays(run: ArrayRun, group_of: IntArray) -> ArrayRun:
+    """:func:`collapse` for arrays: ``group_of[key]`` is the integer group of each key."""
+    groups = group_of[run.keys]
+    unique, first = _first_occurrences(groups)
+    best = np.full(len(unique), -np.inf)
+    sorter = np.argsort(unique)
+    where = sorter[np.searchsorted(unique, groups, sorter=sorter)]
+    np.maximum.at(best, where, run.scores)
+    order = np.lexsort((first, -best))
+    return ArrayRun(unique[order], best[order])

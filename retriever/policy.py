@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from corpus.types import EvidenceKind, Passage
+from corpus.types import EvidenceTier, Passage
 from retriever.types import Filters, ScoredPassage
 
 
@@ -127,20 +127,30 @@ def relevance_bands(relevance: Sequence[float], tolerance: float) -> list[int]:
     return bands
 
 
+def _design_then_year(scored: ScoredPassage) -> tuple[int, bool, int]:
+    year = scored.passage.year
+    # (has no year, -year): dated passages first, newest first.
+    return (scored.passage.tier.rank, year is None, -(year or 0))
+
+
 def _order_group(
-    group: list[tuple[int, ScoredPassage, float]], tolerance: float
+    group: list[tuple[ScoredPassage, float]], tolerance: float, k: int
 ) -> list[ScoredPassage]:
-    """Rule 4 over ``(relevance position, passage, rel)`` triples in relevance order."""
-    bands = relevance_bands([rel for _, _, rel in group], tolerance)
+    """Rule 4: the first ``k`` of a group given as ``(passage, rel)`` in relevance order.
 
-    def key(item: tuple[int, tuple[int, ScoredPassage, float]]) -> tuple[int, int, int, int, int]:
-        band = bands[item[0]]
-        position, scored, _ = item[1]
-        year = scored.passage.year
-        # (has no year, -year): dated passages first, newest first.
-        return (band, scored.passage.tier.rank, year is None, -(year or 0), position)
-
-    return [scored for _, (_, scored, _) in sorted(enumerate(group), key=key)]
+    Bands are cut and ordered one at a time, and only until ``k`` passages are placed.
+    """
+    ordered: list[ScoredPassage] = []
+    start = 0
+    while start < len(group) and len(ordered) < k:
+        head = group[start][1]
+        end = start + 1
+        while end < len(group) and head - group[end][1] <= tolerance:
+            end += 1
+        # sorted() is stable: equal design and year keep relevance order.
+        ordered.extend(sorted((scored for scored, _ in group[start:end]), key=_design_then_year))
+        start = end
+    return ordered[:k]
 
 
 def apply_policy(
@@ -161,22 +171,24 @@ def apply_policy(
         The fused list and the guideline and research groups.
     """
     config = config or PolicyConfig()
-    kept = [scored for scored in candidates if passes(scored.passage, filters)]
+    if filters is None:
+        kept = list(candidates)
+    else:
+        kept = [scored for scored in candidates if passes(scored.passage, filters)]
     if not kept:
         return PolicyResult([], [], [])
-    scores = [scored.score for scored in kept]
-    low, high = min(scores), max(scores)
+    low = min(scored.score for scored in kept)
+    high = max(scored.score for scored in kept)
     span = high - low
-    rel = [1.0 if span == 0 else (s - low) / span for s in scores]
-    groups: dict[EvidenceKind, list[tuple[int, ScoredPassage, float]]] = {
-        EvidenceKind.GUIDELINE: [],
-        EvidenceKind.RESEARCH: [],
-    }
-    for position, (scored, value) in enumerate(zip(kept, rel, strict=True)):
-        groups[scored.passage.kind].append((position, scored, value))
+    guideline: list[tuple[ScoredPassage, float]] = []
+    research: list[tuple[ScoredPassage, float]] = []
+    for scored in kept:
+        rel = 1.0 if span == 0 else (scored.score - low) / span
+        group = guideline if scored.passage.tier is EvidenceTier.GUIDELINE else research
+        group.append((scored, rel))
     tolerance = config.band_tolerance
     return PolicyResult(
         fused=kept[: config.fused_k],
-        guideline=_order_group(groups[EvidenceKind.GUIDELINE], tolerance)[: config.guideline_k],
-        research=_order_group(groups[EvidenceKind.RESEARCH], tolerance)[: config.research_k],
+        guideline=_order_group(guideline, tolerance, config.guideline_k),
+        research=_order_group(research, tolerance, config.research_k),
     )

@@ -12,7 +12,7 @@ import pytest
 
 from index.store import PassageIndex
 from retriever.dense import DenseRetriever
-from retriever.fusion import rrf
+from retriever.fusion import FusionMode, FusionUnit, Normalization, collapse, rrf, weighted
 from retriever.hybrid import HybridRetriever, RetrievalConfig
 from retriever.lexical import LexicalRetriever
 from retriever.types import EmptyQueryError, Retriever
@@ -121,16 +121,48 @@ class TestHybridRetriever(RetrieverContract):
         retriever_embedder,  # noqa: F811
     ) -> None:
         # Oracle: the hybrid's RRF over its legs equals fusion.rrf over the legs' own results.
-        config = RetrievalConfig(lexical_depth=20, dense_depth=20)
+        config = RetrievalConfig.plain_rrf(lexical_depth=20, dense_depth=20)
         hybrid = HybridRetriever(retriever_index, retriever_embedder, config)
-        lexical = LexicalRetriever(retriever_index.lexical, retriever_index.passages)
-        dense = DenseRetriever(retriever_embedder, retriever_index.dense, retriever_index.passages)
-        query = QUERIES[0]
-        runs = [
-            [(sp.passage.id, sp.score) for sp in leg.retrieve(query, 20)]
-            for leg in (lexical, dense)
-        ]
+        runs = legs(retriever_index, retriever_embedder, QUERIES[0], 20)
         expected = rrf(runs, k=60, top_k=10)
-        got = [(sp.passage.id, sp.score) for sp in hybrid.retrieve(query, 10)]
+        got = [(sp.passage.id, sp.score) for sp in hybrid.retrieve(QUERIES[0], 10)]
         assert [pid for pid, _ in got] == [pid for pid, _ in expected]
         assert [s for _, s in got] == pytest.approx([s for _, s in expected])
+
+    def test_default_document_fusion_equals_its_definition(
+        self,
+        retriever_index: PassageIndex,  # noqa: F811
+        retriever_embedder,  # noqa: F811
+    ) -> None:
+        # Oracle for the default: each leg max-pooled by document, z-scores fused with equal
+        # weights; each document shown through its best passage under passage-level fusion.
+        config = RetrievalConfig(lexical_depth=20, dense_depth=20)
+        assert (config.fusion, config.unit) == (FusionMode.WEIGHTED, FusionUnit.DOCUMENT)
+        hybrid = HybridRetriever(retriever_index, retriever_embedder, config)
+        runs = legs(retriever_index, retriever_embedder, QUERIES[0], 20)
+        document = {p.id: p.document_id for p in retriever_index.passages}
+        z = Normalization.ZSCORE
+        by_passage = weighted(runs, normalization=z)
+        best: dict[str, str] = {}
+        for pid, _ in by_passage:
+            best.setdefault(document[pid], pid)
+        by_document = weighted(
+            [collapse(run, document.__getitem__) for run in runs], normalization=z
+        )
+        expected = [(best[doc], score) for doc, score in by_document]
+        got = [(sp.passage.id, sp.score) for sp in hybrid.retrieve(QUERIES[0], 40)]
+        assert [pid for pid, _ in got] == [pid for pid, _ in expected]
+        # float32 leg scores: sums agree to ~1e-7
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=1e-5)
+        # One passage per document.
+        docs = [document[pid] for pid, _ in got]
+        assert len(docs) == len(set(docs))
+
+
+def legs(index: PassageIndex, embedder, query: str, depth: int) -> list[list[tuple[str, float]]]:
+    """The lexical and dense retrievers' own results, as (passage id, score) runs."""
+    lexical = LexicalRetriever(index.lexical, index.passages)
+    dense = DenseRetriever(embedder, index.dense, index.passages)
+    return [
+        [(sp.passage.id, sp.score) for sp in leg.retrieve(query, depth)] for leg in (lexical, dense)
+    ]

@@ -181,23 +181,29 @@ def test_blend_is_the_normalised_weighted_sum() -> None:
 
 def test_shift_rule_on_fixed_vectors(stats: LexicalTermStatistics) -> None:
     convo = Conversation((FOLATE,))
-    cfg = FollowupConfig(shift_similarity=0.3, hard_shift_similarity=0.0)
+    cfg = FollowupConfig(shift_similarity=0.3, hard_shift_similarity=0.15, short_question_terms=2)
 
     def vectors(cosine: float) -> np.ndarray:
         return np.array([[1.0, 0.0], [cosine, np.sqrt(1 - cosine**2)]], np.float32)
 
-    question = "Which vaccines protect against measles outbreaks?"  # no cue, no shared word
-    assert detect_shift(question, convo, vectors(0.2), stats, cfg)[0]
-    assert not detect_shift(question, convo, vectors(0.5), stats, cfg)[0]
-    # A cue keeps a low-similarity follow-up on topic, unless the cosine is below the hard line.
-    assert not detect_shift("Is it safe for children?", convo, vectors(0.2), stats, cfg)[0]
-    assert detect_shift("Is it safe for children?", convo, vectors(-0.1), stats, cfg)[0]
-    # A shared content word ("homocysteine") also keeps it on topic.
+    def shift(question: str, cosine: float) -> bool:
+        return detect_shift(question, convo, vectors(cosine), stats, cfg)[0]
+
+    plain = "Which vaccines protect against measles outbreaks?"  # no cue, no shared word
+    assert shift(plain, 0.2)  # below shift_similarity, nothing leans on the conversation
+    assert not shift(plain, 0.5)
+    # A cue keeps a low-similarity follow-up on topic, unless below the hard line.
+    cued = "Are those vaccines safe for pregnant women?"  # "those"
+    assert not shift(cued, 0.2)
+    assert shift(cued, 0.1)
+    # So does a shared content word ("homocysteine").
     shared = "Which vaccines change homocysteine?"
-    shift, signals = detect_shift(shared, convo, vectors(0.2), stats, cfg)
-    assert not shift and "homocystein" in signals.shared_terms
-    # A very short question leans on the context too.
-    assert not detect_shift("Vaccines?", convo, vectors(0.2), stats, cfg)[0]
+    is_shift, signals = detect_shift(shared, convo, vectors(0.2), stats, cfg)
+    assert not is_shift and "homocystein" in signals.shared_terms
+    assert shift(shared, 0.1)
+    # An elliptical question (at most 2 content words) never shifts, whatever the cosine.
+    assert not shift("Is it safe in pregnancy?", -0.2)
+    assert not shift("Vaccines?", 0.0)
 
 
 def test_cues() -> None:
@@ -220,7 +226,7 @@ def test_cited_passages_are_carried_forward(
 ) -> None:
     # Shallow legs (3 candidates each), so a cited passage outside them shows that carrying
     # adds it as a candidate, with RRF weight carry_weight at rank 1 of the carried list.
-    config = RetrievalConfig(
+    config = RetrievalConfig.plain_rrf(
         lexical_depth=3,
         dense_depth=3,
         policy=PolicyConfig(fused_k=40, guideline_k=10, research_k=10),
@@ -245,6 +251,35 @@ def test_cited_passages_are_carried_forward(
     assert with_carry[cited.id] == pytest.approx(0.5 / 61)
     # Everything else keeps its score.
     assert {pid: s for pid, s in with_carry.items() if pid != cited.id} == pytest.approx(without)
+
+
+def test_cited_passages_are_carried_forward_in_the_default_fusion(
+    retriever_index: PassageIndex,  # noqa: F811
+    retriever_embedder,  # noqa: F811
+) -> None:
+    # Default (z-score, by document): the carried list is min-max normalised, so a lone carried
+    # passage adds carry_weight * 1.0 to its document's score.
+    policy = PolicyConfig(fused_k=40, guideline_k=10, research_k=10)
+    config = RetrievalConfig(lexical_depth=3, dense_depth=3, policy=policy)
+    no_carry = replace(config, followup=replace(config.followup, carry_weight=0.0))
+    question = "How large was the effect?"
+    convo = Conversation((Turn(FOLATE.question, answer="Yes, by about a quarter."),))
+    without = HybridRetriever(retriever_index, retriever_embedder, no_carry).evidence(
+        question, convo
+    )
+    seen = {sp.passage.document_id for sp in without.fused}
+    cited = next(p for p in retriever_index.passages if p.document_id not in seen)
+    convo = Conversation((replace(convo.turns[0], cited=(cited.id,)),))
+    with_carry = HybridRetriever(retriever_index, retriever_embedder, config).evidence(
+        question, convo
+    )
+    ids = [sp.passage.id for sp in with_carry.fused]
+    assert cited.id in ids
+    # Its document is in neither leg, so it gets both legs' floors (their lowest z-scores)
+    # plus 0.5 * 1.0 for the carried list. A document missing from one leg at least gets a
+    # floor there too, so the carried document beats the weakest document without the bonus.
+    weakest = min(sp.score for sp in without.fused)
+    assert with_carry.fused[ids.index(cited.id)].score > weakest
 
 
 def test_nothing_is_carried_across_a_topic_shift(hybrid: HybridRetriever) -> None:

@@ -9,7 +9,7 @@ import pytest
 from corpus.types import EvidenceKind, EvidenceTier
 from index.store import PassageIndex
 from retriever.dense import DenseRetriever
-from retriever.fusion import FusionMode, Normalization, weighted
+from retriever.fusion import FusionMode, FusionUnit, Normalization, weighted
 from retriever.hybrid import HybridRetriever, RetrievalConfig
 from retriever.lexical import LexicalRetriever
 from retriever.policy import PolicyConfig
@@ -33,7 +33,13 @@ def test_evidence_groups_and_fused_list(hybrid: HybridRetriever) -> None:
     assert 0 < len(evidence.research) <= cfg.research_k
     assert all(sp.passage.kind is EvidenceKind.GUIDELINE for sp in evidence.guideline)
     assert all(sp.passage.kind is EvidenceKind.RESEARCH for sp in evidence.research)
-    assert set(evidence.timings_ms) == {"query_ms", "lexical_ms", "dense_ms", "fusion_ms"}
+    assert set(evidence.timings_ms) == {
+        "query_ms",
+        "lexical_ms",
+        "dense_ms",
+        "fusion_ms",
+        "total_ms",
+    }
     # The fused list is the standalone retrieval, cut to fused_k.
     expected = [sp.passage.id for sp in hybrid.retrieve(QUESTION, cfg.fused_k)]
     assert [sp.passage.id for sp in evidence.fused] == expected
@@ -64,7 +70,8 @@ def test_source_filter(hybrid: HybridRetriever) -> None:
 def test_filtered_fusion_ranks_among_allowed_passages_only(hybrid: HybridRetriever) -> None:
     # With a filter, RRF ranks are counted among the passages that pass it, so the best
     # allowed passage of both legs gets 1/61 + 1/61 if the legs agree on it.
-    evidence = hybrid.evidence(QUESTION, filters=Filters(kinds=frozenset({EvidenceKind.GUIDELINE})))
+    rrf = HybridRetriever(hybrid._index, hybrid._dense.embedder, RetrievalConfig.plain_rrf())
+    evidence = rrf.evidence(QUESTION, filters=Filters(kinds=frozenset({EvidenceKind.GUIDELINE})))
     assert evidence.fused[0].score <= 2 / 61 + 1e-12
     assert evidence.fused[0].score >= 1 / 61
 
@@ -77,6 +84,7 @@ def test_weighted_fusion_config(
     config = RetrievalConfig(
         fusion=FusionMode.WEIGHTED,
         normalization=Normalization.MINMAX,
+        unit=FusionUnit.PASSAGE,
         lexical_weight=0.4,
         dense_weight=0.6,
         lexical_depth=10,

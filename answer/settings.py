@@ -43,7 +43,11 @@ class RetrievalSettings(_Section):
     top_k: int = Field(8, ge=1, le=100, description="Passages handed to the answer composer.")
     lexical_depth: int = Field(100, ge=1, le=1000, description="Candidates from BM25.")
     dense_depth: int = Field(100, ge=1, le=1000, description="Candidates from the dense index.")
-    fusion: Literal["rrf", "weighted"] = Field("rrf", description="How the two legs are fused.")
+    fusion: Literal["rrf", "weighted"] = Field(
+        "weighted",
+        description="How the two legs are fused: 'weighted' (z-score, the retriever's measured "
+        "default: SciFact train nDCG@10 0.746 against 0.728 for RRF) or 'rrf' (k = 60).",
+    )
 
 
 class LLMSettings(_Section):

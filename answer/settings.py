@@ -41,8 +41,8 @@ class EmbedderSettings(_Section):
 
 class RetrievalSettings(_Section):
     top_k: int = Field(8, ge=1, le=100, description="Passages handed to the answer composer.")
-    lexical_depth: int = Field(100, ge=1, le=1000, description="Candidates from BM25.")
-    dense_depth: int = Field(100, ge=1, le=1000, description="Candidates from the dense index.")
+    lexical_depth: int = Field(200, ge=1, le=1000, description="Candidates from BM25.")
+    dense_depth: int = Field(200, ge=1, le=1000, description="Candidates from the dense index.")
     fusion: Literal["rrf", "weighted"] = Field(
         "weighted",
         description="How the two legs are fused: 'weighted' (z-score, the retriever's measured "

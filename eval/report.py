@@ -495,21 +495,7 @@ def _retrieval_markdown(
         lines += ["## Notes", "", *[f"- {note}" for note in report.notes], ""]
     lines += ["## Run files", ""]
     lines += [f"- {name}: `{path}`" for name, path in report.run_files.items()]
-    lines += [
-        "",
-        "## Settings",
-        "",
-        "```json",
-        json.dumps(_clean(dict(report.settings)), indent=2),
-        "```",
-        "",
-        "## Index manifest",
-        "",
-        "```json",
-        json.dumps(_clean(dict(report.manifest)), indent=2),
-        "```",
-        "",
-    ]
+    lines += ["", *_provenance(report.settings, report.manifest)]
     return "\n".join(lines)
 
 
@@ -654,20 +640,7 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
         for ex in report.examples:
             lines += [f"- turn {ex['turn']}: *{ex['question']}* → `{ex['query']}`"]
         lines += [""]
-    lines += [
-        "## Settings",
-        "",
-        "```json",
-        json.dumps(_clean(dict(report.settings)), indent=2),
-        "```",
-        "",
-        "## Index manifest",
-        "",
-        "```json",
-        json.dumps(_clean(dict(report.manifest)), indent=2),
-        "```",
-        "",
-    ]
+    lines += _provenance(report.settings, report.manifest)
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     return ["report.md", "report.json", "recall_by_turn.png"]
 
@@ -953,3 +926,11 @@ def _fmt(value: float | int | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value:.3f}"
+
+
+def _provenance(settings: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[str]:
+    """The report's closing sections: the settings and the index manifest it ran with."""
+    lines: list[str] = []
+    for title, data in (("Settings", settings), ("Index manifest", manifest)):
+        lines += [f"## {title}", "", "```json", json.dumps(_clean(dict(data)), indent=2), "```", ""]
+    return lines

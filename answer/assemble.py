@@ -26,6 +26,7 @@ from answer.schema import (
     Reference,
     SectionKind,
     Sentence,
+    SentenceKind,
 )
 from corpus.types import EvidenceKind, Passage
 
@@ -39,10 +40,17 @@ SECTION_TITLES = {
 
 @dataclass(frozen=True)
 class DraftSentence:
-    """A sentence and the passages it cites (none only for a notice)."""
+    """A sentence and the passages it cites (none only for a notice or an evidence gap).
+
+    ``label`` is template framing shown before a quote ("On African iron overload (GHR)"),
+    ``sample_size`` the participants of the cited study where its abstract states them.
+    """
 
     text: str
     passages: tuple[Passage, ...] = ()
+    kind: SentenceKind = SentenceKind.QUOTE
+    label: str | None = None
+    sample_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,12 @@ def design_of(passages: Sequence[Passage]) -> str | None:
     """The study design shown next to a sentence: the strongest research tier it cites."""
     research = [p.tier for p in passages if p.kind is EvidenceKind.RESEARCH]
     return min(research, key=lambda tier: tier.rank).value if research else None
+
+
+def year_of(passages: Sequence[Passage]) -> int | None:
+    """The year shown next to a research sentence: the newest cited research record's."""
+    years = [p.year for p in passages if p.kind is EvidenceKind.RESEARCH and p.year]
+    return max(years) if years else None
 
 
 def reference_for(n: int, passage: Passage) -> Reference:
@@ -89,7 +103,8 @@ def assemble(
 ) -> Answer:
     """Number the citations of ``sections`` and build the :class:`Answer`.
 
-    Empty sections are left out. A notice's sentences never cite, whatever the draft says.
+    Empty sections are left out. A notice's sentences, and evidence-gap sentences anywhere,
+    never cite, whatever the draft says.
 
     Raises:
         ValueError: a non-notice sentence cites no passage (uncited text must never reach
@@ -104,7 +119,10 @@ def assemble(
         sentences = []
         for sentence in draft.sentences:
             if draft.kind is SectionKind.NOTICE:
-                sentences.append(Sentence(text=sentence.text, design=None))
+                sentences.append(Sentence(text=sentence.text, kind=SentenceKind.NOTICE))
+                continue
+            if sentence.kind is not SentenceKind.QUOTE:
+                sentences.append(Sentence(text=sentence.text, kind=sentence.kind))
                 continue
             if not sentence.passages:
                 raise ValueError(f"uncited sentence in {draft.kind.value}: {sentence.text!r}")
@@ -117,7 +135,12 @@ def assemble(
                     citations.append(numbers[passage.id])
             sentences.append(
                 Sentence(
-                    text=sentence.text, citations=citations, design=design_of(sentence.passages)
+                    text=sentence.text,
+                    label=sentence.label,
+                    citations=citations,
+                    design=design_of(sentence.passages),
+                    year=year_of(sentence.passages),
+                    sample_size=sentence.sample_size,
                 )
             )
         built.append(

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from answer.abstain import (
     ABSTAIN_NOTICE,
@@ -50,11 +50,24 @@ from answer.abstain import (
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import AudienceProfile, grade, profile_for
 from answer.followups import suggest_followups
-from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind
+from answer.lead import concept_label, covers, gap_statement
+from answer.quotes import (
+    QuoteUnit,
+    Role,
+    names_topic,
+    quote_units,
+    research_role,
+    sample_size,
+    source_label,
+    topic_of,
+)
+from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
+from answer.typefit import fits_type
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
+from retriever.question import QuestionAnalysis, QuestionType, analyze
 from retriever.types import Conversation, Evidence, ScoredPassage
 
 logger = logging.getLogger(__name__)
@@ -93,6 +106,14 @@ class ComposeConfig:
         answer_margin: nor any sentence more than this below the answer's best relevance: a
             study far less relevant than the guideline text it would stand next to is noise.
         followups: suggested follow-up questions (the issue asks for 2-3).
+        focused: lead with a quote that covers the question's focus and fits its type, or
+            with a statement of the gap (:mod:`answer.lead`); quote whole context units
+            (:mod:`answer.quotes`), frame quotes from pages about something else, skip
+            research methods and sentences already shown in the conversation. ``False`` is
+            the earlier composer (the best sentence leads), kept for comparison.
+        focus_weight: added to a sentence's selection score times the share of the focus
+            concepts it names.
+        fit_weight: added to a sentence's selection score when it fits the question type.
     """
 
     passages_per_kind: int = 4
@@ -112,6 +133,9 @@ class ComposeConfig:
     sentence_floor: float = ABSTAIN_THRESHOLD
     answer_margin: float = 0.35
     followups: int = 3
+    focused: bool = True
+    focus_weight: float = 0.15
+    fit_weight: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ("passages_per_kind", "guideline_sentences", "per_guideline_document"):
@@ -120,7 +144,14 @@ class ComposeConfig:
         for name in ("research_sentences", "per_study", "followups"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
-        for name in ("section_margin", "answer_margin", "anaphora_penalty", "guideline_preference"):
+        for name in (
+            "section_margin",
+            "answer_margin",
+            "anaphora_penalty",
+            "guideline_preference",
+            "focus_weight",
+            "fit_weight",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("semantic_weight", "mmr_lambda"):
@@ -145,10 +176,31 @@ class Candidate:
     cosine: float
     relevance: float
     score: float  # relevance adjusted for the audience and style: what selection ranks by
+    covered: int = 0  # focus concepts the quote's own words name
+    covered_framed: int = 0  # ... or the page named by its label
+    fits: bool = False  # the quote fits the question's main type
+    fits_any: bool = False  # ... or another type the question asks
+    framed: bool = False  # it opens its section with a back-reference: quoted with its label
 
     @property
     def kind(self) -> EvidenceKind:
         return self.passage.kind
+
+    def label(self, analysis: QuestionAnalysis | None) -> str | None:
+        """The source framing a guideline quote needs: when it opens with a back-reference
+        to its page, or when its page is about something the quote and the question do not
+        name ("On African iron overload (GHR)")."""
+        if self.kind is not EvidenceKind.GUIDELINE:
+            return None
+        if self.framed:
+            return source_label(self.passage)
+        if names_topic(self.span.text, self.passage):
+            return None
+        focus = analysis.focus if analysis is not None else ()
+        topic = topic_of(self.passage)
+        if focus and any(c.mentioned_in(topic) for c in focus):
+            return None
+        return source_label(self.passage)
 
 
 @dataclass(frozen=True)
@@ -159,6 +211,7 @@ class Prepared:
     research: list[Candidate]
     best: float | None
     support: Support
+    analysis: QuestionAnalysis | None = None
 
     @property
     def passages(self) -> list[Passage]:
@@ -227,42 +280,61 @@ class ExtractiveComposer:
 
     # ----------------------------------------------------------------------------- scoring
 
-    def prepare(self, evidence: Evidence, audience: Audience = Audience.CLINICIAN) -> Prepared:
-        """Score the candidate sentences of the top passages and judge the support."""
+    def prepare(
+        self,
+        evidence: Evidence,
+        audience: Audience = Audience.CLINICIAN,
+        *,
+        conversation: Conversation | None = None,
+        analysis: QuestionAnalysis | None = None,
+    ) -> Prepared:
+        """Score the candidate quotes of the top passages and judge the support.
+
+        In focused mode the candidates are context units (:func:`answer.quotes.quote_units`),
+        research methods sentences and quotes already shown in ``conversation`` are left out,
+        and each candidate knows which focus concepts of ``analysis`` (by default the analysis
+        of the standalone query) it names and whether it fits the question type.
+        """
         config = self._config
         profile = profile_for(audience)
         guideline = top_passages(evidence, EvidenceKind.GUIDELINE, config.passages_per_kind)
         research = top_passages(evidence, EvidenceKind.RESEARCH, config.passages_per_kind)
         passages = guideline + research
+        if config.focused and analysis is None:
+            analysis = evidence.analysis or analyze(evidence.standalone_query)
         if not passages:
-            return Prepared([], [], None, Support.NONE)
+            return Prepared([], [], None, Support.NONE, analysis)
         query_vector = self._embedder.encode_queries([evidence.standalone_query])[0]
         query_terms = content_terms(evidence.standalone_query)
         ranks = {p.id: i for i, p in enumerate(guideline)} | {
             p.id: i for i, p in enumerate(research)
         }
+        shown = shown_text(conversation) if config.focused else ""
         candidates: list[Candidate] = []
         for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
             if not entry.spans:
                 continue
-            cosines = entry.vectors @ query_vector
-            for span, vector, cosine in zip(
-                entry.spans, entry.vectors, cosines.tolist(), strict=True
-            ):
-                terms = content_terms(span.text)
+            for unit in self._units(passage, entry.spans, entry.vectors):
+                text = unit.span.text
+                if shown and text in shown:
+                    continue  # a follow-up leads with what is new
+                cosine = float(unit.vector @ query_vector)
+                terms = content_terms(text)
                 rel = relevance(cosine, overlap(query_terms, terms), config.semantic_weight)
-                candidates.append(
-                    Candidate(
-                        passage=passage,
-                        rank=ranks[passage.id],
-                        span=span,
-                        vector=vector,
-                        terms=terms,
-                        cosine=cosine,
-                        relevance=rel,
-                        score=self._selection_score(rel, span.text, passage, profile),
-                    )
+                candidate = Candidate(
+                    passage=passage,
+                    rank=ranks[passage.id],
+                    span=unit.span,
+                    vector=unit.vector,
+                    terms=terms,
+                    cosine=cosine,
+                    relevance=rel,
+                    score=self._selection_score(rel, text, passage, profile),
+                    framed=unit.framed,
                 )
+                if config.focused and analysis is not None:
+                    candidate = self._judged(candidate, analysis)
+                candidates.append(candidate)
         best = max((c.relevance for c in candidates), default=None)
         support = judge_support(
             best, abstain_below=config.abstain_below, weak_below=config.weak_below
@@ -272,6 +344,39 @@ class ExtractiveComposer:
             research=[c for c in candidates if c.kind is EvidenceKind.RESEARCH],
             best=best,
             support=support,
+            analysis=analysis,
+        )
+
+    def _units(
+        self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
+    ) -> list[QuoteUnit]:
+        if not self._config.focused:
+            return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
+        units = quote_units(passage, spans, vectors)
+        if passage.kind is EvidenceKind.RESEARCH:
+            # Findings and conclusions only; a framed research sentence would need the whole
+            # study title as its label.
+            units = [u for u in units if not u.framed and research_role(u.last) is Role.RESULT]
+        return units
+
+    def _judged(self, candidate: Candidate, analysis: QuestionAnalysis) -> Candidate:
+        """The candidate with its focus coverage and type fit, and the score they earn."""
+        config = self._config
+        focus = analysis.focus
+        text = candidate.span.text
+        covered = covers(focus, text)
+        covered_framed = covers(focus, text, topic_of(candidate.passage))
+        fits = fits_type(analysis.qtype, text, focus)
+        fits_any = fits or any(fits_type(t, text, focus) for t in analysis.types)
+        bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
+        bonus += config.fit_weight if fits else 0.0
+        return replace(
+            candidate,
+            covered=covered,
+            covered_framed=covered_framed,
+            fits=fits,
+            fits_any=fits_any,
+            score=candidate.score + bonus,
         )
 
     def _selection_score(
@@ -289,6 +394,8 @@ class ExtractiveComposer:
         return any(
             float(candidate.vector @ other.vector) > config.duplicate_cosine
             or jaccard(candidate.terms, other.terms) > config.duplicate_jaccard
+            or candidate.span.text in other.span.text
+            or other.span.text in candidate.span.text
             for other in chosen
         )
 
@@ -331,14 +438,16 @@ class ExtractiveComposer:
             selected.append(pick)
         return selected
 
-    def _bottom_line(self, prepared: Prepared) -> Candidate | None:
+    def _preferred(self, pool: Sequence[Candidate]) -> Candidate | None:
+        """The best of ``pool`` above the floor, from a guideline unless research beats it
+        clearly."""
         floor = self._config.sentence_floor
 
-        def best_of(pool: Sequence[Candidate]) -> Candidate | None:
-            eligible = [c for c in pool if c.relevance >= floor]
+        def best_of(kind: EvidenceKind) -> Candidate | None:
+            eligible = [c for c in pool if c.kind is kind and c.relevance >= floor]
             return min(eligible, key=lambda c: (-c.score, c.rank, c.span.start), default=None)
 
-        guideline, research = best_of(prepared.guideline), best_of(prepared.research)
+        guideline, research = best_of(EvidenceKind.GUIDELINE), best_of(EvidenceKind.RESEARCH)
         if guideline is None:
             return research
         if (
@@ -347,6 +456,42 @@ class ExtractiveComposer:
         ):
             return research
         return guideline
+
+    def _bottom_line(self, prepared: Prepared) -> Candidate | None:
+        """The lead quote, or ``None`` when no quote addresses the question (a gap)."""
+        pool = [*prepared.guideline, *prepared.research]
+        analysis = prepared.analysis
+        if not self._config.focused or analysis is None or not analysis.focus:
+            return self._preferred(pool)
+        focus = len(analysis.focus)
+        relation = analysis.qtype is QuestionType.RELATION and focus >= 2
+        return self._preferred(
+            [c for c in pool if c.fits and (c.covered if relation else c.covered_framed) == focus]
+        )
+
+    def _gap_parts(
+        self, prepared: Prepared, analysis: QuestionAnalysis
+    ) -> list[tuple[Candidate, str]]:
+        """What the evidence says about each focus concept: its best quote and a label."""
+        parts: list[tuple[Candidate, str]] = []
+        for concept in analysis.focus:
+            pool = [
+                c
+                for c in [*prepared.guideline, *prepared.research]
+                if concept.mentioned_in(c.span.text)
+                and not self._duplicate(c, [chosen for chosen, _ in parts])
+            ]
+            best = self._preferred([c for c in pool if c.fits_any]) or self._preferred(pool)
+            if best is None:
+                continue
+            if best.kind is EvidenceKind.GUIDELINE:
+                topic = topic_of(best.passage)
+                about = None if concept.mentioned_in(topic) else topic
+                label = concept_label(concept, about, best.passage.source)
+            else:  # a study is shown with its design, year and size, not its long title
+                label = concept_label(concept, None, None)
+            parts.append((best, label))
+        return parts
 
     # ----------------------------------------------------------------------------- answers
 
@@ -359,58 +504,73 @@ class ExtractiveComposer:
         related: Sequence[Passage] = (),
         notices: Sequence[str] = (),
         prepared: Prepared | None = None,
+        analysis: QuestionAnalysis | None = None,
     ) -> Answer:
         """The extractive answer to ``evidence``.
 
         Args:
             evidence: what the retriever found.
             audience: clinician (default) or patient wording preferences.
-            conversation: earlier turns; their questions are not suggested again.
+            conversation: earlier turns; their questions are not suggested again, and their
+                quotes are not quoted again.
             related: more passages whose headings may be suggested as follow-ups (the engine
                 passes other sections of the best guideline page).
             notices: fixed notices to show first (e.g. the LLM fallback notice).
             prepared: the result of :meth:`prepare` for the same evidence and audience, if
                 the caller already has it.
+            analysis: the question's analysis (by default, of the standalone query).
         """
         started = time.perf_counter()
-        prepared = prepared if prepared is not None else self.prepare(evidence, audience)
+        if prepared is None:
+            prepared = self.prepare(
+                evidence, audience, conversation=conversation, analysis=analysis
+            )
         if prepared.support is Support.NONE:
             return abstention(evidence, audience, notices=notices, started=started)
         config = self._config
         profile = profile_for(audience)
+        analysis = prepared.analysis
         bottom = self._bottom_line(prepared)
-        assert bottom is not None  # support above the abstain cut implies an eligible sentence
+        lead: list[DraftSentence] = []
+        chosen: list[Candidate] = []
+        if bottom is not None:
+            chosen = [bottom]
+            lead = [self._draft(bottom, analysis)]
+        elif analysis is not None and analysis.focus:
+            lead = [DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
+            for candidate, label in self._gap_parts(prepared, analysis):
+                chosen.append(candidate)
+                lead.append(self._draft(candidate, analysis, label=label))
+        best_relevance = prepared.best or 0.0
         guideline = self._select(
-            [c for c in prepared.guideline if c is not bottom],
+            [c for c in prepared.guideline if c not in chosen],
             config.guideline_sentences,
-            chosen=[bottom],
+            chosen=chosen,
             per_document=config.per_guideline_document,
-            best_relevance=prepared.best or 0.0,
+            best_relevance=best_relevance,
         )
-        if not guideline and bottom.kind is EvidenceKind.GUIDELINE:
+        if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
         research = self._select(
-            [c for c in prepared.research if c is not bottom],
+            [c for c in prepared.research if c not in chosen],
             min(config.research_sentences, profile.research_sentences),
-            chosen=[bottom, *guideline],
+            chosen=[*chosen, *guideline],
             per_document=config.per_study,
-            best_relevance=prepared.best or 0.0,
+            best_relevance=best_relevance,
         )
-        if not research and bottom.kind is EvidenceKind.RESEARCH:
+        if not research and bottom is not None and bottom.kind is EvidenceKind.RESEARCH:
             research = [bottom]
 
         notice_texts = list(notices)
         # The answer leads with its bottom line; when guideline preference put a less relevant
         # sentence there than the best one, the lead is what must be relevant enough.
-        if prepared.support is Support.WEAK or bottom.relevance < config.weak_below:
+        weak_lead = bottom is not None and bottom.relevance < config.weak_below
+        if prepared.support is Support.WEAK or weak_lead:
             notice_texts.append(WEAK_NOTICE)
-        if not guideline:
+        if not guideline and not any(c.kind is EvidenceKind.GUIDELINE for c in chosen):
             notice_texts.append(NO_GUIDELINE_NOTICE)
-        if not research:
+        if not research and not any(c.kind is EvidenceKind.RESEARCH for c in chosen):
             notice_texts.append(NO_RESEARCH_NOTICE)
-
-        def drafts(chosen: Sequence[Candidate]) -> list[DraftSentence]:
-            return [DraftSentence(c.span.text, (c.passage,)) for c in chosen]
 
         followups = suggest_followups(
             evidence.question,
@@ -427,13 +587,31 @@ class ExtractiveComposer:
             topic_shift=evidence.topic_shift,
             sections=[
                 Draft(SectionKind.NOTICE, [DraftSentence(text) for text in notice_texts]),
-                Draft(SectionKind.BOTTOM_LINE, drafts([bottom])),
-                Draft(SectionKind.GUIDELINES, drafts(guideline)),
-                Draft(SectionKind.RESEARCH, drafts(research)),
+                Draft(SectionKind.BOTTOM_LINE, lead),
+                Draft(SectionKind.GUIDELINES, [self._draft(c, analysis) for c in guideline]),
+                Draft(SectionKind.RESEARCH, [self._draft(c, analysis) for c in research]),
             ],
             suggested_followups=followups,
             timings_ms=timings,
         )
+
+    def _draft(
+        self, candidate: Candidate, analysis: QuestionAnalysis | None, label: str | None = None
+    ) -> DraftSentence:
+        if not self._config.focused:
+            return DraftSentence(candidate.span.text, (candidate.passage,))
+        research = candidate.kind is EvidenceKind.RESEARCH
+        return DraftSentence(
+            candidate.span.text,
+            (candidate.passage,),
+            label=label or candidate.label(analysis),
+            sample_size=sample_size(candidate.passage.text) if research else None,
+        )
+
+
+def shown_text(conversation: Conversation | None) -> str:
+    """Everything earlier answers of the conversation quoted, as one text."""
+    return "\n".join(turn.answer for turn in conversation.turns) if conversation else ""
 
 
 def abstention(

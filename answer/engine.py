@@ -322,12 +322,7 @@ def answer_events(answer: Answer) -> Iterator[StreamEvent]:
         for sentence in section.sentences:
             yield StreamEvent(
                 "sentence",
-                {
-                    "section": section.kind.value,
-                    "text": sentence.text,
-                    "citations": list(sentence.citations),
-                    "design": sentence.design,
-                },
+                {"section": section.kind.value, **sentence.model_dump(mode="json")},
             )
     yield StreamEvent(
         "references",
@@ -427,6 +422,7 @@ def build_engine(settings: Settings) -> Engine:
             abstain_below=answer_settings.abstain_threshold,
             weak_below=answer_settings.weak_threshold,
             sentence_floor=answer_settings.abstain_threshold,
+            focused=answer_settings.composer == "focused",
         ),
     )
     llm = None

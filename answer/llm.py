@@ -351,7 +351,7 @@ class LLMGenerator:
     ) -> Answer:
         """The validated LLM answer, or the extractive fallback with a notice."""
         started = time.perf_counter()
-        prepared = self._composer.prepare(evidence, audience)
+        prepared = self._composer.prepare(evidence, audience, conversation=conversation)
         if prepared.support is Support.NONE:
             return abstention(evidence, audience, started=started)
 

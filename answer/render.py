@@ -22,7 +22,7 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.text import Text
 
-from answer.schema import Answer, AnswerSection, Reference, SectionKind, Sentence
+from answer.schema import Answer, AnswerSection, Reference, SectionKind, Sentence, SentenceKind
 
 DESIGN_LABELS = {
     "guideline": "Guideline",
@@ -49,10 +49,27 @@ def markers(citations: Iterable[int]) -> str:
     return "".join(f"[{n}]" for n in citations)
 
 
+def study_note(sentence: Sentence) -> str:
+    """"RCT, 2011, n = 312" for a research sentence; "" for a guideline quote."""
+    if not sentence.design:
+        return ""
+    parts = [design_label(sentence.design)]
+    if sentence.year:
+        parts.append(str(sentence.year))
+    if sentence.sample_size:
+        parts.append(f"n = {sentence.sample_size}")
+    return ", ".join(parts)
+
+
 def _sentence_markdown(sentence: Sentence) -> str:
+    if sentence.kind is not SentenceKind.QUOTE:
+        return f"*{sentence.text}*"  # our own words about the evidence, shown as a note
     text = f"{sentence.text} {markers(sentence.citations)}".rstrip()
-    if sentence.design:
-        text += f" *({design_label(sentence.design)})*"
+    if sentence.label:
+        text = f"*{sentence.label}:* {text}"
+    note = study_note(sentence)
+    if note:
+        text += f" *({note})*"
     return text
 
 
@@ -85,7 +102,8 @@ def to_markdown(answer: Answer) -> str:
         if section.kind is SectionKind.NOTICE:
             blocks.append("\n".join(f"> **Note:** {s.text}" for s in section.sentences))
         elif section.kind is SectionKind.BOTTOM_LINE:
-            body = " ".join(_sentence_markdown(s) for s in section.sentences)
+            # One paragraph per sentence: quotes from different sources never run together.
+            body = "\n\n".join(_sentence_markdown(s) for s in section.sentences)
             blocks.append(f"## {section.title}\n\n{body}")
         else:
             body = "\n".join(f"- {_sentence_markdown(s)}" for s in section.sentences)
@@ -115,7 +133,7 @@ def plain_text(answer: Answer) -> str:
         if section.kind is SectionKind.NOTICE:
             continue
         for sentence in section.sentences:
-            if sentence.text not in seen:
+            if sentence.kind is SentenceKind.QUOTE and sentence.text not in seen:
                 seen.add(sentence.text)
                 sentences.append(sentence.text)
     return " ".join(sentences)
@@ -133,11 +151,17 @@ def _sentence_text(sentence: Sentence, *, bullet: bool) -> Text:
     # Text objects, never markup strings: quoted sentences contain "[...]" that rich would
     # otherwise read as style tags.
     text = Text("• " if bullet else "")
+    if sentence.kind is not SentenceKind.QUOTE:
+        text.append(sentence.text, style="italic yellow")
+        return text
+    if sentence.label:
+        text.append(f"{sentence.label}: ", style="italic")
     text.append(sentence.text)
     if sentence.citations:
         text.append(" " + markers(sentence.citations), style="bold cyan")
-    if sentence.design:
-        text.append(f" ({design_label(sentence.design)})", style="dim italic")
+    note = study_note(sentence)
+    if note:
+        text.append(f" ({note})", style="dim italic")
     return text
 
 

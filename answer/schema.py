@@ -29,12 +29,37 @@ class SectionKind(str, enum.Enum):
     NOTICE = "notice"  # abstention, fallback and weak-evidence notices: never cites
 
 
+class SentenceKind(str, enum.Enum):
+    """Whose words a sentence is."""
+
+    QUOTE = "quote"  # verbatim from the cited passages
+    EVIDENCE_GAP = (
+        "evidence_gap"  # our fixed template about the evidence: never a claim, never cited
+    )
+    NOTICE = "notice"  # our fixed notice (abstention, weak evidence, fallback): never cited
+
+
 class Sentence(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     text: str
+    kind: SentenceKind = Field(
+        SentenceKind.QUOTE,
+        description="'quote': verbatim from the cited passages. 'evidence_gap' and 'notice': "
+        "fixed template text about the evidence, written by the engine, never a medical claim "
+        "and never cited.",
+    )
+    label: str | None = Field(
+        None,
+        description="Template framing shown before a quote, naming what its source is about "
+        "(e.g. 'On African iron overload (GHR)'); built from the source's metadata, never a claim.",
+    )
     citations: list[int] = Field(default_factory=list, description="Reference numbers [n].")
     design: str | None = Field(None, description="Study design of the cited research, if any.")
+    year: int | None = Field(None, description="Publication year of the cited research, if known.")
+    sample_size: int | None = Field(
+        None, description="Participants in the cited study, where its abstract states them."
+    )
 
 
 class AnswerSection(BaseModel):

@@ -64,6 +64,12 @@ class AnswerSettings(_Section):
         "extractive", description="'llm' needs llm.base_url; it falls back to extractive."
     )
     audience: Literal["clinician", "patient"] = Field("clinician", description="Default wording.")
+    composer: Literal["focused", "baseline"] = Field(
+        "focused",
+        description="'focused': the lead must cover the question's focus and fit its type, or "
+        "name the gap. 'baseline': the earlier composer that leads with the most relevant "
+        "sentence, kept for side-by-side evaluation.",
+    )
     passages_per_kind: int = Field(
         4, ge=1, le=20, description="Top guideline and top research passages an answer quotes from."
     )

@@ -143,10 +143,8 @@ class MarkdownProgress:
             )
         elif event.name == "sentence" and self._sections:
             section = self._sections[-1]
-            sentence = Sentence(
-                text=str(data["text"]),
-                citations=list(data.get("citations") or []),
-                design=data.get("design"),
+            sentence = Sentence.model_validate(
+                {key: value for key, value in data.items() if key != "section"}
             )
             self._sections[-1] = section.model_copy(
                 update={"sentences": [*section.sentences, sentence]}

@@ -53,6 +53,7 @@ from typing import Protocol
 import numpy as np
 
 from index.types import Vectors
+from retriever.question import QuestionAnalysis
 from retriever.types import Conversation
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -119,6 +120,11 @@ class FollowupConfig:
         hard_shift_similarity: Below this cosine, a topic shift even with cues.
         short_question_terms: A follow-up with at most this many content words is never a
             topic shift.
+        rewrite: Search for the standalone question of :mod:`retriever.rewrite` ("And for
+            B12?" -> "How is vitamin B12 deficiency treated? What dose?") instead of the
+            follow-up as typed; it is also the ``standalone_query`` shown to users.
+        rewrite_shift: Take the rewriter's topic-shift decision (a new focus) instead of the
+            embedding rule below.
     """
 
     # Tuned on MTRAG (benchmarks/followup_mtrag.py --tune, then finer grids around the best):
@@ -137,6 +143,8 @@ class FollowupConfig:
     shift_similarity: float = 0.3
     hard_shift_similarity: float = 0.15
     short_question_terms: int = 2
+    rewrite: bool = True
+    rewrite_shift: bool = True
 
     def __post_init__(self) -> None:
         if self.max_turns < 0 or self.lexical_terms < 0 or self.short_question_terms < 0:
@@ -190,6 +198,7 @@ class FollowupQuery:
         topic_shift: The follow-up was judged to change the topic.
         used_context: Anything from earlier turns went into the query.
         signals: The evidence for the topic-shift decision (``None`` without earlier turns).
+        analysis: The standalone question's focus and type (set by the retriever).
     """
 
     question: str
@@ -200,6 +209,7 @@ class FollowupQuery:
     topic_shift: bool = False
     used_context: bool = False
     signals: ShiftSignals | None = None
+    analysis: QuestionAnalysis | None = None
 
 
 def considered_turns(conversation: Conversation | None, config: FollowupConfig) -> list[int]:
@@ -322,6 +332,8 @@ def build_query(
     vectors: Vectors,
     stats: TermStatistics,
     config: FollowupConfig | None = None,
+    *,
+    shift: bool | None = None,
 ) -> FollowupQuery:
     """Plan the search for ``question`` given the conversation so far.
 
@@ -331,6 +343,8 @@ def build_query(
         vectors: Normalised embeddings of :func:`context_texts` (same order).
         stats: The index's term statistics, for salient context words.
         config: Knobs; defaults to :class:`FollowupConfig`.
+        shift: A topic-shift decision already taken (by the rewriter); ``None`` applies
+            :func:`detect_shift`.
 
     Returns:
         The query parts, the standalone query text and the topic-shift decision.
@@ -349,7 +363,9 @@ def build_query(
     )
     if conversation is None or not turns:
         return alone
-    shift, signals = detect_shift(question, conversation, vectors, stats, config)
+    detected, signals = detect_shift(question, conversation, vectors, stats, config)
+    if shift is None:
+        shift = detected
     if shift:
         return FollowupQuery(
             question=question,

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ from retriever.fusion import (
 )
 from retriever.lexical import LexicalRetriever, check_query, check_top_k
 from retriever.policy import PolicyConfig, apply_policy, passes
+from retriever.rewrite import Rewrite, replay
 from retriever.types import Conversation, Evidence, Filters, ScoredPassage, SearchIndex
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ class HybridRetriever:
         self._lexical = LexicalRetriever(index.lexical, index.passages)
         self._dense = DenseRetriever(embedder, index.dense, index.passages)
         self._term_stats = term_stats or _default_term_stats(index)
+        self._vocabulary = IndexVocabulary(self._term_stats) if self._term_stats else None
         self._vector_cache: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
         self._documents: npt.NDArray[np.int64] | None = None
@@ -227,12 +229,26 @@ class HybridRetriever:
         """
         question = check_query(question)
         cfg = self._config.followup
-        vectors = self._encode(context_texts(question, conversation, cfg))
+        rewritten = self.rewrite(question, conversation)
+        query = rewritten.standalone if cfg.rewrite else question
+        vectors = self._encode(context_texts(query, conversation, cfg))
         if self._term_stats is None:
             cfg = _without_lexical_context(cfg)
         stats = self._term_stats or _NoTermStatistics()
-        plan = build_query(question, conversation, vectors, stats, cfg)
+        shift = rewritten.topic_shift if cfg.rewrite and cfg.rewrite_shift else None
+        plan = build_query(query, conversation, vectors, stats, cfg, shift=shift)
+        plan = replace(
+            plan,
+            question=question,
+            standalone_query=rewritten.standalone if cfg.rewrite else plan.standalone_query,
+            analysis=rewritten.analysis,
+        )
         return plan, blend(vectors, plan.dense_weights)
+
+    def rewrite(self, question: str, conversation: Conversation | None = None) -> Rewrite:
+        """``question`` as a standalone question, given the earlier turns' questions."""
+        earlier = [turn.question for turn in conversation.turns] if conversation else []
+        return replay([*earlier, question], self._vocabulary)[-1]
 
     def evidence(
         self,
@@ -264,6 +280,7 @@ class HybridRetriever:
             topic_shift=plan.topic_shift,
             used_context=plan.used_context,
             timings_ms=timings,
+            analysis=plan.analysis,
         )
 
     # ----------------------------------------------------------------- the search
@@ -387,6 +404,16 @@ class HybridRetriever:
         return np.stack([known[t] for t in texts])
 
 
+class IndexVocabulary:
+    """The :class:`~retriever.question.Vocabulary` of an index: words with an idf above 0."""
+
+    def __init__(self, stats: TermStatistics) -> None:
+        self._stats = stats
+
+    def known(self, word: str) -> bool:
+        return self._stats.idf(word) > 0
+
+
 class _NoTermStatistics:
     def analyze(self, text: str) -> list[str]:
         return []
@@ -396,8 +423,6 @@ class _NoTermStatistics:
 
 
 def _without_lexical_context(cfg: FollowupConfig) -> FollowupConfig:
-    from dataclasses import replace
-
     return replace(cfg, lexical_terms=0)
 
 

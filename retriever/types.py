@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from corpus.types import EvidenceKind, EvidenceTier, Passage
 from index.types import DenseStore, LexicalStore, Vectors
+from retriever.question import QuestionAnalysis
 
 
 class EmptyQueryError(ValueError):
@@ -97,9 +98,10 @@ class Conversation:
 class Evidence:
     """What the retriever hands to the answer layer for one (follow-up) question.
 
-    ``standalone_query`` is the query text actually used, so users can see it.
-    ``topic_shift`` is true when a follow-up was judged to change the topic, in which case
-    the earlier turns were not used.
+    ``standalone_query`` is the question searched for, standalone ("How is vitamin B12
+    deficiency treated?" for "And for B12?"), so users can see it. ``topic_shift`` is true
+    when a follow-up was judged to change the topic, in which case the earlier turns were not
+    used. ``analysis`` is the standalone question's focus and type, for the answer layer.
     """
 
     question: str
@@ -110,3 +112,4 @@ class Evidence:
     topic_shift: bool = False
     used_context: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    analysis: QuestionAnalysis | None = None

@@ -11,9 +11,10 @@ from answer.abstain import (
     Support,
 )
 from answer.compose import ComposeConfig, ExtractiveComposer, relevance
-from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind
+from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.terms import content_terms, jaccard
 from corpus.types import EvidenceKind
+from retriever.question import analyze
 from retriever.types import Conversation, Evidence, Turn
 from tests.fixtures_answer import evidence_for, load_bank, load_embedder, load_passages
 
@@ -41,8 +42,13 @@ def check_answer_rules(answer: Answer, evidence: Evidence) -> None:
     order: list[int] = []
     for section in answer.sections:
         for sentence in section.sentences:
-            if section.kind is SectionKind.NOTICE:
-                assert sentence.citations == []  # notices never cite
+            if section.kind is SectionKind.NOTICE or sentence.kind is not SentenceKind.QUOTE:
+                # Notices and evidence-gap statements are our words about the evidence.
+                assert sentence.citations == []
+                assert section.kind is SectionKind.NOTICE or (
+                    sentence.kind is SentenceKind.EVIDENCE_GAP
+                    and section.kind is SectionKind.BOTTOM_LINE
+                )
                 continue
             assert sentence.citations, f"uncited sentence: {sentence.text}"
             for n in sentence.citations:
@@ -75,7 +81,14 @@ def test_on_topic_answers_keep_every_rule(composer: ExtractiveComposer, question
     check_answer_rules(answer, evidence)
     kinds = [s.kind for s in answer.sections]
     assert SectionKind.BOTTOM_LINE in kinds
-    assert len(answer.section(SectionKind.BOTTOM_LINE).sentences) == 1  # type: ignore[union-attr]
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences  # type: ignore[union-attr]
+    # One quote that addresses the question, or the gap statement and one labelled quote per
+    # focus concept.
+    if lead[0].kind is SentenceKind.QUOTE:
+        assert len(lead) == 1
+    else:
+        assert lead[0].kind is SentenceKind.EVIDENCE_GAP
+        assert all(s.kind is SentenceKind.QUOTE and s.label for s in lead[1:])
     # Sections in the documented order: notice, bottom line, guidelines, research.
     rank = [
         SectionKind.NOTICE,
@@ -86,13 +99,28 @@ def test_on_topic_answers_keep_every_rule(composer: ExtractiveComposer, question
     assert kinds == sorted(kinds, key=rank.index)
 
 
-def test_acceptance_question_has_guideline_section_before_research(
+def test_acceptance_question_states_the_gap_and_what_is_known_of_each_concept(
     composer: ExtractiveComposer,
 ) -> None:
+    # No passage of the fixture relates B12 to ferritin: the lead says so, then quotes what
+    # the evidence holds on each concept, labelled, before the guideline section.
     evidence = evidence_for("Are vitamin B12 levels higher with lower ferritin levels?")
     answer = composer.compose(evidence)
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences  # type: ignore[union-attr]
+    assert lead[0].text == (
+        "The indexed evidence does not directly relate vitamin B12 levels to ferritin levels."
+    )
+    assert lead[0].kind is SentenceKind.EVIDENCE_GAP and not lead[0].citations
+    # Each part is labelled with the concept it quotes on, in the question's order (the
+    # fixture's retrieved passages quote ferritin but no vitamin B12 sentence).
+    focus = analyze(evidence.question).focus
+    parts = lead[1:]
+    assert parts
+    for part in parts:
+        concept = next(c for c in focus if (part.label or "").startswith(f"On {c.name}"))
+        assert concept.mentioned_in(part.text)
     kinds = [s.kind for s in answer.sections]
-    assert kinds.index(SectionKind.GUIDELINES) < kinds.index(SectionKind.RESEARCH)
+    assert kinds.index(SectionKind.BOTTOM_LINE) < kinds.index(SectionKind.GUIDELINES)
     check_answer_rules(answer, evidence)
 
 

@@ -7,6 +7,8 @@ Subcommands:
 * ``answers``: answer a question file with the engine and audit every answer.
 * ``audit FILE``: audit one answer written by any system (our JSON, or Markdown); exits 1
   when problems are found.
+* ``quality``: answer quality of the composers against passage baselines, on LiveQA questions
+  (ROUGE against reference answers, lead focus coverage) or on conversations with expectations.
 
 Reports go to ``var/eval/<run name>/`` unless ``--out`` is given. Heavy imports happen inside
 the handlers, so ``followup --help`` stays fast.
@@ -120,6 +122,36 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     audit.add_argument("--out", type=Path, default=None, help="report folder")
     audit.add_argument("--name", default=None, help="run name under var/eval/")
     audit.set_defaults(func=run_audit)
+
+    quality = sub.add_parser(
+        "quality",
+        help="answer quality: composers vs passage baselines (ROUGE, lead coverage, defects)",
+        description="Ask LiveQA-format questions or conversations (JSONL, detected per file) "
+        "with each composer, next to the top-1 and top-3 retrieved passages cut to the same "
+        "length; writes report.md/json and quality.png. See docs/eval.md.",
+    )
+    quality.add_argument(
+        "--questions", type=Path, required=True, help="LiveQA questions or conversations (JSONL)"
+    )
+    quality.add_argument("--index", type=Path, default=None, help="index (default: settings)")
+    quality.add_argument(
+        "--composer",
+        nargs="+",
+        choices=["focused", "baseline"],
+        default=["focused", "baseline"],
+        help="composers to run, in order; the first one's retrieval and length drive the "
+        "passage baselines (default: focused baseline)",
+    )
+    quality.add_argument(
+        "--no-passage-baselines", action="store_true", help="skip the top-1/top-3 passage systems"
+    )
+    quality.add_argument("--limit", type=int, default=None, help="only the first N conversations")
+    quality.add_argument(
+        "--out", type=Path, default=None, help="report folder (default: var/eval/<name>)"
+    )
+    quality.add_argument("--name", default=None, help="run name under var/eval/")
+    quality.add_argument("--no-progress", action="store_true", help="no progress bars")
+    quality.set_defaults(func=run_quality)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -522,6 +554,93 @@ def run_audit(args: argparse.Namespace) -> int:
     )
     print(f"report: {out / 'report.md'} ({', '.join(files)})")
     return 0 if result.ok else 1
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def run_quality(args: argparse.Namespace) -> int:
+    return _guarded(_run_quality, args)
+
+
+def _run_quality(args: argparse.Namespace) -> int:
+    from eval.quality import BASELINE_DEPTHS, SystemKind, answer_all, build_run, passage_baselines
+    from eval.quality_data import QualitySet, load_quality_set
+    from eval.quality_report import summary_rows, write_quality_report
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    data = load_quality_set(args.questions)
+    if args.limit is not None:
+        keep = {c[0].conversation for c in data.conversations[: args.limit]}
+        data = QualitySet(
+            data.path, data.format, tuple(i for i in data.items if i.conversation in keep)
+        )
+    from answer.engine import build_engine  # after the input is read: bad input fails fast
+
+    base = _settings()
+    if args.index is not None:
+        base.index.path = args.index
+    composers = list(dict.fromkeys(args.composer))
+    answers: dict[str, Any] = {}
+    kinds: dict[str, SystemKind] = {}
+    engine_settings: dict[str, Any] = {}
+    manifest: dict[str, Any] = {}
+    for position, composer in enumerate(composers):
+        settings = base.model_copy(deep=True)
+        settings.answer.composer = composer
+        engine_settings[composer] = settings.model_dump(mode="json")
+        engine = build_engine(settings)  # one at a time: each loads the model and the index
+        if engine.manifest is not None:
+            manifest = engine.manifest.to_dict()
+        answers[composer] = answer_all(engine, data, progress=not args.no_progress, label=composer)
+        kinds[composer] = SystemKind.COMPOSER
+        if position == 0 and not args.no_passage_baselines:
+            answers.update(
+                passage_baselines(engine, data, answers[composer], progress=not args.no_progress)
+            )
+            kinds.update({name: SystemKind.PASSAGES for name in BASELINE_DEPTHS})
+        del engine
+    notes = []
+    if not args.no_passage_baselines:
+        notes.append(
+            f"Passage baselines use the retrieval and conversation of '{composers[0]}' and are cut "
+            f"to the length in words of its answers; their lead is their first sentence."
+        )
+    run = build_run(data, answers, kinds, notes=notes)
+    out = _out(args, f"quality-{args.questions.stem}")
+    files = write_quality_report(
+        out,
+        run,
+        settings={
+            "questions": str(args.questions),
+            "composers": composers,
+            "passage_baselines": dict(BASELINE_DEPTHS) if not args.no_passage_baselines else {},
+            "limit": args.limit,
+            "engine_settings": engine_settings,
+        },
+        manifest=manifest,
+        command=_command(),
+    )
+    keys = [
+        "rouge1_recall",
+        "rougeL_f1",
+        "coverage_quotes",
+        "coverage_with_gaps",
+        "type_fit",
+        "anaphora_rate",
+        "answers_with_juxtaposition",
+        "repeat_rate",
+        "abstention_rate",
+        "pass_rate",
+    ]
+    _print_table(["system", *keys], summary_rows(run, keys))
+    for name in composers:
+        gain = run.gain(name)
+        if gain is not None:
+            print(f"{name}: ROUGE-1 recall {gain:+.1%} over top1-passage")
+    print(f"report: {out / 'report.md'} ({', '.join(files)})")
+    return 0
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -1,0 +1,89 @@
+"""The lead of an answer: a quote that addresses the question, or a statement of the gap.
+
+A clinician who reads only the lead must learn what the evidence says about *their* question,
+or that it is silent on it. So a quote may lead only if it
+
+* covers every focus concept of the question (its own words, or the page it frames with
+  :func:`answer.quotes.source_label`, name each one; a relation question needs the quote
+  itself to name them all, since a page about one concept cannot relate it to another), and
+* fits the question type (:func:`answer.typefit.fits_type`: a dose for a dosage question, a
+  treatment for a treatment question, a relation for a relation question ...).
+
+When no quote qualifies, the lead is one of the fixed sentences below, naming the concepts:
+a statement *about the evidence*, never a medical claim, never cited, and marked
+``evidence_gap`` in the schema. What the evidence does say about each concept follows it, one
+labelled quote per concept ("On ferritin (African iron overload, GHR): ...").
+
+Example:
+    >>> gap_statement(analyze("Are vitamin B12 levels higher with lower ferritin levels?"))
+    'The indexed evidence does not directly relate vitamin B12 levels to ferritin levels.'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from retriever.question import Concept, QuestionAnalysis, QuestionType
+
+# The fixed wording of a gap lead per question type; "{focus}" is the focus concepts joined
+# as a list. A relation question with two or more concepts has its own sentence.
+_GAP_TEMPLATES: dict[QuestionType, str] = {
+    QuestionType.DOSAGE: "The indexed evidence does not state a dose for {focus}.",
+    QuestionType.TREATMENT: "The indexed evidence does not directly describe how {focus} is "
+    "treated.",
+    QuestionType.CAUSE: "The indexed evidence does not directly describe the causes of {focus}.",
+    QuestionType.SYMPTOMS: "The indexed evidence does not directly describe the symptoms of "
+    "{focus}.",
+    QuestionType.DIAGNOSIS: "The indexed evidence does not directly describe how {focus} is "
+    "diagnosed or how its tests are read.",
+    QuestionType.RISK: "The indexed evidence does not directly describe who is at risk of {focus}.",
+    QuestionType.PREVENTION: "The indexed evidence does not directly describe how {focus} is "
+    "prevented.",
+    QuestionType.PROGNOSIS: "The indexed evidence does not directly describe the outlook of "
+    "{focus}.",
+    QuestionType.COMPLICATIONS: "The indexed evidence does not directly describe the "
+    "complications of {focus}.",
+    QuestionType.SIDE_EFFECTS: "The indexed evidence does not directly describe the side "
+    "effects of {focus}.",
+    QuestionType.INTERACTION: "The indexed evidence does not directly describe interactions "
+    "of {focus}.",
+    QuestionType.COMPARISON: "The indexed evidence does not directly compare {focus}.",
+}
+_RELATION_TEMPLATE = "The indexed evidence does not directly relate {first} to {rest}."
+_GENERIC_TEMPLATE = "The indexed evidence does not directly answer this question about {focus}."
+# The label of the part that says what the evidence holds on one concept.
+_CONCEPT_LABEL = "On {concept}"
+
+
+def listing(names: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(names) <= 2:
+        return " and ".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def concept_name(concept: Concept) -> str:
+    """The concept as asked: "vitamin B12 levels" (its qualifier kept)."""
+    return concept.name
+
+
+def gap_statement(analysis: QuestionAnalysis) -> str:
+    """The fixed evidence-gap sentence for ``analysis`` (which has at least one concept)."""
+    names = [concept_name(c) for c in analysis.focus]
+    if analysis.qtype is QuestionType.RELATION and len(names) >= 2:
+        return _RELATION_TEMPLATE.format(first=names[0], rest=listing(names[1:]))
+    template = _GAP_TEMPLATES.get(analysis.qtype, _GENERIC_TEMPLATE)
+    return template.format(focus=listing(names))
+
+
+def concept_label(concept: Concept, topic: str | None, source: str | None) -> str:
+    """ "On ferritin" or, when the quote's page is about something else, "On ferritin
+    (African iron overload, GHR)"."""
+    label = _CONCEPT_LABEL.format(concept=concept_name(concept))
+    where = [part for part in (topic, source) if part]
+    return f"{label} ({', '.join(where)})" if where else label
+
+
+def covers(focus: Sequence[Concept], text: str, frame: str | None = None) -> int:
+    """How many focus concepts ``text`` (or the page ``frame`` naming its topic) mentions."""
+    return sum(1 for c in focus if c.mentioned_in(text) or (frame and c.mentioned_in(frame)))

@@ -1,0 +1,216 @@
+"""Quotes that keep their context: the units an answer may quote, and what frames them.
+
+A sentence that leans on an earlier one ("Affected individuals also have ...", "This protein
+...", "In this study ...") means nothing, or the wrong thing, on its own. :func:`quote_units`
+therefore turns a passage's quotable sentences into *units*:
+
+* a sentence that does not lean back is a unit by itself;
+* one that does is joined with the sentence right before it in the same passage, as one
+  contiguous span of the passage text (up to :data:`MAX_CHAIN` sentences back, while each
+  earlier one leans back too), so the antecedent is quoted with it;
+* one that opens a section (right after a MedQuAD heading such as "What causes X?", or at the
+  start of the passage) has the page itself as its antecedent: it is kept, and marked so that
+  it is always shown with the page's :func:`source_label` ("On African iron overload (GHR)");
+* any other (its antecedent was cut as a heading, table or fragment) is not quoted at all.
+
+The module also classifies research sentences (results and conclusions are quoted, methods and
+background are not: :func:`research_role`) and finds a study's size where its abstract states
+it (:func:`sample_size`). Everything here is pure.
+
+Example:
+    >>> leans_back("Affected individuals also have high levels of a protein called ferritin.")
+    True
+    >>> research_role("Levels of plasma homocysteine, folate and vitamin B12 were also determined.")
+    <Role.METHODS: 'methods'>
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from answer.sentences import SentenceSpan
+from answer.terms import content_terms, overlap
+from corpus.types import Passage
+from index.types import Vectors
+
+# How many sentences back a unit may reach for its antecedent (a chain "X is ... . It ... .
+# They ... ." is quoted whole; a longer chain is not quoted).
+MAX_CHAIN = 2
+
+# Openers that point back at a sentence the reader would not otherwise see. Pronouns and
+# demonstratives, connectives that continue an argument, and the noun phrases MedQuAD and
+# abstracts use for "the people/condition/study just named".
+_LEANS_BACK = re.compile(
+    r"^(?:It|Its|It's|This|These|That|Those|They|Their|Them|He|She|He or she|Such|Thus|"
+    r"Therefore|However|Also|Here|Both|Hence|In addition|Instead|Additionally|Moreover|"
+    r"Furthermore|Similarly|Likewise|Consequently|Otherwise|Then|Other|Another|"
+    r"Affected (?:individuals|people|persons|infants|children|babies|males|females|women|men)|"
+    r"People with (?:this|the) (?:condition|disorder|disease|syndrome)|"
+    r"(?:The|This|That) (?:condition|disorder|disease|syndrome|protein|enzyme|gene|mutation|"
+    r"study|trial|review|analysis|cohort|treatment|therapy|drug|medicine|test|procedure|"
+    r"deficiency|finding|result|effect|association|patients?|participants|subjects|group)s?\b|"
+    r"In (?:this|the|our|these) (?:study|trial|studies|review|analysis|cohort|patients|group|"
+    r"population|case)|In (?:both|either|such) cases?|"
+    r"These (?:patients|individuals|people|findings|results|data|children|women|men|subjects)|"
+    r"The (?:former|latter|same)|Most of them|Many of them|Some of them)\b",
+)
+
+# A research sentence that only says what was done, or why, is not evidence on its own.
+_METHODS = re.compile(
+    r"\b(?:(?:was|were|is|are)\s+(?:also\s+)?(?:determined|measured|assessed|collected|"
+    r"analy[sz]ed|recorded|obtained|evaluated|examined|enrolled|randomi[sz]ed|included|"
+    r"recruited|calculated|estimated|quantified|investigated|studied|compared|followed|"
+    r"selected|assigned|allocated|screened|interviewed|performed|conducted|used|tested|"
+    r"excluded|defined|matched|stratified|adjusted)\b|"
+    r"we\s+(?:then\s+|also\s+|further\s+)?(?:defined|conducted|performed|used|measured|studied|investigated|examined|assessed|"
+    r"analy[sz]ed|enrolled|recruited|randomi[sz]ed|evaluated|compared|aimed|sought|designed|"
+    r"hypothesi[sz]ed|tested|reviewed|searched|included|collected|retrospectively)\b|"
+    r"(?:aim|objective|purpose|goal)s?\s+of\s+(?:this|the|our)\s+(?:study|trial|work|review)|"
+    r"(?:aim|objective|purpose|goal)s?\b[^.]{0,40}?\b(?:was|were|is|are)\s+to\b|"
+    r"(?:this|the present|our)\s+study\s+(?:aimed|was designed|examined|investigated|evaluated|"
+    r"assessed|sought|explored)|"
+    r"\bto\s+(?:determine|assess|investigate|examine|evaluate|explore|compare|test)\s+"
+    r"(?:whether|if|the)\b|"
+    r"participants\s+received|randomly\s+(?:assigned|allocated)|a total of \d|"
+    r"data\s+(?:were|was)\s+(?:collected|obtained|extracted|analy[sz]ed))",
+    re.IGNORECASE,
+)
+# Words of a finding: they make a sentence a result even when it also names a method.
+_RESULT = re.compile(
+    r"\b(?:significant(?:ly)?|associated|association|correlat\w*|higher|lower|increas\w*|"
+    r"decreas\w*|reduc\w*|improv\w*|unchanged|no (?:difference|effect|change)|did not|"
+    r"was not|were not|odds ratio|hazard ratio|relative risk|confidence interval|"
+    r"p\s*[<=>]|showed|shows|found|suggest\w*|conclu\w*|indicat\w*|demonstrat\w*|"
+    r"predict\w*|compared with|versus|prevalence of|risk of)\b|\d+(?:\.\d+)?\s*%",
+    re.IGNORECASE,
+)
+
+_SAMPLE = re.compile(
+    r"\b[nN]\s*=\s*(\d[\d,]*)|"
+    r"\b(\d{1,3}(?:,\d{3})+|\d+)\s+(?:[a-z-]+\s+){0,3}?"
+    r"(?:patients|participants|subjects|women|men|children|adults|individuals|people|infants|"
+    r"volunteers|cases|persons|pregnancies|newborns|neonates|adolescents|students|residents|"
+    r"donors|mothers|girls|boys|elderly)\b"
+)
+
+
+def leans_back(text: str) -> bool:
+    """True when ``text`` opens with a word that refers to an earlier sentence."""
+    return _LEANS_BACK.match(text) is not None
+
+
+class Role(str, enum.Enum):  # noqa: UP042 - str mixin like the other enums here
+    """What a research sentence reports."""
+
+    RESULT = "result"  # a finding or a conclusion: quotable as evidence
+    METHODS = "methods"  # what was done or measured, or why: not evidence on its own
+
+
+def research_role(text: str) -> Role:
+    """A research sentence's role: methods when it names a method and no finding."""
+    if _METHODS.search(text) and not _RESULT.search(text):
+        return Role.METHODS
+    return Role.RESULT
+
+
+def sample_size(text: str) -> int | None:
+    """The number of participants an abstract states (the largest it names), or ``None``.
+
+    Example:
+        >>> sample_size("We enrolled 1,024 pregnant women and 12 controls.")
+        1024
+    """
+    sizes = []
+    for match in _SAMPLE.finditer(text):
+        number = int((match.group(1) or match.group(2)).replace(",", ""))
+        if 5 <= number <= 10_000_000 and not 1900 <= number <= 2100:  # years are not sizes
+            sizes.append(number)
+    return max(sizes) if sizes else None
+
+
+def topic_of(passage: Passage) -> str:
+    """What a passage's page is about: its title up to a " — " heading separator."""
+    return passage.title.split(" — ")[0].strip()
+
+
+def source_label(passage: Passage) -> str:
+    """The framing shown before a quote: "On African iron overload (GHR)"."""
+    source = f" ({passage.source})" if passage.source else ""
+    return f"On {topic_of(passage)}{source}"
+
+
+def names_topic(text: str, passage: Passage) -> bool:
+    """Whether ``text`` itself names what its page is about (half its title's terms, or more)."""
+    topic = content_terms(topic_of(passage))
+    return not topic or overlap(topic, content_terms(text)) >= 0.5
+
+
+@dataclass(frozen=True)
+class QuoteUnit:
+    """A contiguous span of one passage that can be quoted as it stands.
+
+    Attributes:
+        span: ``passage.text[span.start:span.end] == span.text``; one sentence or several.
+        vector: the unit-length mean of its sentences' embeddings.
+        sentences: how many sentences it joins.
+        framed: it opens its section with a back-reference, so it is quoted only with the
+            page's :func:`source_label`.
+        last: the sentence the unit was made for (the others are its antecedents).
+    """
+
+    span: SentenceSpan
+    vector: Vectors
+    sentences: int = 1
+    framed: bool = False
+    last: str = ""  # the unit's own sentence (the others are its antecedents)
+
+    def __post_init__(self) -> None:
+        if not self.last:
+            object.__setattr__(self, "last", self.span.text)
+
+
+def _adjacent(text: str, earlier: SentenceSpan, later: SentenceSpan) -> bool:
+    return not text[earlier.end : later.start].strip()
+
+
+def _opens_section(text: str, spans: Sequence[SentenceSpan], index: int) -> bool:
+    """Only the start of the passage, or a heading (a question line), stands right before
+    the sentence."""
+    previous_end = spans[index - 1].end if index > 0 else 0
+    between = text[previous_end : spans[index].start].strip()
+    return (index == 0 and not between) or between.endswith("?")
+
+
+def quote_units(
+    passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
+) -> list[QuoteUnit]:
+    """The quotable units of ``passage`` (its quotable ``spans`` and their ``vectors``)."""
+    text = passage.text
+    units: list[QuoteUnit] = []
+    for index, span in enumerate(spans):
+        if not leans_back(span.text):
+            units.append(QuoteUnit(span, vectors[index]))
+            continue
+        first = index
+        while (
+            first > 0
+            and index - first < MAX_CHAIN
+            and _adjacent(text, spans[first - 1], spans[first])
+        ):
+            first -= 1
+            if not leans_back(spans[first].text):
+                break
+        if first < index and not leans_back(spans[first].text):
+            joined = SentenceSpan(spans[first].start, span.end, text[spans[first].start : span.end])
+            total = np.asarray(vectors[first : index + 1], np.float32).sum(axis=0)
+            norm = float(np.linalg.norm(total))
+            vector = total / norm if norm else total
+            units.append(QuoteUnit(joined, vector, index - first + 1, last=span.text))
+        elif first == index and _opens_section(text, spans, index):
+            units.append(QuoteUnit(span, vectors[index], framed=True))
+    return units

@@ -1,0 +1,205 @@
+"""Does a sentence fit the type of a question? Vocabulary rules, pure and cheap.
+
+An answer to "What dose?" should quote a sentence with an amount in it, one to "What causes
+X?" a sentence that says what causes it. :func:`fits_type` checks a candidate sentence against
+the question's :class:`~retriever.question.QuestionType` with the cue vocabulary of that type,
+kept in one table (:data:`VOCABULARY`):
+
+* DOSAGE needs an amount with a dose or concentration unit (:func:`has_amount`).
+* RELATION needs a relational or comparative word and, when the question has two or more focus
+  concepts, at least two of them mentioned in the sentence (with one focus concept, that one).
+* DEFINITION needs a sentence that mentions a focus concept; with no focus, a copula definition
+  ("X is a ...", "X is (are) ...").
+* OTHER always fits.
+* Every other type needs a word of its vocabulary.
+
+These are necessary conditions for a good answer sentence, not sufficient ones: the caller
+still ranks by relevance.
+
+Example:
+    >>> fits_type(QuestionType.DOSAGE, "This reduction is maximally achieved by doses of 0.4 mg/d.")
+    True
+    >>> fits_type(QuestionType.CAUSE, "Antacids, however, can have side effects.")
+    False
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from retriever.question import SYMPTOM_WORDS, Concept, QuestionType
+
+
+def _alternatives(words: Sequence[str] | frozenset[str]) -> str:
+    return "|".join(
+        re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True)
+    )
+
+
+_SYMPTOMS = _alternatives(SYMPTOM_WORDS)
+
+VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
+    QuestionType.TREATMENT: re.compile(
+        r"\b(?:treat(?:s|ed|ing|ments?|able)?|therap(?:y|ies|eutic)|supplement(?:s|ed|ation)?|"
+        r"inject(?:ion|ions|ed)?|transfusions?|medicines?|medications?|drugs?|tak(?:e|es|en|ing)|"
+        r"given|giv(?:e|ing)|prescri(?:be|bed|bing|ption|ptions)|diet(?:ary)?\s+changes?|"
+        r"cur(?:e|es|ed)|manag(?:e|ed|ing|ement)|surgery|surgical|transplant(?:ation)?|"
+        r"replacement|intravenous|oral|remed(?:y|ies)|reliev(?:e|es|ed|ing)|first-line|"
+        r"recommended|administ(?:er|ered|ration))\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.CAUSE: re.compile(
+        r"\b(?:caus(?:e|es|ed|ing)|due\s+to|results?\s+(?:from|in)|resulting\s+from|"
+        r"lead(?:s|ing)?\s+to|led\s+to|because|risk\s+factors?|trigger(?:s|ed)?|"
+        r"responsible\s+for|arises?\s+from|stems?\s+from|attributed\s+to|etiology|aetiology|"
+        r"mutations?\s+in|when\s+the\s+body\s+(?:can(?:not|'t)|does\s+not|doesn't|is\s+unable))\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.SYMPTOMS: re.compile(
+        r"\b(?:symptoms?|signs?|symptomatic|present(?:s|ed)?\s+with|complain(?:s|ed)?\s+of|"
+        r"weak|pale|short\s+of\s+breath|" + _SYMPTOMS + r")\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.DIAGNOSIS: re.compile(
+        r"\b(?:tests?|test(?:ed|ing)|diagnos(?:e|ed|es|is|tic|ing)|levels?|measur(?:e|ed|es|"
+        r"ing|ement|ements)|blood\s+counts?|range|high|low|elevated|indicat(?:e|es|ed|ing|ion)|"
+        r"means?|screen(?:ing|ed)?|detect(?:s|ed|ion)?|biopsy|scan|x-rays?|ultrasound|"
+        r"endoscopy|examination|exam|results?|normal|reference\s+(?:range|interval)|cut-?off|"
+        r"deficient|confirm(?:s|ed)?)\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.RELATION: re.compile(
+        r"\b(?:associat(?:ed|ion|ions)|correlat(?:e|ed|es|ion|ions)|relat(?:ed|ion|ionship)|"
+        r"higher|lower|increas(?:e|ed|es|ing)|decreas(?:e|ed|es|ing)|linked|links?|inverse(?:ly)?|"
+        r"predict(?:s|ed|or|ors|ive)?|between|compared|than|reduc(?:e|ed|es|tion)|elevated|"
+        r"depend(?:s|ent|ing)?|affect(?:s|ed)?|influenc(?:e|es|ed)|independent(?:ly)?|"
+        r"effect\s+of|contribut(?:e|es|ed))\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.RISK: re.compile(
+        r"\b(?:risk|at\s+risk|inherit(?:ed|ance|s)?|hereditary|genetic|genes?|autosomal|"
+        r"dominant|recessive|x-linked|famil(?:y|ial|ies)|carriers?|susceptib(?:le|ility)|"
+        r"predispos(?:ed|ition)|contagious|infectious|transmit(?:ted|s)?|transmission|"
+        r"spread(?:s)?|more\s+common|more\s+likely|prevalence|incidence|exposure|affect(?:s|ed)?)"
+        r"\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.PREVENTION: re.compile(
+        r"\b(?:prevent(?:s|ed|ing|ion|ive)?|avoid(?:s|ed|ing)?|vaccin(?:e|es|ated|ation)|"
+        r"immuni[sz](?:e|ed|ation)|protect(?:s|ed|ion|ive)?|reduc(?:e|es|ing)\s+the\s+risk|"
+        r"lower(?:s|ing)?\s+the\s+risk|prophyla(?:xis|ctic)|precautions?|hygiene|screening|"
+        r"fortifi(?:ed|cation))\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.PROGNOSIS: re.compile(
+        r"\b(?:prognosis|outlook|life\s+expectancy|surviv(?:e|al|ors?)|long[-\s]term|mortality|"
+        r"recover(?:y|ed|s)?|progress(?:ion|ive|es)?|outcomes?|die|death|fatal|lifelong|"
+        r"remission|depends?\s+on|recur(?:s|rence)?|relapse)\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.COMPLICATIONS: re.compile(
+        r"\b(?:complications?|lead(?:s)?\s+to|result\s+in|damage|failure|sequelae?|serious|"
+        r"severe|untreated|if\s+left|can\s+cause|may\s+cause|develop(?:s|ed)?)\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.SIDE_EFFECTS: re.compile(
+        r"\b(?:side[-\s]effects?|adverse\s+(?:effects?|events?|reactions?)|toxicity|toxic|"
+        r"intoleran(?:ce|t)|reactions?|well\s+tolerated|tolerated|safe(?:ty)?|allerg(?:y|ic)|"
+        r"upset\s+stomach|nausea|constipation|overdose)\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.INTERACTION: re.compile(
+        r"\b(?:interact(?:s|ion|ions|ing)?|together\s+with|at\s+the\s+same\s+time|"
+        r"combined\s+with|combination|taken\s+with|absorption|absorb(?:s|ed)?|inhibit(?:s|ed|or|"
+        r"ors)?|interfer(?:e|es|ence)|hours\s+(?:before|after|apart)|separate(?:ly)?)\b",
+        re.IGNORECASE,
+    ),
+    QuestionType.COMPARISON: re.compile(
+        r"\b(?:compar(?:e|ed|ison|able)|than|versus|vs|differen(?:ce|ces|t)|differ(?:s)?|unlike|"
+        r"whereas|similar(?:ly)?|better|worse|both|while|on\s+the\s+other\s+hand|in\s+contrast)"
+        r"\b",
+        re.IGNORECASE,
+    ),
+}
+"""Cue vocabulary of each question type that is checked by vocabulary alone or in part
+(RELATION adds a mention rule; DOSAGE, DEFINITION and OTHER have their own rules)."""
+
+_NUMBER = r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s*(?:-|–|to)\s*\d+(?:[.,]\d+)*)?"
+_UNIT = (
+    r"(?:mg|mcg|µg|μg|ug|g|kg|iu|i\.u\.|ml|l|ng|pg|pmol|nmol|µmol|μmol|mmol|mol|meq|units?|"
+    r"micrograms?|milligrams?|grams?|international\s+units?|drops?|tablets?|capsules?|puffs?|"
+    r"sprays?)"
+)
+_AMOUNT = re.compile(
+    _NUMBER + r"\s*" + _UNIT + r"(?:\s*/\s*(?:d|day|dl|l|ml|kg|week|wk|h|hr|dose|m2))*(?![\w])",
+    re.IGNORECASE,
+)
+
+_COPULA_DEFINITION = re.compile(
+    r"^\W*[\w(][\w\s,'()-]{0,80}?\s(?:is|are)\s(?:\(are\)\s)?(?:a|an|the|one|any|defined|"
+    r"characteri[sz]ed|known|called|made|caused|part|used)\b",
+    re.IGNORECASE,
+)
+
+
+def has_amount(text: str) -> bool:
+    """Whether ``text`` states an amount: a number with a dose or concentration unit.
+
+    Example:
+        >>> has_amount("High-dose folic acid (5 mg/d) improves endothelial function.")
+        True
+        >>> has_amount("Vitamin B12 is found in animal foods.")
+        False
+    """
+    return _AMOUNT.search(text) is not None
+
+
+def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> bool:
+    """Whether sentence ``text`` can answer a question of type ``qtype`` (module docstring).
+
+    Args:
+        qtype: The question's type.
+        text: A candidate answer sentence.
+        focus: The question's focus concepts (used by RELATION and DEFINITION).
+
+    Returns:
+        ``True`` when the sentence has what the type needs.
+
+    Example:
+        >>> fits_type(QuestionType.TREATMENT, "Iron supplements are taken by mouth.")
+        True
+    """
+    check = _SPECIAL.get(qtype)
+    if check is not None:
+        return check(text, focus)
+    return VOCABULARY[qtype].search(text) is not None
+
+
+def _dosage(text: str, focus: Sequence[Concept]) -> bool:
+    return has_amount(text)
+
+
+def _relation(text: str, focus: Sequence[Concept]) -> bool:
+    if VOCABULARY[QuestionType.RELATION].search(text) is None:
+        return False
+    mentioned = sum(c.mentioned_in(text) for c in focus)
+    return mentioned >= min(2, len(focus))
+
+
+def _definition(text: str, focus: Sequence[Concept]) -> bool:
+    if focus:
+        return any(c.mentioned_in(text) for c in focus)
+    return _COPULA_DEFINITION.search(text) is not None
+
+
+def _always(text: str, focus: Sequence[Concept]) -> bool:
+    return True
+
+
+_SPECIAL = {
+    QuestionType.DOSAGE: _dosage,
+    QuestionType.RELATION: _relation,
+    QuestionType.DEFINITION: _definition,
+    QuestionType.OTHER: _always,
+}

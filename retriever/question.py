@@ -1,0 +1,1394 @@
+"""Rule-based question analysis: what a question is about, what kind of answer it wants, and
+how it is worded around its subject. Pure functions, no model and no I/O.
+
+:func:`analyze` returns a :class:`QuestionAnalysis`:
+
+* **Focus.** The concepts the question is about, in surface order. Question words, auxiliaries,
+  type cues ("treated", "dose", "symptoms", "higher"), generic words ("people", "take", "safe")
+  and population words ("pregnancy", "children") are removed; what is left is cut into runs of
+  content words at prepositions, conjunctions and punctuation (a rule-based noun-phrase
+  chunker). A run ``Q of X`` whose ``Q`` is only a qualifier ("deficiency of vitamin B12") and a
+  run of proper nouns joined by "of" ("Game of Thrones") are kept whole; a parenthesis right
+  after a concept ("trisomy 13 (Patau syndrome)") becomes an alias of it. Phrases of the
+  :data:`SYNONYMS` table are matched first, so "high blood pressure" and "granulomatosis with
+  polyangiitis" survive the chunker. With a :class:`Vocabulary` (the index's), words the index
+  does not know are dropped, but a concept is kept whole if any of its terms is known.
+* **Concept.** A display name (canonical when the synonym table knows it), a head (the core
+  entity) and a qualifier (a condition or measure word attached to it: :data:`QUALIFIERS`), and
+  the lower-cased terms whose presence in a text counts as a mention (:meth:`Concept.mentioned_in`).
+* **Type.** Cue patterns in one table (:data:`CUES`), each with the :class:`QuestionType` it
+  signals and an optional condition; no ``elif`` ladder. All types found are reported in order of
+  appearance; the main type is the first *strong* cue of the last sentence that has one (so in
+  "How is iron deficiency treated? What dose?" it is DOSAGE). A definition cue ("What is X?") is
+  weak: "What is X and how is it diagnosed?" is DIAGNOSIS. "X causes Y" is refined to the more
+  specific SIDE_EFFECTS when X is a drug (:func:`is_drug`) and to SYMPTOMS when Y is a symptom
+  (:data:`SYMPTOM_WORDS`). With no cue, a yes/no question about two concepts is RELATION, anything
+  else OTHER.
+* **Frame.** The question (leading greetings and "and"/"so" removed) with each focus concept
+  replaced by a placeholder: ``{focus}`` for the first, ``{focus2}``, ``{focus3}`` ... for the
+  others, in order of appearance (:func:`fill` puts names back). A question with no focus is
+  its own frame; a question that is only a focus ("And for B12?") has none.
+* **Population.** Words naming who is asked about (pregnancy, children, elderly, women ...) are
+  context, not focus, unless the question has no other subject and does not refer back ("What
+  are the symptoms of pregnancy?").
+* **Refers back.** A pronoun or an elliptical cue ("it", "they", "this", "what about",
+  "and for" ...) leans on an earlier focus; so does a question with no focus at all ("What
+  dose?").
+
+One general typo rule: a first word that starts with "wh" and is followed by an auxiliary
+("Whar are Schmorl's nodes?") is read as "what".
+
+Example:
+    >>> a = analyze("How is iron deficiency treated?")
+    >>> a.focus[0].name, a.focus[0].head, a.focus[0].qualifier, a.qtype.value, a.frame
+    ('iron deficiency', 'iron', 'deficiency', 'treatment', 'How is {focus} treated?')
+    >>> with_head(a.focus[0], concept("B12")).name
+    'vitamin B12 deficiency'
+    >>> analyze("And for B12?").frame is None
+    True
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+
+class QuestionType(str, enum.Enum):  # noqa: UP042 - str mixin like the project's other enums
+    """What kind of answer a question asks for."""
+
+    RELATION = "relation"  # relation between concepts, or a yes/no question relating two
+    CAUSE = "cause"
+    TREATMENT = "treatment"
+    DOSAGE = "dosage"
+    DIAGNOSIS = "diagnosis"  # diagnosis or test interpretation
+    SYMPTOMS = "symptoms"
+    RISK = "risk"  # who gets it, inheritance, transmission, susceptibility
+    PREVENTION = "prevention"
+    PROGNOSIS = "prognosis"
+    COMPLICATIONS = "complications"
+    DEFINITION = "definition"  # "What is X?", information
+    COMPARISON = "comparison"
+    SIDE_EFFECTS = "side_effects"
+    INTERACTION = "interaction"
+    OTHER = "other"
+
+
+class EntityKind(str, enum.Enum):  # noqa: UP042 - str mixin like the project's other enums
+    """What an entry of the synonym table is; drives qualifiers and type refinements."""
+
+    NUTRIENT = "nutrient"  # takes "deficiency", "anemia", "overload" ...
+    LAB = "lab"  # a measured value: "high ferritin" asks for test interpretation
+    CONDITION = "condition"
+    DRUG = "drug"  # "X causes Y" about a drug asks for side effects
+
+
+# --------------------------------------------------------------------------------------------
+# The synonym table.
+# --------------------------------------------------------------------------------------------
+
+
+def _alternatives(text: str) -> tuple[str, ...]:
+    """``"a | b c"`` -> ``("a", "b c")``: the tables below read better as text."""
+    return tuple(v.strip() for v in text.split("|"))
+
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    # Nutrients (the demo corpus is about anaemia and vitamins).
+    "vitamin B12": _alternatives(
+        "vitamin b12 | b12 | b-12 | vitamin b-12 | vit b12 | cobalamin | cobalamine | "
+        "cyanocobalamin | methylcobalamin | hydroxocobalamin | hydroxycobalamin"
+    ),
+    "folate": _alternatives("folate | folic acid | vitamin b9 | b9 | folacin | methylfolate"),
+    "iron": _alternatives("iron"),
+    "iron deficiency": _alternatives(
+        "iron deficiency | iron-deficiency | low iron | iron deficient | sideropenia"
+    ),
+    "vitamin D": _alternatives("vitamin d | vit d | cholecalciferol | ergocalciferol | calciferol"),
+    "vitamin C": _alternatives("vitamin c | vit c | ascorbic acid"),
+    "calcium": _alternatives("calcium"),
+    "magnesium": _alternatives("magnesium"),
+    "zinc": _alternatives("zinc"),
+    "potassium": _alternatives("potassium"),
+    "iodine": _alternatives("iodine"),
+    "copper": _alternatives("copper"),
+    # Laboratory measures.
+    "ferritin": _alternatives("ferritin | serum ferritin"),
+    "hemoglobin": _alternatives("hemoglobin | haemoglobin | hgb | hb"),
+    "homocysteine": _alternatives("homocysteine | hcy"),
+    "methylmalonic acid": _alternatives("methylmalonic acid | mma"),
+    "white blood cell count": _alternatives(
+        "white blood cell count | white cell count | white blood count | leukocyte count | wbc | "
+        "wbc count"
+    ),
+    "complete blood count": _alternatives("complete blood count | full blood count | cbc | fbc"),
+    # Conditions, with the abbreviations and adjective forms users type.
+    "anemia": _alternatives("anemia | anaemia | anemic | anaemic"),
+    "pernicious anemia": _alternatives(
+        "pernicious anemia | pernicious anaemia | addisonian anemia | addisonian anaemia"
+    ),
+    "hypertension": _alternatives("hypertension | high blood pressure"),
+    "deep vein thrombosis": _alternatives("deep vein thrombosis | deep venous thrombosis | dvt"),
+    "age-related macular degeneration": _alternatives(
+        "age-related macular degeneration | age related macular degeneration | amd | armd"
+    ),
+    "granulomatosis with polyangiitis": _alternatives(
+        "granulomatosis with polyangiitis | wegener's granulomatosis | wegener granulomatosis | "
+        "wegener's | wegeners | gpa"
+    ),
+    "common variable immunodeficiency": _alternatives("common variable immunodeficiency | cvid"),
+    "hereditary neuropathy with liability to pressure palsies": _alternatives(
+        "hereditary neuropathy with liability to pressure palsies | hnpp"
+    ),
+    "normal pressure hydrocephalus": _alternatives("normal pressure hydrocephalus | nph"),
+    "shingles": _alternatives("shingles | herpes zoster | zoster"),
+    "gastroesophageal reflux disease": _alternatives(
+        "gastroesophageal reflux disease | gastro-oesophageal reflux disease | gerd | gord | "
+        "acid reflux"
+    ),
+    "chronic obstructive pulmonary disease": _alternatives(
+        "chronic obstructive pulmonary disease | copd"
+    ),
+    "urinary tract infection": _alternatives("urinary tract infection | uti"),
+    "asthma": _alternatives("asthma | asthmatic | asthmatics"),
+    "diabetes": _alternatives("diabetes | diabetes mellitus | diabetic | diabetics"),
+    "epilepsy": _alternatives("epilepsy | epileptic | epileptics"),
+    "erectile dysfunction": _alternatives("erectile dysfunction | impotence"),
+    # Drugs and drug classes.
+    "NSAIDs": _alternatives(
+        "nsaids | nsaid | non-steroidal anti-inflammatory drugs | nonsteroidal anti-inflammatory "
+        "drugs | non-steroidal anti-inflammatory drug | nonsteroidal anti-inflammatory drug | "
+        "non-steroidal anti-inflammatories"
+    ),
+    "proton pump inhibitors": _alternatives(
+        "proton pump inhibitors | proton pump inhibitor | ppis | ppi"
+    ),
+    "metformin": _alternatives("metformin | glucophage"),
+    "acetaminophen": _alternatives("acetaminophen | paracetamol | tylenol"),
+    "ibuprofen": _alternatives("ibuprofen | advil | motrin"),
+    "aspirin": _alternatives("aspirin | acetylsalicylic acid"),
+}
+"""Canonical display name -> lower-cased variants (the canonical spelling first).
+
+Matching is done after :func:`normalize`, so "B-12"/"B12", "anaemia"/"anemia",
+"iron-deficiency"/"iron deficiency" and plural forms meet without listing each spelling.
+Entries cover the demo corpus (anaemia, vitamins), abbreviations seen in LiveQA questions and a
+few common drug names; extend it, do not special-case words in the rules."""
+
+KINDS: dict[str, EntityKind] = {
+    **dict.fromkeys(
+        (
+            "vitamin B12",
+            "folate",
+            "iron",
+            "vitamin D",
+            "vitamin C",
+            "calcium",
+            "magnesium",
+            "zinc",
+            "potassium",
+            "iodine",
+            "copper",
+        ),
+        EntityKind.NUTRIENT,
+    ),
+    **dict.fromkeys(
+        (
+            "ferritin",
+            "hemoglobin",
+            "homocysteine",
+            "methylmalonic acid",
+            "white blood cell count",
+            "complete blood count",
+        ),
+        EntityKind.LAB,
+    ),
+    **dict.fromkeys(
+        ("NSAIDs", "proton pump inhibitors", "metformin", "acetaminophen", "ibuprofen", "aspirin"),
+        EntityKind.DRUG,
+    ),
+}
+"""Kind of the synonym-table entries that are not plain conditions."""
+
+QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "deficiency anemia": ("deficiency anemia", "deficiency anaemia", "deficient anemia"),
+    "deficiency": ("deficiency", "deficiencies", "deficient"),
+    "anemia": ("anemia", "anaemia"),
+    "overload": ("overload",),
+    "toxicity": ("toxicity",),
+    "levels": ("levels", "level", "concentration", "concentrations", "status"),
+    "supplements": ("supplements", "supplement", "supplementation"),
+    "intake": ("intake",),
+}
+"""Condition or measure words that attach to a head ("vitamin B12 levels", "iron overload").
+
+The key is the display form; "iron deficiency anemia" has head "iron" and qualifier
+"deficiency anemia" (the longest variant wins)."""
+
+TRANSPARENT_QUALIFIERS = frozenset({"levels", "supplements", "intake"})
+"""Qualifiers that measure or supply the head: a text that mentions "ferritin" mentions
+"ferritin levels". A deficiency or an overload is a condition of its own, so "iron" alone is not
+a mention of "iron deficiency"."""
+
+NUTRIENT_QUALIFIERS = frozenset({"deficiency anemia", "anemia"})
+"""Qualifiers that attach only after a nutrient: "pernicious anemia" stays one entity."""
+
+MODIFIERS = frozenset(
+    "early late chronic acute severe mild moderate serum plasma total free oral "  # noqa: SIM905
+    "recurrent advanced".split()
+)
+"""Leading words that do not change what a known entity is: "early AMD" mentions AMD."""
+
+SYMPTOM_WORDS = frozenset(
+    _alternatives(
+        "ache | bleeding | bloating | blurred vision | breathlessness | bruising | chills | "
+        "confusion | constipation | cough | cramping | cramps | diarrhea | difficulty swallowing | "
+        "dizziness | dizzy | drowsiness | fainting | fatigue | fever | hair loss | headache | "
+        "heartburn | insomnia | itch | itching | itchy | jaundice | loss of appetite | "
+        "memory loss | nausea | night sweats | numbness | pain | pale skin | paleness | pallor | "
+        "palpitations | rash | seizures | shortness of breath | sore throat | sweating | "
+        "swelling | tingling | tired | tiredness | tremor | vomiting | weakness | weight loss"
+    )
+)
+"""Symptoms and signs, for "Does X cause <symptom>?" (a SYMPTOMS question) and for the answer
+layer's symptom vocabulary."""
+
+_SYMPTOM_TERMS = tuple(sorted(SYMPTOM_WORDS))
+
+_DRUG_SUFFIX = re.compile(
+    r"\w{3,}(?:formin|statins?|pril|sartan|olol|azoles?|mycin|cillin|cyclines?|dipine|prazole|"
+    r"tidine|oxetine|triptan|afil|parin|xaban|gliptin|glitazone|profen|coxib|semide|thiazide|"
+    r"codone|morphone|azepam|azolam|barbital|caine|dronate|lukast|mab|tinib|ciclovir|clovir|"
+    r"tadine|setron|isone|olone|adone|pentin|triptyline|pramine)\b"
+)
+"""INN stems (WHO "Use of stems in the selection of INNs") that mark a word as a drug name."""
+
+
+# --------------------------------------------------------------------------------------------
+# Text normalisation and concepts.
+# --------------------------------------------------------------------------------------------
+
+_LETTER_DIGIT_HYPHEN = re.compile(r"(?<=[a-z])-(?=\d)")
+_INNER_HYPHEN = re.compile(r"(?<=\w)[-/](?=\w)")
+_POSSESSIVE = re.compile(r"'s\b")
+_DIGRAPH = re.compile(r"ae|oe")  # British spellings: anaemia, haemoglobin, diarrhoea, oestrogen
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case ``text`` and fold spellings that should meet when matching.
+
+    Letter-digit hyphens close up ("B-12" -> "b12"), other inner hyphens and slashes become
+    spaces, a possessive "'s" goes, "ae"/"oe" become "e" (anaemia, haemoglobin, diarrhoea).
+    Applied to both sides of every comparison, so the folding need not be linguistically exact.
+
+    Example:
+        >>> normalize("Vitamin B-12 and iron-deficiency anaemia (Wegener's)")
+        'vitamin b12 and iron deficiency anemia (wegener)'
+    """
+    t = text.lower().replace("\u2019", "'")
+    t = _POSSESSIVE.sub("", t)
+    t = _LETTER_DIGIT_HYPHEN.sub("", t)
+    t = _INNER_HYPHEN.sub(" ", t)
+    t = _DIGRAPH.sub("e", t)
+    return _SPACES.sub(" ", t).strip()
+
+
+def _lookup_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for canonical, variants in SYNONYMS.items():
+        for variant in (canonical.lower(), *variants):
+            table.setdefault(normalize(variant), canonical)
+    return table
+
+
+_LOOKUP = _lookup_table()  # normalised variant -> canonical name
+_MAX_SYNONYM_WORDS = max(len(v.split()) for v in _LOOKUP)
+_QUALIFIER_LOOKUP = {normalize(v): key for key, vs in QUALIFIERS.items() for v in vs}
+
+
+def _term_pattern(term: str) -> str:
+    words = normalize(term).split()
+    last = words[-1]
+    # Tolerate a plural on the last word; "aids" stays whole so "first aid" is no mention.
+    if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    body = r"\s+".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
+    return r"(?<![a-z0-9])" + body + r"(?![a-z0-9])"
+
+
+@lru_cache(maxsize=4096)
+def _mention_regex(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    patterns = sorted({_term_pattern(t) for t in terms if normalize(t)}, key=len, reverse=True)
+    return re.compile("|".join(patterns)) if patterns else None
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A thing a question is about.
+
+    Attributes:
+        name: Display name, canonical when the synonym table knows it ("vitamin B12
+            deficiency" for "B12 deficiency").
+        head: The core entity ("vitamin B12" for "vitamin B12 deficiency").
+        qualifier: A condition or measure word attached to the head as asked ("deficiency",
+            "levels", "deficiency anemia"), or ``None``.
+        terms: Lower-cased variants whose presence in a text counts as a mention.
+
+    Example:
+        >>> c = concept("B12 levels")
+        >>> c.name, c.head, c.qualifier
+        ('vitamin B12 levels', 'vitamin B12', 'levels')
+        >>> c.mentioned_in("Serum cobalamin was measured."), c.mentioned_in("Iron was low.")
+        (True, False)
+    """
+
+    name: str
+    head: str
+    qualifier: str | None
+    terms: tuple[str, ...]
+
+    def mentioned_in(self, text: str) -> bool:
+        """Whether ``text`` mentions the concept: any term, on word boundaries, ignoring case,
+        hyphens, British spellings and a plural ending.
+
+        Example:
+            >>> concept("anemia").mentioned_in("Iron-deficiency anaemias are common.")
+            True
+        """
+        regex = _mention_regex(self.terms)
+        return regex is not None and regex.search(normalize(text)) is not None
+
+
+def _dedupe(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in items if i))
+
+
+def _variants(phrase: str) -> tuple[str, ...]:
+    canonical = _LOOKUP.get(normalize(phrase))
+    return SYNONYMS[canonical] if canonical else (phrase.lower(),)
+
+
+def _qualified(head: str, qualifier: str) -> Concept:
+    heads = _variants(head)
+    quals = QUALIFIERS[qualifier]
+    name = f"{head} {qualifier}"
+    terms = [f"{h} {q}" for h in heads for q in quals]
+    if qualifier == "deficiency":
+        terms += [f"low {h}" for h in heads] + [f"deficiency of {h}" for h in heads]
+    terms += SYNONYMS.get(_LOOKUP.get(normalize(name), ""), ())
+    if qualifier in TRANSPARENT_QUALIFIERS:
+        terms += heads
+    return Concept(name=name, head=head, qualifier=qualifier, terms=_dedupe(terms))
+
+
+def _split_qualifier(words: Sequence[str]) -> tuple[str, str] | None:
+    """``(head phrase, qualifier key)`` when ``words`` is a head followed (or, with "of",
+    preceded) by a qualifier; a bare qualifier has no head and is not split."""
+    for size in (2, 1):
+        if len(words) > size:
+            key = _QUALIFIER_LOOKUP.get(normalize(" ".join(words[-size:])))
+            head = " ".join(words[:-size])
+            if key and (key not in NUTRIENT_QUALIFIERS or _is_nutrient(head)):
+                return head, key
+        if len(words) > size + 1 and words[size].lower() == "of":
+            key = _QUALIFIER_LOOKUP.get(normalize(" ".join(words[:size])))
+            if key and key not in NUTRIENT_QUALIFIERS:
+                return " ".join(words[size + 1 :]), key
+    if len(words) > 1 and words[0].lower() == "low" and _is_nutrient(" ".join(words[1:])):
+        return " ".join(words[1:]), "deficiency"
+    return None
+
+
+def _is_nutrient(phrase: str) -> bool:
+    return KINDS.get(_LOOKUP.get(normalize(phrase), "")) is EntityKind.NUTRIENT
+
+
+def _contained_entity(words: Sequence[str]) -> tuple[int, int, str] | None:
+    """The longest synonym-table phrase inside ``words``: ``(start, end, canonical)``."""
+    for size in range(min(len(words), _MAX_SYNONYM_WORDS), 0, -1):
+        for start in range(len(words) - size + 1):
+            canonical = _LOOKUP.get(normalize(" ".join(words[start : start + size])))
+            if canonical:
+                return start, start + size, canonical
+    return None
+
+
+def _build(surface: str, aliases: Sequence[str] = ()) -> Concept:
+    words = [t.group() for t in _TOKEN.finditer(surface)]
+    if not words:
+        raise ValueError(f"a concept needs at least one word, got {surface!r}")
+    phrase = " ".join(words)
+    canonical = _LOOKUP.get(normalize(phrase))
+    base = canonical or phrase
+    split = _split_qualifier(base.split() if canonical else words)
+    if split is not None:
+        head_phrase, qualifier = split
+        built = _qualified(_LOOKUP.get(normalize(head_phrase), head_phrase), qualifier)
+    elif canonical:
+        built = Concept(canonical, canonical, None, _dedupe(SYNONYMS[canonical]))
+    else:
+        built = _plain(words)
+    if aliases:
+        built = Concept(built.name, built.head, built.qualifier, _dedupe([*built.terms, *aliases]))
+    return built
+
+
+def _plain(words: Sequence[str]) -> Concept:
+    phrase = " ".join(words)
+    inner = _contained_entity(words)
+    if inner is None:
+        return Concept(phrase, phrase, None, (phrase.lower(),))
+    start, end, canonical = inner
+    before, after = " ".join(words[:start]).lower(), " ".join(words[end:]).lower()
+    terms = [" ".join(filter(None, (before, v, after))) for v in SYNONYMS[canonical]]
+    rest = [w.lower() for w in (*words[:start], *words[end:])]
+    if all(w in MODIFIERS for w in rest):  # "early AMD" is AMD; "sickle cell anemia" is not anemia
+        return Concept(
+            phrase, canonical, None, _dedupe([phrase.lower(), *terms, *SYNONYMS[canonical]])
+        )
+    return Concept(phrase, phrase, None, _dedupe([phrase.lower(), *terms]))
+
+
+def concept(name: str) -> Concept:
+    """Build a :class:`Concept` from a phrase, applying the synonym and qualifier tables.
+
+    Args:
+        name: A noun phrase as a user would write it ("B12", "low iron", "ferritin levels").
+
+    Returns:
+        The concept, with its canonical name, head, qualifier and mention terms.
+
+    Raises:
+        ValueError: If ``name`` has no word in it.
+
+    Example:
+        >>> concept("low iron").name, concept("iron deficiency anaemia").qualifier
+        ('iron deficiency', 'deficiency anemia')
+    """
+    return _build(name)
+
+
+def with_head(old: Concept, new: Concept) -> Concept:
+    """``new``'s head with ``old``'s qualifier, for a follow-up that swaps the subject.
+
+    "And for B12?" after a question about iron deficiency is about vitamin B12 deficiency.
+    When ``new`` has a qualifier of its own, or ``old`` has none, ``new`` is returned as is.
+
+    Example:
+        >>> with_head(concept("iron deficiency"), concept("B12")).name
+        'vitamin B12 deficiency'
+        >>> with_head(concept("ferritin levels"), concept("folate")).name
+        'folate levels'
+    """
+    if old.qualifier is None or new.qualifier is not None:
+        return new
+    if old.qualifier in NUTRIENT_QUALIFIERS and not _is_nutrient(new.head):
+        return new
+    return _qualified(new.head, old.qualifier)
+
+
+def is_drug(c: Concept) -> bool:
+    """Whether the concept names a drug: a drug in the synonym table or a word with an INN stem.
+
+    Example:
+        >>> is_drug(concept("metformin")), is_drug(concept("simvastatin")), is_drug(concept("iron"))
+        (True, True, False)
+    """
+    if KINDS.get(c.head) is EntityKind.DRUG:
+        return True
+    return _DRUG_SUFFIX.search(c.name.lower()) is not None
+
+
+def is_symptom(c: Concept) -> bool:
+    """Whether the concept names a symptom or sign (:data:`SYMPTOM_WORDS`).
+
+    Example:
+        >>> is_symptom(concept("facial itch")), is_symptom(concept("infertility"))
+        (True, False)
+    """
+    regex = _mention_regex(_SYMPTOM_TERMS)
+    return regex is not None and regex.search(normalize(c.name)) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Word classes.
+# --------------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+QUESTION_WORDS = _words("what which who whom whose when where why how")
+AUXILIARIES = _words(
+    "is are was were be been being am do does did can could will would shall should may might "
+    "must has have had isn't aren't wasn't weren't don't doesn't didn't can't cannot couldn't "
+    "won't wouldn't shouldn't hasn't haven't"
+)
+_FUNCTION = _words(
+    "a an the this that these those my your his her its our their it they them i me we us you he "
+    "she him one someone somebody anyone anybody something anything any some all each every "
+    "other others another such same there here it's i'm i've i'd you're they're that's there's "
+    "what's how's who's let's not no never always ever also too very really just only still even "
+    "especially possibly usually often generally more most less least much many few else again "
+    "already actually basically maybe perhaps probably so then than now yet please hi hello hey "
+    "thanks thank ok okay oh well yes yeah sure hmm um wow cool great mine yours"
+)
+_BREAKS = _words(
+    "with and or between in into for of to from on at by about after before during vs versus "
+    "without through while if as like since because but nor whether per via within among against "
+    "over under when where once until including except besides regarding towards toward off up "
+    "out down along forward whenever wherever however enough behind across around beyond near "
+    "inside outside throughout upon despite onto beside"
+)
+_GENERIC = _words(
+    # nouns that frame a question rather than name its subject
+    "people person persons patient patients individual individuals human humans thing things "
+    "stuff kind kinds type types sort way ways lot lots information info question questions "
+    "answer answers fact facts example examples detail details doctor doctors physician drug "
+    "drugs medication medications product products option options alternative alternatives "
+    "benefit benefits advantage advantages disadvantage disadvantages pros cons guideline "
+    "guidelines protocol protocols research study studies evidence stability effectiveness "
+    "efficacy safety usage use uses indication indications age time times day days daily week "
+    "weeks month months year years yrs morning evening night amount number percentage part parts "
+    "step steps feature features challenge challenges requirement requirements factor factors "
+    "approach approaches choice choices category categories content contents characteristic "
+    "characteristics list sites site place places "
+    # adjectives
+    "safe safely good bad best possible common different current new certain specific main "
+    "particular basic general important usual typical average available necessary real whole extra "
+    "non-toxic "
+    # verbs
+    "take takes taking took taken get gets getting got give gives giving gave given use using "
+    "used make makes making made go goes going went help helps helping work works working happen "
+    "happens happened find see seen feel feels stop stopping start starting keep try trying "
+    "receive hold holds put let come comes became become specialize specializes specialise "
+    "recommend recommended suggest want wants need needs needed know think say said tell told ask "
+    "asked hear heard read wonder wondering curious concerned worried able allowed offer offers "
+    "require required include includes cost costs pay paid involve involved appear appeared play "
+    "plays built create created add added opened happen live lives exist exists stand stands "
+    "hear do done speaking worth right "
+    # comparatives that rate rather than name
+    "easier harder better worse cheaper faster safer riskier bigger smaller larger"
+)
+POPULATION_WORDS = _words(
+    "pregnancy pregnant pregnancies breastfeeding children child kids kid toddler toddlers "
+    "infant infants baby babies newborn newborns elderly seniors women woman men adults adult "
+    "teenagers teenager teens adolescents adolescent girls boys vegetarians vegans athletes "
+    "older"
+)
+"""Who a question is asked about: context for the answer, not its focus."""
+
+_LEVEL = _words("high low normal abnormal elevated raised")  # skipped at the start of a run
+_ELLIPSIS = _words(
+    "and or for about what how then also too so ok okay please again the a an of with regarding "
+    "re instead same as well but"
+)
+_PRONOUN = re.compile(
+    r"\b(?:it|its|itself|they|them|their|theirs|these|those|this|he|she|him|her|hers|former|"
+    r"latter)\b|\b(?:what|how) about\b|\band (?:for|what|how|with|in)\b|^\W*(?:and|or|also|"
+    r"then)\b",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(
+    r"^(?:\W*(?:hi|hello|hey|ok(?:ay)?|oh my god|omg|oh|so|well|please|thanks|thank you|yes|"
+    r"yeah|great|cool|hmm+|um+|and|but|also|then|now|by the way|one more (?:thing|question)|"
+    r"i see|i mean|in other words)\b)+\W*",
+    re.IGNORECASE,
+)
+_WH_TYPO = re.compile(r"^(\W*)(wh[a-z]{1,4})(?=\s+(?:is|are|was|were|do|does|did)\b)", re.I)
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W\d_]+|[-/.][^\W_]+)*")
+_INTEGER = re.compile(r"\d+")
+
+
+# --------------------------------------------------------------------------------------------
+# Question types: the cue table.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower().replace("\u2019", "'")
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A focus concept and the character span it was found at."""
+
+    concept: Concept
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a cue's condition may look at."""
+
+    text: str
+    found: tuple[_Found, ...]
+    body_start: int
+    yes_no: bool
+
+
+Condition = Callable[[_Context, "re.Match[str]"], bool]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One row of the type table: a pattern, the type it signals, and when it counts.
+
+    A *weak* cue (a definition wording) only decides the main type when no strong cue does.
+    Every cue's matched words are frame words, never focus.
+    """
+
+    qtype: QuestionType
+    pattern: re.Pattern[str]
+    strong: bool = True
+    condition: Condition | None = None
+
+
+def _cue(
+    qtype: QuestionType, pattern: str, *, strong: bool = True, condition: Condition | None = None
+) -> Cue:
+    return Cue(qtype, re.compile(pattern, re.IGNORECASE), strong, condition)
+
+
+def _about_a_value(ctx: _Context, match: re.Match[str]) -> bool:
+    """ "What does X mean?" asks to interpret a value when X is a lab measure or is qualified as
+    high, low, a level, a count or a result."""
+    if re.search(
+        r"\b(?:high|higher|low|lower|elevated|raised|normal|abnormal|levels?|counts?|results?|"
+        r"readings?|positive|negative|\d)\b",
+        ctx.text,
+        re.IGNORECASE,
+    ):
+        return True
+    return any(KINDS.get(f.concept.head) is EntityKind.LAB for f in ctx.found)
+
+
+def _not_about_a_value(ctx: _Context, match: re.Match[str]) -> bool:
+    return not _about_a_value(ctx, match)
+
+
+def _two_concepts(ctx: _Context, match: re.Match[str] | None = None) -> bool:
+    return len({f.concept.name for f in ctx.found}) >= 2
+
+
+_DETERMINER = re.compile(r"\s*(?:(?:a|an|the)\s+)?", re.IGNORECASE)
+_BACK_PRONOUN = re.compile(r"(?:it|this|that|they|these|those|them)\b", re.IGNORECASE)
+
+
+def _defines_focus(ctx: _Context, match: re.Match[str]) -> bool:
+    """ "What is X?" asks for a definition when X (after an article) is the focus itself, not an
+    attribute of it ("What is the stability of X?")."""
+    if match.start() != ctx.body_start:
+        return False
+    after = _DETERMINER.match(ctx.text, match.end())
+    position = after.end() if after else match.end()
+    if _BACK_PRONOUN.match(ctx.text, position):
+        return True
+    return any(f.start == position for f in ctx.found)
+
+
+CUES: tuple[Cue, ...] = (
+    _cue(
+        QuestionType.SIDE_EFFECTS,
+        r"\bside[- ]?effects?\b|\badverse (?:effects?|reactions?|events?)\b",
+    ),
+    _cue(
+        QuestionType.INTERACTION,
+        r"\binteract(?:s|ions?|ing)?\b|\btogether with\b|"
+        r"\b(?:take|taken|taking|combined?|mix(?:ed)?)(?=(?: [\w'-]+){0,3} with\b)",
+    ),
+    _cue(
+        QuestionType.DOSAGE,
+        r"\bdos(?:e|es|age|ages|ing)\b|\bmaximum daily\b|"
+        r"\bhow (?:much|many|often)\b(?=[^?.]*\b(?:take|taken|taking|give|given|should|mg|mcg|"
+        r"iu|units?|tablets?|pills?|capsules?)\b)",
+    ),
+    _cue(
+        QuestionType.TREATMENT,
+        r"\btreat(?:s|ed|ing|ments?|able)?\b|\btherap(?:y|ies|eutic)\b|\bcur(?:e|es|ed|ing)\b|"
+        r"\bmanag(?:e|ed|ing|ement)\b|\bremed(?:y|ies)\b|\brelie(?:f|ve|ves|ved)\b|"
+        r"\bget rid of\b|\bbeneficial\b|\bhelp(?:s|ful)? (?:with|for)\b|\bgood for\b",
+    ),
+    _cue(
+        QuestionType.PREVENTION,
+        r"\bprevent(?:s|ed|ing|ion|ive)?\b|\bavoid(?:s|ed|ing)?\b|"
+        r"\bprotect(?:s|ed|ion)? (?:against|from)\b|\breduce the (?:risk|chance)\b|\bprophyla\w*",
+    ),
+    _cue(
+        QuestionType.PROGNOSIS,
+        r"\bprognos\w*|\boutlook\b|\blife expectancy\b|"
+        r"\blong[- ]term (?:effects?|outcomes?|consequences?)\b|\bsurviv(?:al|e|ors?)\b|"
+        r"\bchances? of (?:recovery|survival)\b|\bcome back\b|\brecur\w*|\brelaps\w*",
+    ),
+    _cue(QuestionType.COMPLICATIONS, r"\bcomplications?\b"),
+    _cue(
+        QuestionType.RISK,
+        r"\binherit(?:ed|ance|able)?\b|\bhereditary\b|\bgenetic(?:ally)?\b|\bcontagious\b|"
+        r"\binfectious\b|\btransmit(?:ted|s)?\b|\btransmission\b|\brisks?\b|\bsusceptib\w*|"
+        r"\bpredispos\w*|\bwho (?:gets?|is at)\b|\bmore (?:common|likely)\b|"
+        r"\b(?:get|catch|contract)\b(?=(?: [\w'-]+){1,3} from\b)",
+    ),
+    _cue(QuestionType.SYMPTOMS, r"\bsymptoms?\b|\bsigns? (?:of|and)\b|\bwarning signs?\b"),
+    _cue(
+        QuestionType.DIAGNOSIS,
+        r"\bdiagnos\w*|\b(?:blood )?test(?:s|ed|ing)?\b|\bdetect\w*|\bscreen(?:ed|ing)?\b|"
+        r"\bfind out (?:if|whether)\b|\btell (?:if|whether)\b|\bnormal (?:range|levels?|values?)\b|"
+        r"\b(?:test|lab|blood) results?\b",
+    ),
+    _cue(QuestionType.DIAGNOSIS, r"\bmean(?:s)?\b", condition=_about_a_value),
+    _cue(
+        QuestionType.CAUSE,
+        r"\bcaus(?:e|es|ed|ing)(?: by)?\b|\bwhy\b|\blead(?:s|ing)? to\b|\bresult(?:s|ing)? "
+        r"(?:in|from)\b|\bcontribut\w* to\b|\btrigger(?:s|ed)?\b|\bdue to\b|\breasons?\b",
+    ),
+    _cue(
+        QuestionType.COMPARISON,
+        r"\bdifferen(?:ce|ces|tiate|tiating)\b|\bdiffer(?:s)?\b|\bvs\b\.?|\bversus\b|"
+        r"\bcompar(?:e|ed|ison)\b|\b(?:better|worse|safer|stronger|more effective) than\b|"
+        r"\bsame as\b",
+    ),
+    _cue(
+        QuestionType.RELATION,
+        r"\brelat(?:ed|ion|ions|ionship|ionships)\b|\bassociat(?:ed|ion)\b|\blink(?:ed|s)?\b|"
+        r"\bcorrelat\w*|\bconnect(?:ed|ion)\b|\beffects? of\b(?=[^?]* on\b)|\baffect(?:s|ed)?\b",
+    ),
+    _cue(
+        QuestionType.RELATION,
+        r"\b(?:higher|lower|increase[sd]?|decrease[sd]?|more|less|elevated|reduced|raise[sd]?|"
+        r"rise|drop)\b(?! (?:about|on|info|information|details)\b)",
+        condition=_two_concepts,
+    ),
+    _cue(
+        QuestionType.OTHER,
+        r"\b(?:what|which) (?:kind of |type of |sort of )?(?:doctors?|specialists?|physicians?|"
+        r"hospitals?|clinics?)\b|\bingredients?\b|\bcontains?\b|\bdispos(?:e|al)\b|"
+        r"\bstor(?:e|age)\b|\btaper\w*|\bstop (?:using|taking)\b",
+    ),
+    _cue(
+        QuestionType.DEFINITION,
+        r"\b(?:what|who)(?:'s| is| are| was| were)\b",
+        strong=False,
+        condition=_defines_focus,
+    ),
+    _cue(
+        QuestionType.DEFINITION,
+        r"\b(?:information|info|details|known|learn|more) (?:on|about|regarding)\b|"
+        r"\bmeaning of\b|\bdefin(?:e|ed|ition)\b|\bexplain\b|\bstands? for\b",
+        strong=False,
+    ),
+    _cue(QuestionType.DEFINITION, r"\bmean(?:s)?\b", strong=False, condition=_not_about_a_value),
+)
+"""The question-type cues, in priority order for cues that start at the same word."""
+
+_PASSIVE_CAUSE = re.compile(r"caused by|due to|results? from|resulting from", re.IGNORECASE)
+
+
+def _refine_cause(ctx: _Context, match: re.Match[str]) -> QuestionType:
+    """ "X causes Y": SIDE_EFFECTS when the agent is a drug, SYMPTOMS when a condition's effect
+    is a symptom, otherwise CAUSE."""
+    before = [f.concept for f in ctx.found if f.end <= match.start()]
+    after = [f.concept for f in ctx.found if f.start >= match.end()]
+    if _PASSIVE_CAUSE.match(match.group()):
+        agent, effect = (after[0] if after else None), (before[-1] if before else None)
+    else:
+        agent, effect = (before[-1] if before else None), (after[0] if after else None)
+    if agent is not None and is_drug(agent):
+        return QuestionType.SIDE_EFFECTS
+    if agent is not None and effect is not None and is_symptom(effect):
+        return QuestionType.SYMPTOMS
+    return QuestionType.CAUSE
+
+
+_REFINE: dict[QuestionType, Callable[[_Context, re.Match[str]], QuestionType]] = {
+    QuestionType.CAUSE: _refine_cause,
+}
+"""Types that a more specific type can replace, given the concepts around the cue."""
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis.
+# --------------------------------------------------------------------------------------------
+
+
+class Vocabulary(Protocol):
+    """Which words the index holds (the engine passes its BM25 store: idf > 0)."""
+
+    def known(self, word: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    """What :func:`analyze` found in a question.
+
+    Attributes:
+        question: The question as given.
+        focus: The concepts it is about, in order of appearance; ``()`` when it names none.
+        qtype: The main type.
+        types: All types asked, the main one first, the others in order of appearance.
+        frame: The wording with the focus replaced by ``{focus}`` (``{focus2}`` ... for later
+            concepts); the question itself when it has no focus; ``None`` when it is only a
+            focus ("And for B12?").
+        refers_back: It leans on an earlier focus (a pronoun, "what about", or no focus).
+        population: Who it is asked about ("pregnancy", "children"), lower-cased, as context.
+
+    Example:
+        >>> a = analyze("Is it safe in pregnancy?")
+        >>> a.focus, a.population, a.refers_back
+        ((), ('pregnancy',), True)
+    """
+
+    question: str
+    focus: tuple[Concept, ...]
+    qtype: QuestionType
+    types: tuple[QuestionType, ...]
+    frame: str | None
+    refers_back: bool
+    population: tuple[str, ...] = ()
+
+
+def slot(index: int) -> str:
+    """The frame placeholder of the ``index``-th focus concept (0-based): ``{focus}``,
+    ``{focus2}`` ...
+
+    Example:
+        >>> slot(0), slot(1)
+        ('{focus}', '{focus2}')
+    """
+    return "{focus}" if index == 0 else f"{{focus{index + 1}}}"
+
+
+_SLOT = re.compile(r"\{(focus|head)(\d*)\}")
+
+
+def fill(frame: str, focus: Sequence[Concept]) -> str:
+    """Put concept names into a frame and tidy it into a question.
+
+    ``{focus}``/``{focusN}`` take the names of ``focus[0]``/``focus[N-1]``; ``{head}`` takes
+    ``focus[0].head``. Concepts beyond the frame's placeholders join the last one with "and". A
+    frame without placeholders is prefixed with the focus ("Iron deficiency: what dose?").
+
+    Example:
+        >>> fill("How is {focus} treated? What dose?", [concept("B12 deficiency")])
+        'How is vitamin B12 deficiency treated? What dose?'
+    """
+    if not focus:
+        return as_question(frame)
+    indices = [int(m.group(2) or 1) for m in _SLOT.finditer(frame)]
+    if not indices:
+        return as_question(f"{_capitalised(_names(focus))}: {_decapitalised(frame)}")
+    top = max(indices)
+
+    def name(match: re.Match[str]) -> str:
+        i = int(match.group(2) or 1) - 1
+        if match.group(1) == "head":
+            return focus[min(i, len(focus) - 1)].head
+        if i >= len(focus):
+            return focus[-1].name
+        if i == top - 1:
+            return _names(focus[i:])
+        return focus[i].name
+
+    return as_question(_SLOT.sub(name, frame))
+
+
+def _names(focus: Sequence[Concept]) -> str:
+    names = [c.name for c in focus]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:] if text[:1].islower() else text
+
+
+def _decapitalised(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    return text[:1].lower() + text[1:] if first[1:].islower() or len(first) == 1 else text
+
+
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([?!.,;:)])")
+
+
+def as_question(text: str) -> str:
+    """Tidy ``text`` into a question: single spaces, capitalised, ending in "?".
+
+    Example:
+        >>> as_question("  what dose .")
+        'What dose?'
+    """
+    t = _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", text).strip())
+    t = t.rstrip(" .!,;:")
+    return _capitalised(t if t.endswith("?") else t + "?")
+
+
+def analyze(question: str, vocabulary: Vocabulary | None = None) -> QuestionAnalysis:
+    """Analyse one question: focus, types, frame, back-reference and population.
+
+    Args:
+        question: The question as asked.
+        vocabulary: The index's vocabulary; focus words it does not know are dropped (a concept
+            with any known term is kept). ``None`` keeps every word.
+
+    Returns:
+        The analysis (see :class:`QuestionAnalysis`).
+
+    Raises:
+        ValueError: If the question has no word in it.
+
+    Example:
+        >>> a = analyze("Are vitamin B12 levels higher with lower ferritin levels?")
+        >>> [c.name for c in a.focus], a.qtype.value
+        (['vitamin B12 levels', 'ferritin levels'], 'relation')
+        >>> a.frame
+        'Are {focus} higher with lower {focus2}?'
+    """
+    typo = _WH_TYPO.match(question)
+    text = question
+    if typo and typo.group(2).lower() not in QUESTION_WORDS:
+        text = question[: typo.start(2)] + "What" + question[typo.end(2) :]
+    tokens = tuple(_Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text))
+    if not tokens:
+        raise ValueError(f"a question needs at least one word, got {question!r}")
+    filler = _FILLER.match(text)
+    body_start = filler.end() if filler and filler.end() < len(text) else 0
+
+    cue_hits = [
+        (m, cue, order)
+        for order, cue in enumerate(CUES)
+        for m in cue.pattern.finditer(text)
+        if m.group()
+    ]
+    in_cue = [
+        any(m.start() <= t.start and t.end <= m.end() for m, _, _ in cue_hits) for t in tokens
+    ]
+    runs, population = _runs(text, tokens, in_cue, body_start, vocabulary)
+    cue_back = _refers_back(text, tokens)
+    if not runs and population and not cue_back:
+        runs = [(i, i + 1, ()) for i, t in enumerate(tokens) if t.lower in POPULATION_WORDS]
+        population = []
+    found = _concepts(text, tokens, runs)
+
+    body = [t for t in tokens if t.start >= body_start]
+    yes_no = bool(body) and body[0].lower in AUXILIARIES
+    ctx = _Context(text=text, found=found, body_start=body_start, yes_no=yes_no)
+    main, types = _types(ctx, cue_hits)
+    focus = tuple(dict.fromkeys(f.concept for f in found))
+    return QuestionAnalysis(
+        question=question,
+        focus=focus,
+        qtype=main,
+        types=types,
+        frame=_frame(text, tokens, found, focus, body_start),
+        refers_back=cue_back or not focus,
+        population=tuple(dict.fromkeys(population)),
+    )
+
+
+def _runs(
+    text: str,
+    tokens: Sequence[_Token],
+    in_cue: Sequence[bool],
+    body_start: int,
+    vocabulary: Vocabulary | None,
+) -> tuple[list[tuple[int, int, tuple[str, ...]]], list[str]]:
+    """Runs of content tokens as ``(start, end, aliases)`` token ranges, and population words."""
+    protected = _synonym_units(text, tokens)
+    population = [
+        t.lower
+        for i, t in enumerate(tokens)
+        if t.lower in POPULATION_WORDS and not in_cue[i] and not protected[i]
+    ]
+    candidate = [
+        bool(protected[i])
+        or (
+            not in_cue[i]
+            and t.start >= body_start
+            and _candidate(t.lower)
+            and not (i and tokens[i - 1].lower == "how" and t.lower in _HOW_DEGREE)
+        )
+        for i, t in enumerate(tokens)
+    ]
+    verbs = _verb_positions(tokens, candidate, in_cue, protected)
+    content = [c and not v for c, v in zip(candidate, verbs, strict=True)]
+    last = len(tokens) - 1
+    opening = next((t.lower for t in tokens if t.start >= body_start), None)
+    if (
+        opening in _COPULAS
+        and not protected[last]
+        and _ADJECTIVE.fullmatch(tokens[last].lower)
+        and not text[tokens[last].end :].strip(" ?!.")
+    ):
+        content[last] = False  # "Are they expensive?": a predicate adjective, not a focus
+
+    runs: list[list[int]] = []
+    for i, tok in enumerate(tokens):
+        if not content[i]:
+            continue
+        if runs and runs[-1][-1] == i - 1 and _joins(text, tokens[i - 1], tok):
+            runs[-1].append(i)
+        elif tok.lower in _LEVEL and not protected[i]:
+            continue  # "a high ferritin": the level word frames the value, it is not the focus
+        else:
+            runs.append([i])
+    for run in runs:
+        # "ferritin high", "How are weddings celebrated?": a trailing level word or participle
+        # is not the focus either.
+        while (
+            len(run) > 1
+            and not protected[run[-1]]
+            and (tokens[run[-1]].lower in _LEVEL or _PARTICIPLE.fullmatch(tokens[run[-1]].lower))
+        ):
+            run.pop()
+    _drop_main_verb(tokens, runs, protected, body_start)
+    spans = [(r[0], r[-1] + 1) for r in runs if not _passive_participle(tokens, r, protected)]
+    spans = _merge_of(text, tokens, spans)
+    merged = _aliases(text, tokens, spans)
+    if vocabulary is not None:
+        merged = [r for run in merged for r in _known_parts(tokens, run, protected, vocabulary)]
+    kept = [r for r in merged if not _hollow(tokens[r[0] : r[1]])]
+    return kept, population
+
+
+def _candidate(low: str) -> bool:
+    return not (
+        low in POPULATION_WORDS
+        or low in _BREAKS
+        or low in _FUNCTION
+        or low in QUESTION_WORDS
+        or low in AUXILIARIES
+        or all(part in _GENERIC for part in re.split(r"[-/]", low))
+    )
+
+
+def _joins(text: str, left: _Token, right: _Token) -> bool:
+    """Whether two adjacent content tokens belong to one run: nothing but spaces between them,
+    or the full stop of an initial ("E. E. Cummings")."""
+    gap = text[left.end : right.start].strip()
+    return not gap or (gap == "." and len(left.text) == 1 and left.text.isupper())
+
+
+_SUBJECTS = _words("i you we they he she it")
+_HOW_DEGREE = _words(
+    "long far soon old big large high low bad serious common quickly fast early late"
+)
+_COPULAS = _words("is are was were am isn't aren't wasn't weren't")
+_MODAL_OR_BE = _words(
+    "can could will would shall should may might must am is are was were be been being 'm 're "
+    "can't cannot couldn't won't wouldn't shouldn't isn't aren't wasn't weren't"
+)
+_ADVERBS = _words("not really also just still even ever never actually usually always already only")
+_PARTICIPLE = re.compile(r"[a-z]{3,}[^e\W]ed")  # "filmed", "celebrated"; not "speed", "need"
+_GERUND = re.compile(r"[a-z]{3,}ing")
+_ADJECTIVE = re.compile(r"[a-z]{3,}(?:ive|ous|ful|able|ible|less)")
+
+
+def _verb_positions(
+    tokens: Sequence[_Token],
+    candidate: Sequence[bool],
+    in_cue: Sequence[bool],
+    protected: Sequence[str | None],
+) -> list[bool]:
+    """Tokens that sit where English puts a verb, so they are not focus words (no tagger):
+
+    * after a subject pronoun, past modals and "be" ("can I *update*", "I am *having*", "how it
+      *opens*"), unless the pronoun follows a copula ("Is it *anemia*?"), where only a
+      participle is a verb ("was she *introduced*");
+    * after an infinitive "to" that follows a frame word ("want to *secure*", "how to *pay*");
+    * a gerund after a subject and an auxiliary, or after a generic word ("members are
+      *receiving*", "worth *having*"), but not after a preposition ("about *smoking*") or in
+      a question's inversion ("How is *smoking* harmful?").
+    """
+    verbs = [False] * len(tokens)
+
+    def free(j: int) -> bool:
+        return 0 <= j < len(tokens) and candidate[j] and not protected[j]
+
+    for i, tok in enumerate(tokens):
+        low = tok.lower
+        prev = tokens[i - 1].lower if i else None
+        if low in _SUBJECTS and prev in _COPULAS:
+            # "was she *introduced*": a participle after an inverted subject is passive.
+            if free(i + 1) and _PARTICIPLE.fullmatch(tokens[i + 1].lower):
+                verbs[i + 1] = True
+        elif low in _SUBJECTS:
+            j = i + 1
+            while j < len(tokens) and tokens[j].lower in _MODAL_OR_BE | _ADVERBS:
+                j += 1
+            if free(j):
+                verbs[j] = True
+        elif low == "to" and i and not in_cue[i] and not candidate[i - 1] and not in_cue[i - 1]:
+            if free(i + 1):
+                verbs[i + 1] = True
+        elif free(i) and prev is not None and _GERUND.fullmatch(low):
+            # "members are receiving" (a subject before the auxiliary), not "How is smoking".
+            before = tokens[i - 2].lower if i >= 2 else None
+            progressive = prev in AUXILIARIES and (
+                before in _SUBJECTS or (i >= 2 and candidate[i - 2])
+            )
+            after_generic = not (
+                _candidate(prev) or prev in _BREAKS or prev in _FUNCTION or prev in AUXILIARIES
+            )
+            verbs[i] = progressive or (after_generic and not in_cue[i - 1])
+    return verbs
+
+
+_DO = _words("do does did don't doesn't didn't")
+
+
+def _drop_main_verb(
+    tokens: Sequence[_Token],
+    runs: list[list[int]],
+    protected: Sequence[str | None],
+    body_start: int,
+) -> None:
+    """In "How long does iron deficiency *last*?" the subject's run ends with the main verb.
+
+    In a wh-question with "do"-support the first run after "do" is the subject followed by the
+    verb when it has two or more words and ends the clause (at the end, a preposition or a
+    determiner: "How do companies *hire* their employees?")."""
+    body = [i for i, t in enumerate(tokens) if t.start >= body_start]
+    if not body or tokens[body[0]].lower not in QUESTION_WORDS:
+        return
+    do = next((i for i in body[1:3] if tokens[i].lower in _DO), None)
+    run = next((r for r in runs if do is not None and r[0] > do), None)
+    if run is None or len(run) < 2 or protected[run[-1]] or tokens[run[-1]].lower in _LEVEL:
+        return
+    following = run[-1] + 1
+    clause_ends = following == len(tokens) or tokens[following].lower in _BREAKS | _FUNCTION
+    if clause_ends:
+        run.pop()
+
+
+def _passive_participle(
+    tokens: Sequence[_Token], run: Sequence[int], protected: Sequence[str | None]
+) -> bool:
+    """A lone participle after "be" or "get" is a verb: "when was the song *released*"."""
+    if len(run) != 1 or protected[run[0]] or not run[0]:
+        return False
+    prev = tokens[run[0] - 1].lower
+    return bool(_PARTICIPLE.fullmatch(tokens[run[0]].lower)) and (
+        prev in _MODAL_OR_BE or prev in {"get", "gets", "got", "been"}
+    )
+
+
+def _synonym_units(text: str, tokens: Sequence[_Token]) -> list[str | None]:
+    """For each token, the canonical name of the synonym-table phrase it is part of."""
+    units: list[str | None] = [None] * len(tokens)
+    i = 0
+    while i < len(tokens):
+        for size in range(min(_MAX_SYNONYM_WORDS, len(tokens) - i), 0, -1):
+            window = tokens[i : i + size]
+            if any(text[a.end : b.start].strip() for a, b in zip(window, window[1:], strict=False)):
+                continue
+            canonical = _LOOKUP.get(normalize(" ".join(t.text for t in window)))
+            if canonical:
+                units[i : i + size] = [canonical] * size
+                i += size
+                break
+        else:
+            i += 1
+    return units
+
+
+def _merge_of(
+    text: str, tokens: Sequence[_Token], spans: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Join "deficiency of vitamin B12" and "Game of Thrones" across their "of"."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if out:
+            prev_start, prev_end = out[-1]
+            between = tokens[prev_end:start]
+            gap = text[tokens[prev_end - 1].end : tokens[start].start]
+            joinable = len(between) == 1 and gap.lower().split() == ["of"]
+            left = [t.text for t in tokens[prev_start:prev_end]]
+            qualifier_only = all(normalize(w) in _QUALIFIER_LOOKUP for w in left)
+            proper = tokens[prev_end - 1].text[:1].isupper() and tokens[start].text[:1].isupper()
+            if joinable and (qualifier_only or proper):
+                out[-1] = (prev_start, end)
+                continue
+        out.append((start, end))
+    return out
+
+
+def _aliases(
+    text: str, tokens: Sequence[_Token], spans: list[tuple[int, int]]
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Fold a parenthesis right after a concept into it as an alias: "trisomy 13 (Patau
+    syndrome)"."""
+    out: list[tuple[int, int, tuple[str, ...]]] = []
+    for start, end in spans:
+        if out:
+            prev_start, prev_end, prev_aliases = out[-1]
+            gap = text[tokens[prev_end - 1].end : tokens[start].start]
+            close = text[tokens[end - 1].end :].lstrip()
+            if prev_end == start and gap.strip() == "(" and close.startswith(")"):
+                alias = text[tokens[start].start : tokens[end - 1].end].lower()
+                out[-1] = (prev_start, prev_end, (*prev_aliases, alias))
+                continue
+        out.append((start, end, ()))
+    return out
+
+
+def _token_known(vocabulary: Vocabulary, word: str) -> bool:
+    word = word.lower().replace("\u2019", "'")
+    if vocabulary.known(word) or vocabulary.known(_POSSESSIVE.sub("", word)):
+        return True
+    parts = [p for p in re.split(r"[-/'.]", word) if p and p != "s"]
+    return len(parts) > 1 and all(vocabulary.known(p) for p in parts)
+
+
+def _known_parts(
+    tokens: Sequence[_Token],
+    run: tuple[int, int, tuple[str, ...]],
+    protected: Sequence[str | None],
+    vocabulary: Vocabulary,
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """Split a run at words the index does not know, unless it names a known table entry."""
+    start, end, aliases = run
+    for canonical in {p for p in protected[start:end] if p}:
+        if any(
+            all(_token_known(vocabulary, w) for w in normalize(term).split())
+            for term in SYNONYMS[canonical]
+        ):
+            return [run]
+    parts: list[tuple[int, int, tuple[str, ...]]] = []
+    current: int | None = None
+    for i in range(start, end + 1):
+        known = i < end and _token_known(vocabulary, tokens[i].text)
+        if known and current is None:
+            current = i
+        elif not known and current is not None:
+            parts.append((current, i, aliases if current == start and i == end else ()))
+            current = None
+    return parts
+
+
+def _hollow(run: Sequence[_Token]) -> bool:
+    """A run that names nothing: only qualifier words ("levels"), only integers, or a lone
+    negated adjective ("non-toxic treatments"). A synonym-table entry ("anemia") names
+    something even when it can also qualify."""
+    words = [t.lower for t in run]
+    if normalize(" ".join(words)) in _LOOKUP:
+        return False
+    if len(words) == 1 and words[0].startswith("non-"):
+        return True
+    return all(normalize(w) in _QUALIFIER_LOOKUP for w in words) or all(
+        _INTEGER.fullmatch(w) for w in words
+    )
+
+
+def _concepts(
+    text: str,
+    tokens: Sequence[_Token],
+    runs: Sequence[tuple[int, int, tuple[str, ...]]],
+) -> tuple[_Found, ...]:
+    found = []
+    for start, end, aliases in runs:
+        surface = text[tokens[start].start : tokens[end - 1].end]
+        span_end = tokens[end - 1].end
+        if aliases:  # the concept's span runs over its parenthesis
+            close = text.find(")", span_end)
+            span_end = close + 1 if close >= 0 else span_end
+        found.append(_Found(_build(surface, aliases), tokens[start].start, span_end))
+    return tuple(found)
+
+
+def _types(
+    ctx: _Context, cue_hits: Sequence[tuple[re.Match[str], Cue, int]]
+) -> tuple[QuestionType, tuple[QuestionType, ...]]:
+    hits = []
+    for match, cue, order in cue_hits:
+        if cue.condition is not None and not cue.condition(ctx, match):
+            continue
+        refine = _REFINE.get(cue.qtype)
+        qtype = refine(ctx, match) if refine else cue.qtype
+        hits.append((match.start(), order, qtype, cue.strong))
+    hits.sort()
+    main: QuestionType | None = None
+    for start, end in reversed(_sentences(ctx.text)):
+        strong = [h for h in hits if h[3] and start <= h[0] < end]
+        if strong:
+            main = strong[0][2]
+            break
+    if main is None and hits:
+        main = hits[0][2]
+    if main is None:
+        yes_no_relation = ctx.yes_no and _two_concepts(ctx)
+        main = QuestionType.RELATION if yes_no_relation else QuestionType.OTHER
+    return main, tuple(dict.fromkeys([main, *(h[2] for h in hits)]))
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    bounds = [m.end() for m in re.finditer(r"[?!.](?=\s+\S)", text)]
+    starts = [0, *bounds]
+    return list(zip(starts, [*bounds, len(text)], strict=True))
+
+
+def is_content_word(word: str) -> bool:
+    """Whether ``word`` can be part of a focus: not a question word, auxiliary, function word,
+    preposition, generic word, level word or population word.
+
+    Example:
+        >>> is_content_word("ferritin"), is_content_word("safe"), is_content_word("with")
+        (True, False, False)
+    """
+    low = word.lower().replace("\u2019", "'")
+    return not (
+        low in QUESTION_WORDS
+        or low in AUXILIARIES
+        or low in _FUNCTION
+        or low in _BREAKS
+        or low in _LEVEL
+        or low in POPULATION_WORDS
+        or all(part in _GENERIC for part in re.split(r"[-/]", low))
+    )
+
+
+def _refers_back(text: str, tokens: Sequence[_Token]) -> bool:
+    if _PRONOUN.search(text):
+        return True
+    # "that" leans back as a pronoun ("What causes that?"), not as a relative or a
+    # complementiser ("drugs that cause ...", "Is it true that ...").
+    for i, tok in enumerate(tokens):
+        if tok.lower != "that":
+            continue
+        prev = tokens[i - 1].lower if i else None
+        if prev is None or prev in QUESTION_WORDS or prev in AUXILIARIES or prev in _BREAKS:
+            return True
+    return False
+
+
+def _frame(
+    text: str,
+    tokens: Sequence[_Token],
+    found: Sequence[_Found],
+    focus: Sequence[Concept],
+    body_start: int,
+) -> str | None:
+    covered = [any(f.start <= t.start < f.end for f in found) for t in tokens]
+    leftover = [
+        t for t, c in zip(tokens, covered, strict=True) if not c and t.lower not in _ELLIPSIS
+    ]
+    if found and not leftover:
+        return None
+    start = min([body_start, *(f.start for f in found)])
+    pieces, cursor = [], start
+    for f in sorted(found, key=lambda f: f.start):
+        pieces += [text[cursor : f.start], slot(focus.index(f.concept))]
+        cursor = f.end
+    pieces.append(text[cursor:])
+    return as_question("".join(pieces))

@@ -1,0 +1,158 @@
+"""Quotes keep their context: units, research roles, study sizes and source labels.
+
+Every text here is quoted from the shipped demo corpus (corpus/data/demo.jsonl), from the
+MedQuAD page or research abstract named next to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from answer.quotes import (
+    Role,
+    leans_back,
+    names_topic,
+    quote_units,
+    research_role,
+    sample_size,
+    source_label,
+)
+from answer.sentences import candidate_spans
+from corpus.types import EvidenceTier, Passage
+
+# GHR, "African iron overload" (medquad:3_GHR_QA/0000026#1), the end of its first section.
+AFRICAN_IRON_OVERLOAD = (
+    "African iron overload is associated with an increased risk of developing infections such "
+    "as tuberculosis. People with African iron overload may have a slightly low number of red "
+    "blood cells (mild anemia), possibly because the iron that accumulates in the liver, bone "
+    "marrow, and spleen is less available for production of red blood cells. Affected "
+    "individuals also have high levels of a protein called ferritin in their blood, which can "
+    "be detected with a blood test."
+)
+
+
+def passage(text: str, title: str = "African iron overload", source: str = "GHR") -> Passage:
+    return Passage(
+        id="p0000000000000001",
+        document_id="doc",
+        text=text,
+        start=0,
+        end=len(text),
+        section="",
+        title=title,
+        tier=EvidenceTier.GUIDELINE,
+        source=source,
+        licence="CC BY 4.0",
+        dataset="medquad",
+    )
+
+
+def units_of(p: Passage) -> list[str]:
+    spans = candidate_spans(p)
+    vectors = np.eye(len(spans), 8, dtype=np.float32)
+    return [u.span.text for u in quote_units(p, spans, vectors)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Affected individuals also have high levels of a protein called ferritin in their blood.",
+        "This protein is involved in the process of iron absorption in the body.",
+        "These patients had lower serum vitamin B12 levels.",
+        "In this study, ferritin was measured in 120 children.",
+        "It is particularly associated with consumption of a traditional African beer.",
+        "They may also have an enlarged spleen.",
+    ],
+)
+def test_sentences_that_lean_on_an_earlier_one(text: str) -> None:
+    assert leans_back(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "African iron overload results from a diet high in iron.",
+        "Ferritin stores and releases iron in cells.",
+        "Iron-deficiency anemia is a common, easily treated condition.",
+        "Italy has a high prevalence of thalassemia.",  # "It" inside a word is not "It"
+    ],
+)
+def test_sentences_that_stand_alone(text: str) -> None:
+    assert not leans_back(text)
+
+
+def test_a_leaning_sentence_is_quoted_with_its_antecedent_as_one_contiguous_span() -> None:
+    p = passage(AFRICAN_IRON_OVERLOAD)
+    units = units_of(p)
+    joined = [u for u in units if "Affected individuals" in u]
+    assert joined == [
+        "People with African iron overload may have a slightly low number of red blood cells "
+        "(mild anemia), possibly because the iron that accumulates in the liver, bone marrow, "
+        "and spleen is less available for production of red blood cells. Affected individuals "
+        "also have high levels of a protein called ferritin in their blood, which can be "
+        "detected with a blood test."
+    ]
+    assert all(u in p.text for u in units)  # verbatim, contiguous
+    assert not any(u.startswith("Affected individuals") for u in units)
+
+
+def test_a_leaning_sentence_after_a_heading_is_kept_only_framed_by_its_page() -> None:
+    # GHR, "Imerslund-Grasbeck syndrome": a section opens with "This condition ...".
+    text = (
+        "How is Imerslund-Grasbeck syndrome inherited? This condition is inherited in an "
+        "autosomal recessive pattern, which means both copies of the gene in each cell have "
+        "mutations."
+    )
+    p = passage(text, title="Imerslund-Grasbeck syndrome")
+    spans = candidate_spans(p)
+    units = quote_units(p, spans, np.eye(len(spans), 8, dtype=np.float32))
+    assert [u.framed for u in units] == [True]
+    assert source_label(p) == "On Imerslund-Grasbeck syndrome (GHR)"
+
+
+def test_a_leaning_sentence_whose_antecedent_was_cut_is_not_quoted() -> None:
+    # The table row before it is no quotable sentence, so "They" has no antecedent to show.
+    text = "Normal range 12-300 ng/mL 10-150 ng/mL\nThey are measured with a simple blood test."
+    assert units_of(passage(text)) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        # SciFact, "Gene--nutrition interactions in coronary artery disease ..."
+        ("Levels of plasma homocysteine, folate and vitamin B12 were also determined.", "methods"),
+        ("We measured iron indexes, tHcy, CRP, and BMI.", "methods"),
+        # SciFact, "Plasma homocysteine concentration is decreased by dietary intervention"
+        (
+            "The serum concentration of vitamin B12 remained unchanged during the intervention.",
+            "result",
+        ),
+        (
+            "Plasma tHcy was significantly lower in the intervention group than in controls.",
+            "result",
+        ),
+        ("We identified no recipient with CJD.", "result"),
+    ],
+)
+def test_research_sentences_are_results_or_methods(text: str, role: str) -> None:
+    assert research_role(text) is Role(role)
+
+
+def test_sample_size_is_the_largest_group_an_abstract_names() -> None:
+    assert (
+        sample_size(
+            "In a double-blind, 6-wk study, 55 postmenopausal women aged 47-72 y "
+            "were randomly assigned to 1 of 4 soy protein groups."
+        )
+        == 55
+    )
+    assert sample_size("The biomarkers were evaluated in the FINRISK97 cohort (n = 7,827).") == 7827
+    assert sample_size("In 1980, serum ferritin was measured.") is None  # a year is no size
+    assert sample_size("Ferritin stores iron.") is None
+
+
+def test_a_quote_names_its_page_topic_or_is_framed() -> None:
+    p = passage(AFRICAN_IRON_OVERLOAD)
+    assert names_topic("People with African iron overload may have mild anemia.", p)
+    assert not names_topic("Ferritin stores and releases iron in cells.", p)

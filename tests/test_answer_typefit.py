@@ -1,0 +1,217 @@
+"""Does a sentence fit a question type? Each rule on real sentences.
+
+Every sentence is quoted verbatim from corpus/data/demo.jsonl; the document id is in the
+comment. Each type gets sentences that fit and sentences from the same corpus that do not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from answer.typefit import VOCABULARY, fits_type, has_amount
+from retriever.question import QuestionType, concept
+
+QT = QuestionType
+
+# scifact:5152028
+FOLIC_DOSE = (
+    "High-dose folic acid (5 mg/d) improves endothelial function in CAD, although the "
+    "mechanism is controversial."
+)
+# scifact:11705328
+FOLIC_DOSAGE = (
+    "CONCLUSIONS A dosage of folic acid of 0.8 mg/d appears necessary to achieve the "
+    "maximum reduction in serum homocysteine level across the range of homocysteine levels "
+    "in the population."
+)
+# scifact:33409100
+CAPSULE = (
+    "INTERVENTION Participants received a daily capsule containing 40 mg of folic acid, 100"
+    " mg of pyridoxine hydrochloride (vitamin B6), and 2 mg of cyanocobalamin (vitamin B12)"
+    " or a placebo."
+)
+# medquad:5_NIDDK_QA/0000138#8
+EPO = (
+    "Additionally, health care providers should consider the use of EPO only when a "
+    "patients hemoglobin level is below 10 g/dL."
+)
+# medquad:8_NHLBI_QA_XML/0000106#7
+PINT = (
+    "Typically, a pint (1 unit) of blood is removed each week until your hematocrit level "
+    "approaches normal."
+)
+# medquad:2_GARD_QA/0000530#1
+B12_INJECTIONS = (
+    "Treatment is based on the signs and symptoms present in each person, but may include "
+    "vitamin B12 injections and endoscopic surveillance."
+)
+# medquad:2_GARD_QA/0000258#1
+TRANSFUSIONS = "For HbH disease, occasional red blood cell transfusions may be needed."
+# medquad:2_GARD_QA/0000706#1
+BETA_CAUSE = (
+    "Beta-thalassemia is caused by mutations in the HBB gene and is usually inherited in an"
+    " autosomal recessive manner."
+)
+# medquad:2_GARD_QA/0000258#1
+PALE_SKIN = (
+    "Affected people have anemia, which can cause pale skin, weakness, fatigue, and more "
+    "serious complications."
+)
+# medquad:2_GARD_QA/0002766#1
+EARLY_SYMPTOMS = "Early symptoms may be vague, such as fatigue or weakness."
+# medquad:3_GHR_QA/0000026#1
+FERRITIN_TEST = (
+    "Affected individuals also have high levels of a protein called ferritin in their "
+    "blood, which can be detected with a blood test."
+)
+# medquad:5_NIDDK_QA/0000185#6
+FERRITIN_RANGE = "Levels above 300 g/L in men and 200 g/L in women are considered abnormal."
+# scifact:15615957
+FOLATE_HCY = (
+    "Serum folate increased 174.3% (p<0.0001) and correlated with a decrease in plasma "
+    "homocysteine of -19.9% (p<0.03)."
+)
+# scifact:18557974
+BERRIES = (
+    "In conclusion, a diet high in fresh berries, citrus fruit, and vegetables effectively "
+    "increases serum and RBC folate and decreases plasma homocysteine."
+)
+# medquad:2_GARD_QA/0000258#3
+INHERITANCE = (
+    "The inheritance of alpha-thalassemia is complex because the condition involves two "
+    "genes: HBA1 and HBA2."
+)
+# medquad:2_GARD_QA/0000530#6
+PREVENTING = (
+    "For example, management is focused on preventing vitamin B12, folate and iron "
+    "deficiencies in the early stages of the condition."
+)
+# medquad:8_NHLBI_QA_XML/0000053#1 (after its "Outlook" heading)
+DIC_OUTLOOK = "The outlook for DIC depends on its severity and underlying cause."
+# medquad:5_NIDDK_QA/0000185#8
+LIFE_EXPECTANCY = (
+    "For example, treating hemochromatosis can stop the progression of liver damage in its "
+    "early stages and lead to a normal life expectancy."
+)
+# medquad:2_GARD_QA/0005622#5
+TRANSPLANT = (
+    "While these therapies may offer the possibility of a cure, the complications "
+    "associated with transplantation surgery must be considered."
+)
+# medquad:5_NIDDK_QA/0000103#7
+ANTACIDS = "Antacids, however, can have side effects."
+# medquad:2_GARD_QA/0000530#1
+ABSORPTION = (
+    "Overtime, this can wear away the stomach's protective barrier and interfere with the "
+    "absorption of several key vitamins (i.e."
+)
+# medquad:8_NHLBI_QA_XML/0000129#7
+ANAGRELIDE = (
+    "However, research shows that when compared with hydroxyurea, anagrelide has worse outcomes."
+)
+# medquad:5_NIDDK_QA/0000138#1
+ANEMIA_IS = "Anemia is a condition in which the body has fewer red blood cells than normal."
+# medquad:8_NHLBI_QA_XML/0000082#1
+IDA_IS = (
+    "Iron-deficiency anemia is a common, easily treated condition that occurs if you don't "
+    "have enough iron in your body."
+)
+# medquad:4_MPlus_Health_Topics_QA/0000946#1
+VEGETARIAN = (
+    "Nutrients vegetarians may need to focus on include protein, iron, calcium, zinc and "
+    "vitamin B12."
+)
+
+
+@pytest.mark.parametrize("text", [FOLIC_DOSE, FOLIC_DOSAGE, CAPSULE, EPO, PINT, FERRITIN_RANGE])
+def test_has_amount(text: str) -> None:
+    assert has_amount(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VEGETARIAN,
+        INHERITANCE,  # "two genes" is a count, not a dose
+        FOLATE_HCY,  # percentages are not amounts
+        "Take 2 of them every 3 years.",
+    ],
+)
+def test_has_no_amount(text: str) -> None:
+    assert not has_amount(text)
+
+
+def test_has_amount_units() -> None:
+    assert has_amount("1,000 micrograms a day")
+    assert has_amount("400 IU of vitamin D")
+    assert has_amount("ferritin below 15 ng/mL")
+    assert has_amount("5-10 mg/kg/day")
+    assert has_amount("two to 3 tablets")  # the number next to the unit counts
+
+
+@pytest.mark.parametrize(
+    ("qtype", "fits", "misfits"),
+    [
+        (QT.DOSAGE, [FOLIC_DOSE, CAPSULE, EPO], [B12_INJECTIONS, VEGETARIAN]),
+        (QT.TREATMENT, [B12_INJECTIONS, TRANSFUSIONS, LIFE_EXPECTANCY], [BETA_CAUSE, ANEMIA_IS]),
+        (QT.CAUSE, [BETA_CAUSE, PALE_SKIN], [ANTACIDS, FERRITIN_RANGE]),
+        (QT.SYMPTOMS, [PALE_SKIN, EARLY_SYMPTOMS], [BETA_CAUSE, FOLIC_DOSE]),
+        (QT.DIAGNOSIS, [FERRITIN_TEST, FERRITIN_RANGE, EPO], [TRANSFUSIONS, ANTACIDS]),
+        (QT.RISK, [BETA_CAUSE, INHERITANCE], [TRANSFUSIONS, FOLIC_DOSE]),
+        (QT.PREVENTION, [PREVENTING], [BETA_CAUSE, ANEMIA_IS]),
+        (QT.PROGNOSIS, [DIC_OUTLOOK, LIFE_EXPECTANCY], [INHERITANCE, ANTACIDS]),
+        (QT.COMPLICATIONS, [PALE_SKIN, TRANSPLANT], [EARLY_SYMPTOMS, FOLIC_DOSE]),
+        (QT.SIDE_EFFECTS, [ANTACIDS], [B12_INJECTIONS, INHERITANCE]),
+        (QT.INTERACTION, [ABSORPTION], [BETA_CAUSE, ANEMIA_IS]),
+        (QT.COMPARISON, [ANAGRELIDE, ANEMIA_IS], [TRANSFUSIONS, ANTACIDS]),
+    ],
+)
+def test_vocabulary_rules(qtype: QuestionType, fits: list[str], misfits: list[str]) -> None:
+    for text in fits:
+        assert fits_type(qtype, text), (qtype, text)
+    for text in misfits:
+        assert not fits_type(qtype, text), (qtype, text)
+
+
+def test_relation_needs_two_focus_concepts_and_a_relational_word() -> None:
+    folate, homocysteine = concept("folate"), concept("homocysteine")
+    focus = [folate, homocysteine]
+    assert fits_type(QT.RELATION, FOLATE_HCY, focus)  # both, "correlated"
+    assert fits_type(QT.RELATION, BERRIES, focus)  # both, "increases"/"decreases"
+    # relational words but only one of the two concepts
+    assert not fits_type(QT.RELATION, FOLIC_DOSE, [concept("homocysteine"), concept("ferritin")])
+    # both concepts but no relational word ("Nutrients vegetarians may need to focus on ...")
+    assert not fits_type(QT.RELATION, VEGETARIAN, [concept("iron"), concept("vitamin B12")])
+
+
+def test_relation_with_one_or_no_focus_concept() -> None:
+    # medquad:2_GARD_QA/0000530#2
+    text = (
+        "It is often associated with impaired absorption of vitamin B12 and possibly other "
+        "vitamin deficiencies (such as folate and iron)."
+    )
+    assert fits_type(QT.RELATION, text, [concept("B12")])
+    assert not fits_type(QT.RELATION, text, [concept("ferritin")])
+    assert fits_type(QT.RELATION, text)
+    assert not fits_type(QT.RELATION, TRANSFUSIONS)
+
+
+def test_definition_mentions_the_focus_or_defines_something() -> None:
+    assert fits_type(QT.DEFINITION, ANEMIA_IS, [concept("anaemia")])
+    assert fits_type(QT.DEFINITION, IDA_IS, [concept("iron deficiency anaemia")])
+    assert not fits_type(QT.DEFINITION, TRANSFUSIONS, [concept("anemia")])
+    # without a focus, a copula definition
+    assert fits_type(QT.DEFINITION, ANEMIA_IS)
+    assert fits_type(QT.DEFINITION, IDA_IS)
+    assert not fits_type(QT.DEFINITION, EARLY_SYMPTOMS)
+
+
+def test_other_always_fits() -> None:
+    assert fits_type(QT.OTHER, ANTACIDS)
+    assert fits_type(QT.OTHER, "")
+
+
+def test_every_type_has_a_rule() -> None:
+    for qtype in QT:
+        fits_type(qtype, ANEMIA_IS, [concept("anemia")])  # no KeyError
+    assert set(VOCABULARY) | {QT.DOSAGE, QT.RELATION, QT.DEFINITION, QT.OTHER} == set(QT)

@@ -5,7 +5,8 @@ Formats (``CorpusFormat``; see docs/corpus-formats.md for the two user formats):
 - ``beir``: a BEIR ``corpus.jsonl`` (``{"_id", "title", "text"}`` per line), or a folder
   holding one. Research tier; the design comes from :func:`corpus.design.classify_design`.
 - ``medquad``: MedQuAD JSONL (``uid``, ``source``, ``url``, ``focus``, ``question``,
-  ``answer``). Guideline tier (NIH health-authority pages), one document per answer.
+  ``answer``). Guideline tier (NIH health-authority pages), one document per answer, with the
+  characters MedQuAD lost upstream restored where that is certain (:mod:`corpus.repair`).
 - ``pubmedqa``: PubMedQA ``ori_pqal.json``. Research tier, with year, MeSH terms and the
   labelled abstract sections.
 - ``demo-b12-iron``: the loose selection in ``../shared/data/demo-b12-iron``.
@@ -39,6 +40,7 @@ from typing import Any
 import yaml
 
 from corpus.design import classify_design
+from corpus.repair import repair_medquad
 from corpus.types import Document, EvidenceKind, EvidenceTier, Section, parse_choice
 
 logger = logging.getLogger(__name__)
@@ -397,43 +399,57 @@ def normalise_medquad_answer(answer: str) -> str:
     return "\n".join(lines)
 
 
-def _medquad_convert(record: dict[str, Any]) -> Document:
-    uid = _required(record, "uid").strip()
-    source = _required(record, "source").strip()
-    question = " ".join(_required(record, "question").split())
-    focus = " ".join((_string(record, "focus", required=False) or "").split())
-    text = normalise_medquad_answer(_required(record, "answer"))
-    if not text:
-        raise _RecordError("field 'answer' has no text")
-    url = _string(record, "url", required=False)
-    return _document(
-        id=f"medquad:{uid}",
-        title=focus or question,
-        text=text,
-        tier=EvidenceTier.GUIDELINE,
-        source=MEDQUAD_PUBLISHERS.get(source, source),
-        licence=KNOWN_LICENCES["medquad"],
-        dataset="medquad",
-        url=url.strip() if url and url.strip() else None,
-        sections=(Section(question, 0, len(text)),),
-    )
+def _medquad_converter(repair: bool) -> Callable[[dict[str, Any]], Document]:
+    fix = repair_medquad if repair else str
+
+    def convert(record: dict[str, Any]) -> Document:
+        uid = _required(record, "uid").strip()
+        source = _required(record, "source").strip()
+        question = fix(" ".join(_required(record, "question").split()))
+        focus = fix(" ".join((_string(record, "focus", required=False) or "").split()))
+        text = fix(normalise_medquad_answer(_required(record, "answer")))
+        if not text:
+            raise _RecordError("field 'answer' has no text")
+        url = _string(record, "url", required=False)
+        return _document(
+            id=f"medquad:{uid}",
+            title=focus or question,
+            text=text,
+            tier=EvidenceTier.GUIDELINE,
+            source=MEDQUAD_PUBLISHERS.get(source, source),
+            licence=KNOWN_LICENCES["medquad"],
+            dataset="medquad",
+            url=url.strip() if url and url.strip() else None,
+            sections=(Section(question, 0, len(text)),),
+        )
+
+    return convert
 
 
 def load_medquad(
-    path: Path, *, skip_bad: bool = False, max_record_bytes: int = MAX_RECORD_BYTES
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    repair: bool = True,
 ) -> LoadResult:
     """Load MedQuAD JSONL: one guideline-tier document per answer.
 
     The title is the ``focus`` (the condition), the question is the heading of the single
     section, the publisher is the ``source`` (``MPlusHealthTopics`` shown as MedlinePlus,
-    ``CancerGov`` as NCI), the id is ``medquad:<uid>``. Only whitespace in the answer is
-    normalised (see :func:`normalise_medquad_answer`).
+    ``CancerGov`` as NCI), the id is ``medquad:<uid>``. Whitespace in the answer is normalised
+    (see :func:`normalise_medquad_answer`), and with ``repair=True`` the characters MedQuAD lost
+    upstream are restored where that is certain ("Grsbeck" -> "Gräsbeck", "bodys" -> "body's";
+    see :mod:`corpus.repair`) in the answer, the focus and the question. Nothing else changes.
 
     Raises:
         CorpusError: a malformed record (with ``skip_bad=False``) or an unusable file.
     """
     documents, skipped = _load_lines(
-        Path(path), _medquad_convert, skip_bad=skip_bad, max_record_bytes=max_record_bytes
+        Path(path),
+        _medquad_converter(repair),
+        skip_bad=skip_bad,
+        max_record_bytes=max_record_bytes,
     )
     return LoadResult(tuple(documents), tuple(skipped), CorpusFormat.MEDQUAD)
 
@@ -568,45 +584,66 @@ def load_pubmedqa(
 # The shared demo-b12-iron selection
 
 
-def _demo_b12_iron_convert(record: dict[str, Any]) -> Document:
-    identifier = _required(record, "id").strip()
-    title = " ".join(_required(record, "title").split())
-    text = _required(record, "text")
-    dataset = _required(record, "dataset").strip()
-    licence = _required(record, "licence").strip()
-    tier_name = _required(record, "tier")
-    publisher = _string(record, "publisher", required=False)
-    if tier_name.strip().lower() == EvidenceKind.GUIDELINE.value:
-        tier = EvidenceTier.GUIDELINE
-    elif tier_name.strip().lower() == EvidenceKind.RESEARCH.value:
-        tier = classify_design(title, text)
-    else:
-        raise _RecordError(f"field 'tier' must be 'guideline' or 'research', got {tier_name!r}")
-    url = _string(record, "url", required=False)
-    return _document(
-        id=identifier,
-        title=title,
-        text=text,
-        tier=tier,
-        source=(publisher or dataset).strip(),
-        licence=licence,
-        dataset=dataset,
-        year=_year(record),
-        url=url.strip() if url and url.strip() else None,
-    )
+def _is_medquad(dataset: str, identifier: str) -> bool:
+    return dataset.lower() == "medquad" or identifier.startswith("medquad:")
+
+
+def _demo_b12_iron_converter(repair: bool) -> Callable[[dict[str, Any]], Document]:
+    def convert(record: dict[str, Any]) -> Document:
+        identifier = _required(record, "id").strip()
+        title = " ".join(_required(record, "title").split())
+        text = _required(record, "text")
+        dataset = _required(record, "dataset").strip()
+        if repair and _is_medquad(dataset, identifier):
+            # MedQuAD answers (title "focus — question") carry MedQuAD's lost characters.
+            title, text = repair_medquad(title), repair_medquad(text)
+        licence = _required(record, "licence").strip()
+        tier_name = _required(record, "tier")
+        publisher = _string(record, "publisher", required=False)
+        if tier_name.strip().lower() == EvidenceKind.GUIDELINE.value:
+            tier = EvidenceTier.GUIDELINE
+        elif tier_name.strip().lower() == EvidenceKind.RESEARCH.value:
+            tier = classify_design(title, text)
+        else:
+            raise _RecordError(f"field 'tier' must be 'guideline' or 'research', got {tier_name!r}")
+        url = _string(record, "url", required=False)
+        return _document(
+            id=identifier,
+            title=title,
+            text=text,
+            tier=tier,
+            source=(publisher or dataset).strip(),
+            licence=licence,
+            dataset=dataset,
+            year=_year(record),
+            url=url.strip() if url and url.strip() else None,
+        )
+
+    return convert
 
 
 def load_demo_b12_iron(
-    path: Path, *, skip_bad: bool = False, max_record_bytes: int = MAX_RECORD_BYTES
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    repair: bool = True,
 ) -> LoadResult:
     """Load a file of ``../shared/data/demo-b12-iron`` (fields id, tier, publisher, url, title,
     text, dataset, licence; ``tier`` is guideline or research, research is classified).
+
+    With ``repair=True`` the MedQuAD records (data set "MedQuAD" or an id ``medquad:...``) get
+    the same restoration of lost characters as :func:`load_medquad`; the text is otherwise
+    verbatim.
 
     Raises:
         CorpusError: a malformed record (with ``skip_bad=False``) or an unusable file.
     """
     documents, skipped = _load_lines(
-        Path(path), _demo_b12_iron_convert, skip_bad=skip_bad, max_record_bytes=max_record_bytes
+        Path(path),
+        _demo_b12_iron_converter(repair),
+        skip_bad=skip_bad,
+        max_record_bytes=max_record_bytes,
     )
     return LoadResult(tuple(documents), tuple(skipped), CorpusFormat.DEMO_B12_IRON)
 

@@ -125,12 +125,26 @@ def test_medquad_sample() -> None:
 
 
 def test_medquad_text_changes_only_in_whitespace() -> None:
+    from corpus.loaders import load_medquad
+
     raw = [json.loads(line) for line in (DATA / "medquad_sample.jsonl").open()]
-    documents = load_corpus(DATA / "medquad_sample.jsonl").documents
+    documents = load_medquad(DATA / "medquad_sample.jsonl", repair=False).documents
     for record, document in zip(raw, documents, strict=True):
         assert "".join(document.text.split()) == "".join(record["answer"].split())
         assert "  " not in document.text
         assert document.text == document.text.strip()
+
+
+def test_medquad_repair_only_restores_lost_characters() -> None:
+    from corpus.repair import repair_medquad
+
+    raw = [json.loads(line) for line in (DATA / "medquad_sample.jsonl").open()]
+    documents = load_corpus(DATA / "medquad_sample.jsonl").documents
+    for record, document in zip(raw, documents, strict=True):
+        assert document.text == repair_medquad(normalise_medquad_answer(record["answer"]))
+    # The sample's pernicious anaemia answer says "the bodys immune system" (body's).
+    by_id = {d.id: d for d in documents}
+    assert "the body's immune system" in by_id["medquad:8_NHLBI_QA_XML/0000102#3"].text
 
 
 def test_medquad_bullets_get_their_own_lines() -> None:

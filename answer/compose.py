@@ -8,11 +8,24 @@ Scoring. Each candidate sentence of the top guideline and top research passages 
 
     relevance = 0.75 * cos(sentence, query) + 0.25 * share of the query's content terms in it
 
+(a guideline quote that does not name its own page is shown after the page's label, "On
+Hemochromatosis (NHLBI): ...", and the label's words count as its own).
+
 with unit-length MiniLM embeddings (from the :class:`~answer.sentences.SentenceBank`, so a
 passage's sentences are encoded once, not per answer). The embedding half finds paraphrases,
 the lexical half keeps the question's own entities ("B12", "ferritin") in view. The audience
 profile (:mod:`answer.audience`) then adjusts relevance into a selection score, and a sentence
 that opens with "It"/"This"/"They" loses a little, since its referent is not quoted.
+
+Focus (the default, ``ComposeConfig.focused``). The question's analysis (focus concepts and
+type, :mod:`retriever.question`) decides the lead (:mod:`answer.lead`): the best quote that
+names every focus concept and fits the type, or else a fixed evidence-gap statement followed by
+one labelled quote per concept. Candidates are context units (:mod:`answer.quotes`: a sentence
+that leans back is quoted with its antecedent), research quotes are results and conclusions
+only, quotes shown earlier in the conversation are not quoted again (unless one is the only
+quote that answers the follow-up, which then leads), and quotes that name no
+focus concept are left out while any quote names one. Naming the focus and fitting the type
+add ``focus_weight`` and ``fit_weight`` to the selection score.
 
 Selection. The bottom line is the best sentence overall, from a guideline unless research
 beats it clearly. Each section is filled by maximal marginal relevance (Carbonell and Goldstein
@@ -45,12 +58,13 @@ from answer.abstain import (
     WEAK_NOTICE,
     WEAK_THRESHOLD,
     Support,
+    abstention_features,
     judge_support,
 )
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import AudienceProfile, grade, profile_for
-from answer.followups import suggest_followups
-from answer.lead import concept_label, covers, gap_statement
+from answer.followups import Grounding, focus_of, suggest_followups
+from answer.lead import concept_label, covers, gap_statement, mentions
 from answer.quotes import (
     QuoteUnit,
     Role,
@@ -64,7 +78,8 @@ from answer.quotes import (
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
-from answer.typefit import fits_type
+from answer.typefit import defines, direction_of, fits_type, states_direction
+from corpus.repair import damaged
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
 from retriever.question import QuestionAnalysis, QuestionType, analyze
@@ -114,6 +129,10 @@ class ComposeConfig:
         focus_weight: added to a sentence's selection score times the share of the focus
             concepts it names.
         fit_weight: added to a sentence's selection score when it fits the question type.
+        focused_floor: in focused mode, the relevance floor (instead of ``sentence_floor``)
+            of a quote that names the question's focus: naming it and fitting the type are
+            themselves evidence of relevance. Quotes that name no focus concept are not
+            quoted at all when the question has a focus.
     """
 
     passages_per_kind: int = 4
@@ -136,6 +155,7 @@ class ComposeConfig:
     focused: bool = True
     focus_weight: float = 0.15
     fit_weight: float = 0.05
+    focused_floor: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("passages_per_kind", "guideline_sentences", "per_guideline_document"):
@@ -151,6 +171,7 @@ class ComposeConfig:
             "guideline_preference",
             "focus_weight",
             "fit_weight",
+            "focused_floor",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
@@ -177,30 +198,25 @@ class Candidate:
     relevance: float
     score: float  # relevance adjusted for the audience and style: what selection ranks by
     covered: int = 0  # focus concepts the quote's own words name
-    covered_framed: int = 0  # ... or the page named by its label
+    covered_framed: int = 0  # ... or the page its label names
     fits: bool = False  # the quote fits the question's main type
     fits_any: bool = False  # ... or another type the question asks
-    framed: bool = False  # it opens its section with a back-reference: quoted with its label
+    labelled: bool = False  # shown after its page's label ("On Hemochromatosis (NHLBI)")
+    shown: bool = False  # an earlier answer of the conversation quoted it
+
+    @property
+    def damaged(self) -> bool:
+        """The quote probably lost a character upstream (MedQuAD text): it never leads."""
+        return self.passage.dataset == "medquad" and damaged(self.span.text)
 
     @property
     def kind(self) -> EvidenceKind:
         return self.passage.kind
 
-    def label(self, analysis: QuestionAnalysis | None) -> str | None:
-        """The source framing a guideline quote needs: when it opens with a back-reference
-        to its page, or when its page is about something the quote and the question do not
-        name ("On African iron overload (GHR)")."""
-        if self.kind is not EvidenceKind.GUIDELINE:
-            return None
-        if self.framed:
-            return source_label(self.passage)
-        if names_topic(self.span.text, self.passage):
-            return None
-        focus = analysis.focus if analysis is not None else ()
-        topic = topic_of(self.passage)
-        if focus and any(c.mentioned_in(topic) for c in focus):
-            return None
-        return source_label(self.passage)
+    @property
+    def label(self) -> str | None:
+        """The page label shown before the quote, when it has one."""
+        return source_label(self.passage) if self.labelled else None
 
 
 @dataclass(frozen=True)
@@ -253,6 +269,8 @@ class ExtractiveComposer:
         embedder: encodes the query (and, through the bank, sentences).
         bank: the sentence embedding cache; a fresh in-memory one by default.
         config: selection settings.
+        grounded: the retrieval check that a suggested follow-up is answered by the index
+            (none: suggestions are not checked).
 
     Example:
         >>> composer = ExtractiveComposer(embedder, SentenceBank(embedder))
@@ -265,10 +283,13 @@ class ExtractiveComposer:
         embedder: Embedder,
         bank: SentenceBank | None = None,
         config: ComposeConfig | None = None,
+        *,
+        grounded: Grounding | None = None,
     ) -> None:
         self._embedder = embedder
         self._bank = bank if bank is not None else SentenceBank(embedder)
         self._config = config if config is not None else ComposeConfig()
+        self._grounded = grounded
 
     @property
     def config(self) -> ComposeConfig:
@@ -277,6 +298,11 @@ class ExtractiveComposer:
     @property
     def bank(self) -> SentenceBank:
         return self._bank
+
+    @property
+    def _floor(self) -> float:
+        config = self._config
+        return config.focused_floor if config.focused else config.sentence_floor
 
     # ----------------------------------------------------------------------------- scoring
 
@@ -291,7 +317,8 @@ class ExtractiveComposer:
         """Score the candidate quotes of the top passages and judge the support.
 
         In focused mode the candidates are context units (:func:`answer.quotes.quote_units`),
-        research methods sentences and quotes already shown in ``conversation`` are left out,
+        research methods sentences are left out, quotes already shown in ``conversation`` are
+        marked (they lead again only when nothing new answers, and fill no section),
         and each candidate knows which focus concepts of ``analysis`` (by default the analysis
         of the standalone query) it names and whether it fits the question type.
         """
@@ -316,11 +343,17 @@ class ExtractiveComposer:
                 continue
             for unit in self._units(passage, entry.spans, entry.vectors):
                 text = unit.span.text
-                if shown and text in shown:
-                    continue  # a follow-up leads with what is new
                 cosine = float(unit.vector @ query_vector)
                 terms = content_terms(text)
-                rel = relevance(cosine, overlap(query_terms, terms), config.semantic_weight)
+                # A guideline quote that does not name its page (or opens it with "This
+                # condition ...") is shown after the page's label, so the reader sees the
+                # label's words too.
+                labelled = config.focused and (
+                    unit.framed
+                    or (passage.kind is EvidenceKind.GUIDELINE and not names_topic(text, passage))
+                )
+                seen = terms | content_terms(topic_of(passage)) if labelled else terms
+                rel = relevance(cosine, overlap(query_terms, seen), config.semantic_weight)
                 candidate = Candidate(
                     passage=passage,
                     rank=ranks[passage.id],
@@ -330,14 +363,17 @@ class ExtractiveComposer:
                     cosine=cosine,
                     relevance=rel,
                     score=self._selection_score(rel, text, passage, profile),
-                    framed=unit.framed,
+                    labelled=labelled,
+                    shown=bool(shown) and text in shown,
                 )
                 if config.focused and analysis is not None:
                     candidate = self._judged(candidate, analysis)
                 candidates.append(candidate)
         best = max((c.relevance for c in candidates), default=None)
         support = judge_support(
-            best, abstain_below=config.abstain_below, weak_below=config.weak_below
+            abstention_features(evidence, best, analysis),
+            abstain_below=config.abstain_below,
+            weak_below=config.weak_below,
         )
         return Prepared(
             guideline=[c for c in candidates if c.kind is EvidenceKind.GUIDELINE],
@@ -365,11 +401,20 @@ class ExtractiveComposer:
         focus = analysis.focus
         text = candidate.span.text
         covered = covers(focus, text)
-        covered_framed = covers(focus, text, topic_of(candidate.passage))
+        topic = topic_of(candidate.passage) if candidate.labelled else None
+        covered_framed = covers(focus, text, topic)
         fits = fits_type(analysis.qtype, text, focus)
+        direction = direction_of(analysis.question)
+        if analysis.qtype is QuestionType.DIAGNOSIS and direction is not None:
+            fits = fits and states_direction(text, direction)
         fits_any = fits or any(fits_type(t, text, focus) for t in analysis.types)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0
+        if analysis.population:  # "in pregnant women": quotes about them answer better
+            population = content_terms(" ".join(analysis.population))
+            bonus += config.focus_weight * overlap(population, candidate.terms)
+        if analysis.qtype is QuestionType.DEFINITION and defines(text, focus):
+            bonus += config.fit_weight  # "X is a ..." answers "What is X?" best
         return replace(
             candidate,
             covered=covered,
@@ -410,7 +455,7 @@ class ExtractiveComposer:
     ) -> list[Candidate]:
         """Maximal marginal relevance over ``pool``, avoiding duplicates of ``chosen``."""
         config = self._config
-        floor = max(config.sentence_floor, best_relevance - config.answer_margin)
+        floor = max(self._floor, best_relevance - config.answer_margin)
         eligible = [c for c in pool if c.relevance >= floor]
         if not eligible or limit == 0:
             return []
@@ -441,7 +486,7 @@ class ExtractiveComposer:
     def _preferred(self, pool: Sequence[Candidate]) -> Candidate | None:
         """The best of ``pool`` above the floor, from a guideline unless research beats it
         clearly."""
-        floor = self._config.sentence_floor
+        floor = self._floor
 
         def best_of(kind: EvidenceKind) -> Candidate | None:
             eligible = [c for c in pool if c.kind is kind and c.relevance >= floor]
@@ -465,9 +510,14 @@ class ExtractiveComposer:
             return self._preferred(pool)
         focus = len(analysis.focus)
         relation = analysis.qtype is QuestionType.RELATION and focus >= 2
-        return self._preferred(
-            [c for c in pool if c.fits and (c.covered if relation else c.covered_framed) == focus]
-        )
+        qualified = [
+            c
+            for c in pool
+            if c.fits and (c.covered if relation else c.covered_framed) == focus and not c.damaged
+        ]
+        # A follow-up leads with what is new; a quote shown before leads again only when it
+        # is the one that answers (saying the evidence is silent would then be false).
+        return self._preferred([c for c in qualified if not c.shown]) or self._preferred(qualified)
 
     def _gap_parts(
         self, prepared: Prepared, analysis: QuestionAnalysis
@@ -478,7 +528,9 @@ class ExtractiveComposer:
             pool = [
                 c
                 for c in [*prepared.guideline, *prepared.research]
-                if concept.mentioned_in(c.span.text)
+                if mentions(concept, c.span.text)
+                and not c.damaged
+                and not c.shown
                 and not self._duplicate(c, [chosen for chosen, _ in parts])
             ]
             best = self._preferred([c for c in pool if c.fits_any]) or self._preferred(pool)
@@ -486,7 +538,7 @@ class ExtractiveComposer:
                 continue
             if best.kind is EvidenceKind.GUIDELINE:
                 topic = topic_of(best.passage)
-                about = None if concept.mentioned_in(topic) else topic
+                about = None if mentions(concept, topic) else topic
                 label = concept_label(concept, about, best.passage.source)
             else:  # a study is shown with its design, year and size, not its long title
                 label = concept_label(concept, None, None)
@@ -542,8 +594,24 @@ class ExtractiveComposer:
                 chosen.append(candidate)
                 lead.append(self._draft(candidate, analysis, label=label))
         best_relevance = prepared.best or 0.0
+
+        def names_focus(c: Candidate) -> bool:
+            return (c.covered_framed if c.kind is EvidenceKind.GUIDELINE else c.covered) > 0
+
+        # With a focus, quote only what names it; if nothing does, the closest sentences follow
+        # the gap statement under the weak-evidence notice.
+        focus_bound = (
+            config.focused
+            and analysis is not None
+            and bool(analysis.focus)
+            and any(names_focus(c) for c in [*prepared.guideline, *prepared.research])
+        )
+
+        def on_focus(c: Candidate) -> bool:
+            return not focus_bound or names_focus(c)
+
         guideline = self._select(
-            [c for c in prepared.guideline if c not in chosen],
+            [c for c in prepared.guideline if c not in chosen and not c.shown and on_focus(c)],
             config.guideline_sentences,
             chosen=chosen,
             per_document=config.per_guideline_document,
@@ -552,7 +620,7 @@ class ExtractiveComposer:
         if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
         research = self._select(
-            [c for c in prepared.research if c not in chosen],
+            [c for c in prepared.research if c not in chosen and not c.shown and on_focus(c)],
             min(config.research_sentences, profile.research_sentences),
             chosen=[*chosen, *guideline],
             per_document=config.per_study,
@@ -564,7 +632,9 @@ class ExtractiveComposer:
         notice_texts = list(notices)
         # The answer leads with its bottom line; when guideline preference put a less relevant
         # sentence there than the best one, the lead is what must be relevant enough.
-        weak_lead = bottom is not None and bottom.relevance < config.weak_below
+        weak_lead = (bottom is not None and bottom.relevance < config.weak_below) or (
+            bottom is None and not focus_bound
+        )
         if prepared.support is Support.WEAK or weak_lead:
             notice_texts.append(WEAK_NOTICE)
         if not guideline and not any(c.kind is EvidenceKind.GUIDELINE for c in chosen):
@@ -572,11 +642,12 @@ class ExtractiveComposer:
         if not research and not any(c.kind is EvidenceKind.RESEARCH for c in chosen):
             notice_texts.append(NO_RESEARCH_NOTICE)
 
-        followups = suggest_followups(
-            evidence.question,
-            [*prepared.passages, *(s.passage for s in evidence.fused), *related],
-            asked=asked_questions(conversation),
-            limit=config.followups,
+        followups = self.suggest(
+            evidence,
+            conversation,
+            [*prepared.passages, *related],
+            # The lead quote's page is the answer's subject; a gap part's page need not be.
+            about=[focus_of(bottom.passage)] if bottom is not None else [],
         )
         timings = dict(evidence.timings_ms)
         timings["compose"] = (time.perf_counter() - started) * 1000.0
@@ -595,6 +666,26 @@ class ExtractiveComposer:
             timings_ms=timings,
         )
 
+    def suggest(
+        self,
+        evidence: Evidence,
+        conversation: Conversation | None,
+        passages: Sequence[Passage],
+        *,
+        about: Iterable[str] = (),
+    ) -> list[str]:
+        """Grounded next questions about the answer's subject (:mod:`answer.followups`)."""
+        analysis = evidence.analysis or analyze(evidence.standalone_query)
+        return suggest_followups(
+            evidence.standalone_query,
+            [*passages, *(s.passage for s in evidence.fused)],
+            asked=[*asked_questions(conversation), evidence.question],
+            focus=analysis.focus,
+            about=about,
+            grounded=self._grounded,
+            limit=self._config.followups,
+        )
+
     def _draft(
         self, candidate: Candidate, analysis: QuestionAnalysis | None, label: str | None = None
     ) -> DraftSentence:
@@ -604,7 +695,7 @@ class ExtractiveComposer:
         return DraftSentence(
             candidate.span.text,
             (candidate.passage,),
-            label=label or candidate.label(analysis),
+            label=label or candidate.label,
             sample_size=sample_size(candidate.passage.text) if research else None,
         )
 

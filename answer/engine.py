@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from answer.compose import ComposeConfig, ExtractiveComposer
-from answer.followups import focus_of
+from answer.followups import SearchGrounding, focus_of
 from answer.llm import ChatClient, LLMGenerator
 from answer.render import cited_passage_ids, plain_text
 from answer.schema import Answer, Audience
@@ -38,6 +38,9 @@ from index.types import Embedder, Vectors
 from retriever.types import Conversation, EmptyQueryError, Evidence, Filters, Turn
 
 logger = logging.getLogger(__name__)
+
+# Guideline pages whose sibling sections may be suggested as follow-ups.
+RELATED_PAGES = 3
 
 
 @dataclass(frozen=True)
@@ -233,12 +236,12 @@ class Engine:
         return self._retriever.evidence(question, conversation, filters)
 
     def _related(self, evidence: Evidence) -> list[Passage]:
+        """The sibling passages (same page topic) of the best guideline pages."""
         guideline = evidence.guideline or [
             s for s in evidence.fused if s.passage.kind is EvidenceKind.GUIDELINE
         ]
-        if not guideline:
-            return []
-        return self._by_focus.get(focus_of(guideline[0].passage), [])
+        topics = dict.fromkeys(focus_of(s.passage) for s in guideline[:RELATED_PAGES])
+        return [p for topic in topics for p in self._by_focus.get(topic, [])]
 
     def _compose(
         self,
@@ -350,6 +353,16 @@ def sentence_cache_path(directory: Path, manifest: Any, model_name: str) -> Path
     return directory / f"sentences-{slug}-{digest[:16]}.npz"
 
 
+def _chat_client(settings: Settings) -> ChatClient:
+    """The client for ``settings.llm`` (its ``base_url`` must be set), shared by the LLM
+    generator and the LLM rewriter."""
+    llm = settings.llm
+    if not llm.base_url:
+        raise ValueError("llm.base_url is not set")
+    key = llm.api_key.get_secret_value() if llm.api_key else None
+    return ChatClient(llm.base_url, model=llm.model, api_key=key, timeout_s=llm.timeout_s)
+
+
 def build_engine(settings: Settings) -> Engine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
@@ -361,11 +374,14 @@ def build_engine(settings: Settings) -> Engine:
     Raises:
         index.errors.IndexLoadError: the index is missing, damaged or built with another model.
     """
+    from answer.llm_rewrite import LLMRewriter
     from index.embedder import SentenceTransformerEmbedder
     from index.store import PassageIndex
     from retriever.fusion import FusionMode
     from retriever.hybrid import HybridRetriever, RetrievalConfig
+    from retriever.lexical import LexicalRetriever
     from retriever.policy import PolicyConfig
+    from retriever.rewrite import RuleRewriter
 
     started = time.perf_counter()
     # The index first: a missing or damaged index fails before the model is loaded.
@@ -398,20 +414,30 @@ def build_engine(settings: Settings) -> Engine:
         bank.save(cache_path)
 
     retrieval = settings.retrieval
-    retriever = HybridRetriever(
-        index,
-        embedder,
-        RetrievalConfig(
-            fusion=FusionMode.parse(retrieval.fusion),
-            lexical_depth=retrieval.lexical_depth,
-            dense_depth=retrieval.dense_depth,
-            policy=PolicyConfig(
-                fused_k=retrieval.top_k,
-                guideline_k=answer_settings.passages_per_kind,
-                research_k=answer_settings.passages_per_kind,
-            ),
+    retrieval_config = RetrievalConfig(
+        fusion=FusionMode.parse(retrieval.fusion),
+        lexical_depth=retrieval.lexical_depth,
+        dense_depth=retrieval.dense_depth,
+        policy=PolicyConfig(
+            fused_k=retrieval.top_k,
+            guideline_k=answer_settings.passages_per_kind,
+            research_k=answer_settings.passages_per_kind,
         ),
     )
+    retriever = HybridRetriever(index, embedder, retrieval_config)
+    if answer_settings.rewriter == "llm":
+        if settings.llm.base_url:
+            # The fallback rules analyse with the vocabulary the retriever derives from the
+            # index's term statistics; the constructor is cheap, so the retriever is built
+            # again around the LLM rewriter rather than duplicating how it derives them.
+            vocabulary = retriever.vocabulary
+            rewriter = LLMRewriter(
+                _chat_client(settings), RuleRewriter(vocabulary), vocabulary=vocabulary
+            )
+            retriever = HybridRetriever(index, embedder, retrieval_config, rewriter=rewriter)
+        else:
+            logger.warning("answer.rewriter is 'llm' but llm.base_url is not set: rules")
+    lexical = LexicalRetriever(index.lexical, index.passages)
     composer = ExtractiveComposer(
         embedder,
         bank,
@@ -424,18 +450,12 @@ def build_engine(settings: Settings) -> Engine:
             sentence_floor=answer_settings.abstain_threshold,
             focused=answer_settings.composer == "focused",
         ),
+        grounded=SearchGrounding(lexical.retrieve),
     )
     llm = None
     if answer_settings.generator == "llm":
         if settings.llm.base_url:
-            key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
-            client = ChatClient(
-                settings.llm.base_url,
-                model=settings.llm.model,
-                api_key=key,
-                timeout_s=settings.llm.timeout_s,
-            )
-            llm = LLMGenerator(client, composer)
+            llm = LLMGenerator(_chat_client(settings), composer)
         else:
             logger.warning("answer.generator is 'llm' but llm.base_url is not set: extractive")
 

@@ -2,9 +2,9 @@
 
 MedQuAD pages carry the question they answer as their section heading ("What causes Pernicious
 Anemia ?"), and PubMedQA titles are questions too. A suggestion is such a heading of a retrieved
-(or sibling) passage that differs from every question already asked, so it is grounded: the
-index holds a passage that answers it. Headings on the same focus as the best guideline passage
-come first ("Pernicious Anemia" -> its causes, its treatments), then the rest in retrieval order.
+(or sibling) passage: about the answer's own subject, of a type the conversation has not asked
+yet (after a cause, its symptoms, diagnosis and treatment), and grounded: the engine's own
+search for it finds the page it came from.
 
 Example:
     >>> suggest_followups("What is pernicious anemia?", passages, limit=3)
@@ -14,10 +14,14 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
+from answer.lead import mentions
 from answer.terms import content_terms
 from corpus.types import EvidenceKind, Passage
+from retriever.question import Concept, QuestionType, analyze
+from retriever.types import ScoredPassage
 
 _SPACE_BEFORE_MARK = re.compile(r"\s+([?.!,;:])")
 _SPACES = re.compile(r"\s+")
@@ -69,34 +73,129 @@ def _question_of(passage: Passage) -> str | None:
     return None
 
 
+# After a question of one type, the next ones a reader usually asks about the same condition
+# (cause -> symptoms -> diagnosis -> treatment ...); types already asked are skipped.
+NEXT_TYPES = (
+    QuestionType.CAUSE,
+    QuestionType.SYMPTOMS,
+    QuestionType.DIAGNOSIS,
+    QuestionType.TREATMENT,
+    QuestionType.PREVENTION,
+    QuestionType.PROGNOSIS,
+    QuestionType.COMPLICATIONS,
+    QuestionType.RISK,
+    QuestionType.DEFINITION,
+)
+
+
+class Grounding(Protocol):
+    """Whether the index answers a suggested question: its own search for the question must
+    find the page the question came from."""
+
+    def __call__(self, question: str, source: Passage) -> bool: ...
+
+
+class SearchGrounding:
+    """:class:`Grounding` by search: the question's ``depth`` best hits include its page.
+
+    Args:
+        retrieve: a standalone search, ``(query, top_k) -> passages`` (the engine passes its
+            BM25 leg: cheap, and a question that only its words find is still found).
+        depth: how many hits are looked at.
+    """
+
+    def __init__(
+        self, retrieve: Callable[[str, int], Sequence[ScoredPassage]], depth: int = 3
+    ) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
+        self._retrieve = retrieve
+        self._depth = depth
+
+    def __call__(self, question: str, source: Passage) -> bool:
+        topic = focus_of(source)
+        return any(focus_of(hit.passage) == topic for hit in self._retrieve(question, self._depth))
+
+
+def _rank(qtype: QuestionType) -> int:
+    return NEXT_TYPES.index(qtype) if qtype in NEXT_TYPES else len(NEXT_TYPES)
+
+
 def suggest_followups(
     question: str,
     passages: Sequence[Passage],
     *,
     asked: Iterable[str] = (),
+    focus: Sequence[Concept] = (),
+    about: Iterable[str] = (),
+    grounded: Grounding | None = None,
     limit: int = 3,
 ) -> list[str]:
-    """Up to ``limit`` questions that the given passages answer and nobody has asked yet.
+    """Up to ``limit`` next questions about the answer's subject that the index answers.
+
+    Candidates are the question headings of ``passages`` (MedQuAD pages carry the question
+    they answer). A candidate is kept when
+
+    * its page is about the answer's subject: the page topic names a ``focus`` concept, or is
+      one of ``about`` (the topics of the pages the answer leads with); without either, the
+      topic of the first guideline passage;
+    * it asks a type not asked yet in the conversation (``question`` and ``asked``), and is
+      not a paraphrase of an asked question;
+    * ``grounded`` (if given) confirms that searching for it finds its page.
+
+    They come in the usual order of a consultation (:data:`NEXT_TYPES`), then in the order of
+    ``passages``.
 
     Args:
-        question: the question being answered now.
-        passages: retrieved passages, best first, optionally followed by siblings of the best
-            guideline passage (same page or focus); only their headings and titles are read.
-        asked: earlier questions of the conversation, also excluded.
+        question: the question being answered now (its standalone form).
+        passages: retrieved passages, best first, and siblings of the pages they come from.
+        asked: earlier questions of the conversation.
+        focus: the question's focus concepts.
+        about: page topics (lower-cased :func:`focus_of`) the answer itself is about.
+        grounded: the retrieval check.
         limit: at most this many suggestions.
     """
-    seen = [content_terms(q) for q in (question, *asked)]
-    guideline = [p for p in passages if p.kind is EvidenceKind.GUIDELINE]
-    focus = focus_of(guideline[0]) if guideline else None
-    same_focus: list[str] = []
-    others: list[str] = []
-    for passage in passages:
+    earlier = [question, *asked]
+    seen = [content_terms(q) for q in earlier]
+    asked_types = {t for q in earlier for t in _types(q)}
+    topics = {topic.lower() for topic in about}
+    if not focus and not topics:
+        guideline = [p for p in passages if p.kind is EvidenceKind.GUIDELINE]
+        topics = {focus_of(guideline[0])} if guideline else set()
+    found: list[tuple[int, int, str]] = []
+    for order, passage in enumerate(passages):
         text = _question_of(passage)
         if text is None:
             continue
+        topic = focus_of(passage)
+        if topic not in topics and not any(mentions(c, topic) for c in focus):
+            continue
         terms = content_terms(text)
-        if any(same_question(terms, earlier) for earlier in seen):
+        if any(same_question(terms, earlier_terms) for earlier_terms in seen):
+            continue
+        qtype = _types(text)[0]
+        if qtype in asked_types:
             continue
         seen.append(terms)
-        (same_focus if focus and focus_of(passage) == focus else others).append(text)
-    return (same_focus + others)[:limit]
+        found.append((_rank(qtype), order, text))
+    suggestions: list[str] = []
+    kinds: set[int] = set()
+    by_text = {_question_of(p): p for p in passages}
+    for rank, _, text in sorted(found):
+        if rank in kinds and rank < len(NEXT_TYPES):
+            continue  # one question per type
+        source = by_text[text]
+        if grounded is not None and not grounded(text, source):
+            continue
+        kinds.add(rank)
+        suggestions.append(text)
+        if len(suggestions) == limit:
+            break
+    return suggestions
+
+
+def _types(question: str) -> tuple[QuestionType, ...]:
+    try:
+        return analyze(question).types
+    except ValueError:  # no word in it
+        return (QuestionType.OTHER,)

@@ -22,8 +22,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
-from retriever.question import Concept, QuestionAnalysis, QuestionType
+from answer.terms import content_terms, overlap
+from answer.typefit import direction_of
+from retriever.question import Concept, QuestionAnalysis, QuestionType, concept
 
 # The fixed wording of a gap lead per question type; "{focus}" is the focus concepts joined
 # as a list. A relation question with two or more concepts has its own sentence.
@@ -50,6 +53,8 @@ _GAP_TEMPLATES: dict[QuestionType, str] = {
     QuestionType.COMPARISON: "The indexed evidence does not directly compare {focus}.",
 }
 _RELATION_TEMPLATE = "The indexed evidence does not directly relate {first} to {rest}."
+# A test-reading question ("What does a high ferritin mean?").
+_READING_TEMPLATE = "The indexed evidence does not directly explain what {direction} {focus} means."
 _GENERIC_TEMPLATE = "The indexed evidence does not directly answer this question about {focus}."
 # The label of the part that says what the evidence holds on one concept.
 _CONCEPT_LABEL = "On {concept}"
@@ -62,9 +67,9 @@ def listing(names: Sequence[str]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def concept_name(concept: Concept) -> str:
+def concept_name(c: Concept) -> str:
     """The concept as asked: "vitamin B12 levels" (its qualifier kept)."""
-    return concept.name
+    return c.name
 
 
 def gap_statement(analysis: QuestionAnalysis) -> str:
@@ -72,18 +77,71 @@ def gap_statement(analysis: QuestionAnalysis) -> str:
     names = [concept_name(c) for c in analysis.focus]
     if analysis.qtype is QuestionType.RELATION and len(names) >= 2:
         return _RELATION_TEMPLATE.format(first=names[0], rest=listing(names[1:]))
+    direction = direction_of(analysis.question)
+    if analysis.qtype is QuestionType.DIAGNOSIS and direction is not None:
+        return _READING_TEMPLATE.format(direction=direction, focus=listing(names))
     template = _GAP_TEMPLATES.get(analysis.qtype, _GENERIC_TEMPLATE)
     return template.format(focus=listing(names))
 
 
-def concept_label(concept: Concept, topic: str | None, source: str | None) -> str:
+def concept_label(subject: Concept, topic: str | None, source: str | None) -> str:
     """ "On ferritin" or, when the quote's page is about something else, "On ferritin
     (African iron overload, GHR)"."""
-    label = _CONCEPT_LABEL.format(concept=concept_name(concept))
+    label = _CONCEPT_LABEL.format(concept=concept_name(subject))
     where = [part for part in (topic, source) if part]
     return f"{label} ({', '.join(where)})" if where else label
 
 
+# Qualifiers that narrow a concept without changing what it is about, and what remains: a
+# sentence on vitamin B12 speaks to "vitamin B12 deficiency" and "vitamin B12 levels"
+# questions, one on iron deficiency to "iron-deficiency anemia" questions.
+_QUALIFIERS = {
+    "deficiency anemia": "deficiency",
+    "deficiency anaemia": "deficiency",
+    "deficiency": "",
+    "deficiencies": "",
+    "levels": "",
+    "level": "",
+    "status": "",
+    "concentration": "",
+    "concentrations": "",
+    "overload": "",
+    "supplements": "",
+    "supplementation": "",
+}
+
+
+@lru_cache(maxsize=4096)
+def core(c: Concept) -> Concept | None:
+    """The concept without its qualifier ("vitamin B12" for "vitamin B12 deficiency")."""
+    if c.qualifier and c.head.lower() != c.name.lower():
+        name = c.name.lower().replace("-", " ")
+        if not name.endswith(" deficiency anemia"):
+            return concept(c.head)
+    lowered = c.name.lower().replace("-", " ")
+    for qualifier, remains in _QUALIFIERS.items():
+        if lowered.endswith(" " + qualifier):
+            base = lowered[: -len(qualifier) - 1]
+            return concept(f"{base} {remains}".strip())
+    return None
+
+
+# A concept of several words is also named by a text holding most of its words in any form
+# ("white blood cell count" by "... the number of white blood cells ...").
+MULTIWORD_SHARE = 0.75
+
+
+def mentions(c: Concept, text: str) -> bool:
+    """Whether ``text`` names the concept, the concept without its qualifier, or (for a
+    concept of three or more content words) at least :data:`MULTIWORD_SHARE` of its stemmed
+    content words."""
+    bare = core(c)
+    if c.mentioned_in(text) or (bare is not None and bare.mentioned_in(text)):
+        return True
+    words = content_terms(c.name)
+    return len(words) >= 3 and overlap(words, content_terms(text)) >= MULTIWORD_SHARE
+
+
 def covers(focus: Sequence[Concept], text: str, frame: str | None = None) -> int:
     """How many focus concepts ``text`` (or the page ``frame`` naming its topic) mentions."""
-    return sum(1 for c in focus if c.mentioned_in(text) or (frame and c.mentioned_in(frame)))
+    return sum(1 for c in focus if mentions(c, text) or (frame and mentions(c, frame)))

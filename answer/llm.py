@@ -45,8 +45,7 @@ import httpx
 
 from answer.abstain import WEAK_NOTICE, Support
 from answer.assemble import Draft, DraftSentence, assemble
-from answer.compose import ExtractiveComposer, abstention, asked_questions
-from answer.followups import suggest_followups
+from answer.compose import ExtractiveComposer, abstention
 from answer.schema import Answer, Audience, SectionKind
 from corpus.types import EvidenceKind, Passage
 from retriever.types import Conversation, Evidence
@@ -408,11 +407,8 @@ class LLMGenerator:
                 Draft(SectionKind.GUIDELINES, checked.guidelines),
                 Draft(SectionKind.RESEARCH, checked.research),
             ],
-            suggested_followups=suggest_followups(
-                evidence.question,
-                [*numbered.values(), *(s.passage for s in evidence.fused), *related],
-                asked=asked_questions(conversation),
-                limit=self._composer.config.followups,
+            suggested_followups=self._composer.suggest(
+                evidence, conversation, [*numbered.values(), *related]
             ),
             disclaimer=LLM_DISCLAIMER,
             timings_ms=timings,

@@ -67,7 +67,7 @@ _METHODS = re.compile(
     r"recruited|calculated|estimated|quantified|investigated|studied|compared|followed|"
     r"selected|assigned|allocated|screened|interviewed|performed|conducted|used|tested|"
     r"excluded|defined|matched|stratified|adjusted)\b|"
-    r"we\s+(?:then\s+|also\s+|further\s+)?(?:defined|conducted|performed|used|measured|studied|investigated|examined|assessed|"
+    r"we\s+(?:then\s+|also\s+|further\s+)?(?:report|describe|present|defined|conducted|performed|used|measured|studied|investigated|examined|assessed|"
     r"analy[sz]ed|enrolled|recruited|randomi[sz]ed|evaluated|compared|aimed|sought|designed|"
     r"hypothesi[sz]ed|tested|reviewed|searched|included|collected|retrospectively)\b|"
     r"(?:aim|objective|purpose|goal)s?\s+of\s+(?:this|the|our)\s+(?:study|trial|work|review)|"

@@ -50,7 +50,7 @@ def markers(citations: Iterable[int]) -> str:
 
 
 def study_note(sentence: Sentence) -> str:
-    """"RCT, 2011, n = 312" for a research sentence; "" for a guideline quote."""
+    """ "RCT, 2011, n = 312" for a research sentence; "" for a guideline quote."""
     if not sentence.design:
         return ""
     parts = [design_label(sentence.design)]

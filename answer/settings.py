@@ -63,6 +63,11 @@ class AnswerSettings(_Section):
     generator: Literal["extractive", "llm"] = Field(
         "extractive", description="'llm' needs llm.base_url; it falls back to extractive."
     )
+    rewriter: Literal["rules", "llm"] = Field(
+        "rules",
+        description="Who makes follow-ups standalone: 'rules' (retriever/rewrite.py) or 'llm' "
+        "(answer/llm_rewrite.py; needs llm.base_url; falls back to the rules).",
+    )
     audience: Literal["clinician", "patient"] = Field("clinician", description="Default wording.")
     composer: Literal["focused", "baseline"] = Field(
         "focused",

@@ -5,7 +5,8 @@ X?" a sentence that says what causes it. :func:`fits_type` checks a candidate se
 the question's :class:`~retriever.question.QuestionType` with the cue vocabulary of that type,
 kept in one table (:data:`VOCABULARY`):
 
-* DOSAGE needs an amount with a dose or concentration unit (:func:`has_amount`).
+* DOSAGE needs a dose: an amount with a dose unit, not a blood concentration such as
+  "0.5 g/dl" or "300 ng/mL" (:func:`has_dose`).
 * RELATION needs a relational or comparative word and, when the question has two or more focus
   concepts, at least two of them mentioned in the sentence (with one focus concept, that one).
 * DEFINITION needs a sentence that mentions a focus concept; with no focus, a copula definition
@@ -155,6 +156,57 @@ def has_amount(text: str) -> bool:
     return _AMOUNT.search(text) is not None
 
 
+# Units of what is measured in blood, not of what is taken: an amount in them is no dose.
+_CONCENTRATION = re.compile(
+    r"(?:/\s*(?:dl|l|ml|mm3|µl|μl|ul)\b|(?:pg|ng|pmol|nmol|µmol|μmol|mmol|mol|meq|fl)\b)",
+    re.IGNORECASE,
+)
+
+
+def has_dose(text: str) -> bool:
+    """Whether ``text`` states a dose: an amount whose unit is not a concentration.
+
+    Example:
+        >>> has_dose("High-dose folic acid (5 mg/d) improves endothelial function.")
+        True
+        >>> has_dose("Hemoglobin was 0.5 to 1.0 g/dl lower in blacks than in whites.")
+        False
+    """
+    return any(_CONCENTRATION.search(m.group()) is None for m in _AMOUNT.finditer(text))
+
+
+# A question about reading a value ("What does a high ferritin mean?") needs a sentence about
+# values in that direction.
+_DIRECTIONS = {
+    "high": re.compile(
+        r"\b(?:high|higher|highest|elevated|raised|increased|increase[sd]?|excess\w*|"
+        r"too much|overload)\b",
+        re.IGNORECASE,
+    ),
+    "low": re.compile(
+        r"\b(?:low|lower|lowest|decreased|decrease[sd]?|reduced|deficien\w*|too little|"
+        r"depleted)\b",
+        re.IGNORECASE,
+    ),
+}
+
+
+def direction_of(question: str) -> str | None:
+    """ "high" or "low" when ``question`` asks about a value in one direction, else ``None``.
+
+    Example:
+        >>> direction_of("What does a high ferritin mean?")
+        'high'
+    """
+    found = [name for name, pattern in _DIRECTIONS.items() if pattern.search(question)]
+    return found[0] if len(found) == 1 else None
+
+
+def states_direction(text: str, direction: str) -> bool:
+    """Whether ``text`` speaks of values in ``direction`` ("high" or "low")."""
+    return _DIRECTIONS[direction].search(text) is not None
+
+
 def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> bool:
     """Whether sentence ``text`` can answer a question of type ``qtype`` (module docstring).
 
@@ -177,7 +229,7 @@ def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> 
 
 
 def _dosage(text: str, focus: Sequence[Concept]) -> bool:
-    return has_amount(text)
+    return has_dose(text)
 
 
 def _relation(text: str, focus: Sequence[Concept]) -> bool:
@@ -191,6 +243,22 @@ def _definition(text: str, focus: Sequence[Concept]) -> bool:
     if focus:
         return any(c.mentioned_in(text) for c in focus)
     return _COPULA_DEFINITION.search(text) is not None
+
+
+def defines(text: str, focus: Sequence[Concept]) -> bool:
+    """Whether ``text`` is a copula definition ("X is a ...") whose subject names a focus
+    concept (any subject when there is no focus).
+
+    Example:
+        >>> defines("Hemochromatosis is a disease in which too much iron builds up in the body.",
+        ...         [concept("hemochromatosis")])
+        True
+    """
+    match = _COPULA_DEFINITION.search(text)
+    if match is None:
+        return False
+    subject = text[: match.end()]
+    return not focus or any(c.mentioned_in(subject) for c in focus)
 
 
 def _always(text: str, focus: Sequence[Concept]) -> bool:

@@ -1,5 +1,11 @@
 """Calibrate the abstention threshold on MTRAG-UN's answerability labels.
 
+Superseded for the served rule: abstention is now a logistic model over several features,
+calibrated and cross-validated by benchmarks/abstention_cv.py. This script still reports how
+well single features separate the labels (in-sample) and the old single-feature rule
+(``ABSTAIN_THRESHOLD``, now the relevance floor of the baseline composer), and its
+``load`` and ``pool_engine`` are shared with the CV script.
+
 Each MTRAG-UN generation task is a conversation whose last user question is labelled
 ANSWERABLE, PARTIAL, UNANSWERABLE or UNDERSPECIFIED (left out here: it calls for a clarifying
 question, not for abstention). The pool is every gold context of every task (717 passages of
@@ -327,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{weak_threshold:.3f} (F1 {weak['f1']:.3f} for UNANSWERABLE or PARTIAL)"
     )
     print(
-        f"  in force (answer/abstain.py): ABSTAIN_THRESHOLD={ABSTAIN_THRESHOLD}, "
+        f"  old rule (answer/abstain.py): ABSTAIN_THRESHOLD={ABSTAIN_THRESHOLD}, "
         f"WEAK_THRESHOLD={WEAK_THRESHOLD}: abstention P {in_force['precision']:.3f}, "
         f"R {in_force['recall']:.3f}, F1 {in_force['f1']:.3f}; ANSWERABLE tasks abstained "
         f"{false_abstentions:.1%}, flagged weak {weak_share:.1%}"

@@ -3,11 +3,11 @@
 Two entry points:
 
 * :func:`audit_structure` checks one answer, ours or any other system's (see
-  :mod:`eval.parsing`): every non-notice sentence cites (coverage; NOTICE sentences are exempt
-  and counted separately), every ``[n]`` resolves to a listed reference and every reference is
-  cited (validity), no research reference is cited in the guideline section (tier), and when
-  guideline evidence exists the guideline section is present and comes before the research
-  section (hierarchy).
+  :mod:`eval.parsing`): every non-notice sentence cites (coverage; NOTICE sentences and
+  evidence-gap statements are exempt and counted separately), every ``[n]`` resolves to a
+  listed reference and every reference is cited (validity), no research reference is cited
+  in the guideline section (tier), and when guideline evidence exists the guideline section is
+  present and comes before the research section (hierarchy).
 * :func:`audit_answers` asks an engine every question of a question file (with its follow-ups,
   as a conversation), runs :func:`audit_structure` on each answer, checks that each cited
   passage supports its sentence (:mod:`eval.support`), and scores abstention against the
@@ -118,7 +118,7 @@ def audit_structure(
         for i, sentence in enumerate(section.sentences):
             citations += len(sentence.citations)
             cited_numbers.update(sentence.citations)
-            if section.exempt:
+            if section.exempt or sentence.exempt:
                 notices += 1
                 continue
             sentences += 1

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from answer.schema import DISCLAIMER, Answer, SectionKind
+from answer.schema import DISCLAIMER, Answer, SectionKind, SentenceKind
 from corpus.types import EvidenceKind, EvidenceTier
 
 
@@ -60,6 +60,7 @@ class AnswerFormat(str, enum.Enum):
 class AuditedSentence:
     text: str
     citations: tuple[int, ...] = ()
+    exempt: bool = False  # the engine's own words about the evidence (an evidence gap)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,10 @@ def from_answer(answer: Answer) -> AuditedAnswer:
         AuditedSection(
             title=section.title,
             kind=section.kind,
-            sentences=tuple(AuditedSentence(s.text, tuple(s.citations)) for s in section.sentences),
+            sentences=tuple(
+                AuditedSentence(s.text, tuple(s.citations), s.kind is not SentenceKind.QUOTE)
+                for s in section.sentences
+            ),
         )
         for section in answer.sections
     )
@@ -258,7 +262,9 @@ _ABBREVIATIONS = (
     "Ms.",
 )
 _NOTICE_TEXT = re.compile(
-    r"not (a substitute for )?medical advice|does not replace a clinician", re.I
+    r"not (a substitute for )?medical advice|does not replace a clinician|"
+    r"^the indexed evidence does not",  # an evidence-gap statement (answer.lead)
+    re.I,
 )
 # "> **Note:** ..." (how answer.render writes notices), "Warning: ...", "Disclaimer: ...".
 _NOTICE_LABEL = re.compile(r"^(note|notice|warning|caution|disclaimer)\s*:", re.I)

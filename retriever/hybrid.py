@@ -6,7 +6,8 @@ query with :mod:`retriever.followup`, searches both legs, fuses them with the pr
 passages, and groups the result with :mod:`retriever.policy`.
 
 Every default of :class:`RetrievalConfig` is the one measured best on the SciFact train split
-(benchmarks/retrieval_tuning.py; the follow-up knobs on MTRAG, benchmarks/followup_mtrag.py).
+(benchmarks/retrieval_tuning.py; the follow-up knobs cross-validated on MTRAG,
+benchmarks/followup_mtrag.py).
 By default the fused list holds one passage per document (the document's best passage).
 
 Example::
@@ -40,6 +41,7 @@ from retriever.followup import (
     blend,
     build_query,
     context_texts,
+    imposed_shift,
 )
 from retriever.fusion import (
     RRF_K,
@@ -52,7 +54,8 @@ from retriever.fusion import (
 )
 from retriever.lexical import LexicalRetriever, check_query, check_top_k
 from retriever.policy import PolicyConfig, apply_policy, passes
-from retriever.rewrite import Rewrite, replay
+from retriever.question import Vocabulary
+from retriever.rewrite import Rewrite, Rewriter, RuleRewriter
 from retriever.types import Conversation, Evidence, Filters, ScoredPassage, SearchIndex
 
 logger = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ class RetrievalConfig:
     max-pooled by document), 200 candidates per leg: nDCG@10 0.746 against 0.728 for plain RRF
     (k=60, passages, depth 100; :meth:`plain_rrf`), on both halves of the queries. Equal weights
     and the standard z-score were not tuned; the depth trades 0.0016 nDCG@10 (depth 1000) for
-    latency. The follow-up knobs were tuned on MTRAG.
+    latency. The follow-up knobs were chosen on MTRAG (:class:`FollowupConfig`).
 
     Attributes:
         fusion: Reciprocal rank fusion or weighted score fusion.
@@ -149,6 +152,20 @@ def _add_runs(parts: Sequence[tuple[ArrayRun, float]]) -> ArrayRun:
     return ArrayRun(unique[order], total[order])
 
 
+@dataclass(frozen=True)
+class _Signals:
+    """How well the index matches a query at all, for :class:`Evidence` (see its fields)."""
+
+    lexical_top: float | None
+    dense_top: float | None
+    joint_z: float | None
+
+
+def _top(run: ArrayRun) -> float | None:
+    """The best score of a run (runs are best first), or ``None`` for an empty run."""
+    return float(run.scores[0]) if len(run.scores) else None
+
+
 def _keep(run: ArrayRun, allowed: npt.NDArray[np.bool_], depth: int) -> ArrayRun:
     mask = allowed[run.keys]
     return ArrayRun(run.keys[mask][:depth], run.scores[mask][:depth])
@@ -167,6 +184,8 @@ class HybridRetriever:
             index's BM25 store (it must offer ``tokenize`` and ``scores``, as
             ``index.lexical.Bm25LexicalStore`` does); without them follow-ups add no context
             words to the BM25 query.
+        rewriter: Makes follow-ups standalone (:meth:`rewrite`); by default the rules of
+            :mod:`retriever.rewrite` over the index's :attr:`vocabulary`.
 
     Example::
 
@@ -181,6 +200,7 @@ class HybridRetriever:
         config: RetrievalConfig | None = None,
         *,
         term_stats: TermStatistics | None = None,
+        rewriter: Rewriter | None = None,
     ) -> None:
         self._index = index
         self._config = config or RetrievalConfig()
@@ -188,6 +208,7 @@ class HybridRetriever:
         self._dense = DenseRetriever(embedder, index.dense, index.passages)
         self._term_stats = term_stats or _default_term_stats(index)
         self._vocabulary = IndexVocabulary(self._term_stats) if self._term_stats else None
+        self._rewriter = rewriter or RuleRewriter(self._vocabulary)
         self._vector_cache: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
         self._documents: npt.NDArray[np.int64] | None = None
@@ -196,6 +217,12 @@ class HybridRetriever:
     @property
     def config(self) -> RetrievalConfig:
         return self._config
+
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        """The index's words (idf above 0) the default rewriter analyses with; ``None``
+        without term statistics."""
+        return self._vocabulary
 
     # ----------------------------------------------------------------- single queries
 
@@ -224,31 +251,40 @@ class HybridRetriever:
     ) -> tuple[FollowupQuery, Vectors]:
         """The follow-up query plan and the dense query vector for ``question``.
 
+        The question is rewritten into a standalone question (:meth:`rewrite`), which is what
+        is searched when ``followup.rewrite`` is on and what ``standalone_query`` shows; the
+        rewriter's topic-shift decision is imposed as ``followup.shift_rule`` says
+        (:func:`retriever.followup.imposed_shift`); :func:`retriever.followup.build_query`
+        adds the conversation's context.
+
         Raises:
             EmptyQueryError: The question is empty or only whitespace.
         """
         question = check_query(question)
         cfg = self._config.followup
         rewritten = self.rewrite(question, conversation)
-        query = rewritten.standalone if cfg.rewrite else question
+        # A first question is searched as typed; a follow-up as its standalone question.
+        follow_up = cfg.rewrite and conversation is not None and bool(conversation.turns)
+        query = rewritten.standalone if follow_up else question
         vectors = self._encode(context_texts(query, conversation, cfg))
         if self._term_stats is None:
             cfg = _without_lexical_context(cfg)
         stats = self._term_stats or _NoTermStatistics()
-        shift = rewritten.topic_shift if cfg.rewrite and cfg.rewrite_shift else None
+        shift = imposed_shift(cfg, rewritten)
         plan = build_query(query, conversation, vectors, stats, cfg, shift=shift)
         plan = replace(
             plan,
             question=question,
-            standalone_query=rewritten.standalone if cfg.rewrite else plan.standalone_query,
+            standalone_query=rewritten.standalone if follow_up else plan.standalone_query,
             analysis=rewritten.analysis,
         )
         return plan, blend(vectors, plan.dense_weights)
 
     def rewrite(self, question: str, conversation: Conversation | None = None) -> Rewrite:
-        """``question`` as a standalone question, given the earlier turns' questions."""
+        """``question`` as a standalone question, given the earlier turns' questions (by the
+        ``rewriter`` the retriever was given)."""
         earlier = [turn.question for turn in conversation.turns] if conversation else []
-        return replay([*earlier, question], self._vocabulary)[-1]
+        return self._rewriter.rewrite(question, earlier)
 
     def evidence(
         self,
@@ -265,7 +301,7 @@ class HybridRetriever:
             EmptyQueryError: The question is empty or only whitespace.
         """
         start = time.perf_counter()
-        plan, fused, timings = self._search(question, conversation, filters)
+        plan, fused, timings, signals = self._search(question, conversation, filters)
         mark = time.perf_counter()
         grouped = apply_policy(fused, filters=filters, config=self._config.policy)
         now = time.perf_counter()
@@ -281,13 +317,16 @@ class HybridRetriever:
             used_context=plan.used_context,
             timings_ms=timings,
             analysis=plan.analysis,
+            lexical_top=signals.lexical_top,
+            dense_top=signals.dense_top,
+            joint_z=signals.joint_z,
         )
 
     # ----------------------------------------------------------------- the search
 
     def _search(
         self, question: str, conversation: Conversation | None, filters: Filters | None
-    ) -> tuple[FollowupQuery, list[ScoredPassage], dict[str, float]]:
+    ) -> tuple[FollowupQuery, list[ScoredPassage], dict[str, float], _Signals]:
         """Plan, search both legs and fuse; every candidate list stays a numpy array."""
         question = check_query(question)
         cfg = self._config
@@ -316,13 +355,25 @@ class HybridRetriever:
             lexical = _keep(lexical, allowed, cfg.lexical_depth)
             dense = _keep(dense, allowed, cfg.dense_depth)
             carried = _keep(carried, allowed, len(carried.keys))
+        # How far the best match stands out, whatever fusion ranks the evidence: z-score
+        # fusion of the two legs by document with equal weights (the default fusion, without
+        # carried passages), its top score. For abstention (answer/abstain.py), which was
+        # calibrated on full dense candidate lists: over a shorter one (an index or a filter
+        # smaller than the depth) z-scores are bounded lower, so none is reported.
+        joint = None
+        if len(dense.keys) >= cfg.dense_depth:
+            documents = self._document_codes()
+            legs = [collapse_arrays(run, documents) for run in (lexical, dense) if len(run.keys)]
+            fused_z = fuse_arrays(FusionMode.WEIGHTED, legs, normalization=Normalization.ZSCORE)
+            joint = _top(fused_z)
+        signals = _Signals(_top(lexical), _top(dense), joint)
         runs, weights = [lexical, dense], [cfg.lexical_weight, cfg.dense_weight]
         if len(carried.keys):
             runs.append(carried)
             weights.append(cfg.followup.carry_weight)
         fused = self._to_scored(self._fuse(runs, weights))
         timings["fusion_ms"] = (time.perf_counter() - start) * 1000
-        return plan, fused, timings
+        return plan, fused, timings, signals
 
     def _fuse(self, runs: Sequence[ArrayRun], weights: Sequence[float]) -> ArrayRun:
         """Fuse passage runs, by passage or by document as configured."""

@@ -20,7 +20,9 @@ how it is worded around its subject. Pure functions, no model and no I/O.
   signals and an optional condition; no ``elif`` ladder. All types found are reported in order of
   appearance; the main type is the first *strong* cue of the last sentence that has one (so in
   "How is iron deficiency treated? What dose?" it is DOSAGE). A definition cue ("What is X?") is
-  weak: "What is X and how is it diagnosed?" is DIAGNOSIS. "X causes Y" is refined to the more
+  weak: "What is X and how is it diagnosed?" is DIAGNOSIS. So is a "why" that asks what a thing
+  is for ("Why does the body need folic acid?", "Why is iron important?"): a DEFINITION, not a
+  CAUSE, since the answer says what it does. "X causes Y" is refined to the more
   specific SIDE_EFFECTS when X is a drug (:func:`is_drug`) and to SYMPTOMS when Y is a symptom
   (:data:`SYMPTOM_WORDS`). With no cue, a yes/no question about two concepts is RELATION, anything
   else OTHER.
@@ -30,7 +32,8 @@ how it is worded around its subject. Pure functions, no model and no I/O.
   its own frame; a question that is only a focus ("And for B12?") has none.
 * **Population.** Words naming who is asked about (pregnancy, children, elderly, women ...) are
   context, not focus, unless the question has no other subject and does not refer back ("What
-  are the symptoms of pregnancy?").
+  are the symptoms of pregnancy?") and the caller allows it (``population_focus``: inside a
+  conversation with a focus, never). "The body" and "medicine" are generic words, not focus.
 * **Refers back.** A pronoun or an elliptical cue ("it", "they", "this", "what about",
   "and for" ...) leans on an earlier focus; so does a question with no focus at all ("What
   dose?").
@@ -126,6 +129,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "wbc count"
     ),
     "complete blood count": _alternatives("complete blood count | full blood count | cbc | fbc"),
+    "body mass index": _alternatives("body mass index | bmi"),  # "body" alone is generic
     # Conditions, with the abbreviations and adjective forms users type.
     "anemia": _alternatives("anemia | anaemia | anemic | anaemic"),
     "pernicious anemia": _alternatives(
@@ -204,6 +208,7 @@ KINDS: dict[str, EntityKind] = {
             "methylmalonic acid",
             "white blood cell count",
             "complete blood count",
+            "body mass index",
         ),
         EntityKind.LAB,
     ),
@@ -551,7 +556,8 @@ _GENERIC = _words(
     "people person persons patient patients individual individuals human humans thing things "
     "stuff kind kinds type types sort way ways lot lots information info question questions "
     "answer answers fact facts example examples detail details doctor doctors physician drug "
-    "drugs medication medications product products option options alternative alternatives "
+    "drugs medication medications medicine medicines body bodies product products option options "
+    "alternative alternatives "
     "benefit benefits advantage advantages disadvantage disadvantages pros cons guideline "
     "guidelines protocol protocols research study studies evidence stability effectiveness "
     "efficacy safety usage use uses indication indications age time times day days daily week "
@@ -572,17 +578,19 @@ _GENERIC = _words(
     "asked hear heard read wonder wondering curious concerned worried able allowed offer offers "
     "require required include includes cost costs pay paid involve involved appear appeared play "
     "plays built create created add added opened happen live lives exist exists stand stands "
-    "hear do done speaking worth right "
+    "hear do done speaking worth right show shows showed shown indicate indicates reveal reveals "
+    "confirm confirms "
     # comparatives that rate rather than name
     "easier harder better worse cheaper faster safer riskier bigger smaller larger"
 )
 POPULATION_WORDS = _words(
     "pregnancy pregnant pregnancies breastfeeding children child kids kid toddler toddlers "
     "infant infants baby babies newborn newborns elderly seniors women woman men adults adult "
-    "teenagers teenager teens adolescents adolescent girls boys vegetarians vegans athletes "
-    "older"
+    "teenagers teenager teens teen adolescents adolescent girls boys vegetarians vegans athletes "
+    "older man mother mothers mom moms mum mums fetus fetuses unborn lactating"
 )
-"""Who a question is asked about: context for the answer, not its focus."""
+"""Who a question is asked about: context for the answer, not its focus. "she" and "he" are
+pronouns (never a focus either); the rewriter reads them as pointing back to these people."""
 
 _LEVEL = _words("high low normal abnormal elevated raised")  # skipped at the start of a run
 _ELLIPSIS = _words(
@@ -681,6 +689,19 @@ def _not_about_a_value(ctx: _Context, match: re.Match[str]) -> bool:
     return not _about_a_value(ctx, match)
 
 
+_PURPOSE = re.compile(
+    r"\bwhy\b(?=[^?.!]*?\b(?:need|needs|needed|matter|matters|mattered|important|essential|"
+    r"necessary|vital|required)\b)",
+    re.IGNORECASE,
+)
+"""A "why" that asks what something is for or why it counts ("Why does the body need folic
+acid?", "Why is iron important?"): the answer says what it does, a DEFINITION, not a cause."""
+
+
+def _not_purpose(ctx: _Context, match: re.Match[str]) -> bool:
+    return _PURPOSE.match(ctx.text, match.start()) is None
+
+
 def _two_concepts(ctx: _Context, match: re.Match[str] | None = None) -> bool:
     return len({f.concept.name for f in ctx.found}) >= 2
 
@@ -750,16 +771,17 @@ CUES: tuple[Cue, ...] = (
         r"\b(?:test|lab|blood) results?\b",
     ),
     _cue(QuestionType.DIAGNOSIS, r"\bmean(?:s)?\b", condition=_about_a_value),
+    _cue(QuestionType.CAUSE, r"\bwhy\b", condition=_not_purpose),
     _cue(
         QuestionType.CAUSE,
-        r"\bcaus(?:e|es|ed|ing)(?: by)?\b|\bwhy\b|\blead(?:s|ing)? to\b|\bresult(?:s|ing)? "
+        r"\bcaus(?:e|es|ed|ing)(?: by)?\b|\blead(?:s|ing)? to\b|\bresult(?:s|ing)? "
         r"(?:in|from)\b|\bcontribut\w* to\b|\btrigger(?:s|ed)?\b|\bdue to\b|\breasons?\b",
     ),
     _cue(
         QuestionType.COMPARISON,
         r"\bdifferen(?:ce|ces|tiate|tiating)\b|\bdiffer(?:s)?\b|\bvs\b\.?|\bversus\b|"
         r"\bcompar(?:e|ed|ison)\b|\b(?:better|worse|safer|stronger|more effective) than\b|"
-        r"\bsame as\b",
+        r"\bsame as\b|\b(?:mistaken|confused) (?:for|with)\b",
     ),
     _cue(
         QuestionType.RELATION,
@@ -791,6 +813,7 @@ CUES: tuple[Cue, ...] = (
         strong=False,
     ),
     _cue(QuestionType.DEFINITION, r"\bmean(?:s)?\b", strong=False, condition=_not_about_a_value),
+    _cue(QuestionType.DEFINITION, _PURPOSE.pattern, strong=False),
 )
 """The question-type cues, in priority order for cues that start at the same word."""
 
@@ -843,7 +866,8 @@ class QuestionAnalysis:
             concepts); the question itself when it has no focus; ``None`` when it is only a
             focus ("And for B12?").
         refers_back: It leans on an earlier focus (a pronoun, "what about", or no focus).
-        population: Who it is asked about ("pregnancy", "children"), lower-cased, as context.
+        population: Who it is asked about ("pregnancy", "pregnant women"), lower-cased, as
+            context; adjacent population words make one phrase.
 
     Example:
         >>> a = analyze("Is it safe in pregnancy?")
@@ -934,13 +958,19 @@ def as_question(text: str) -> str:
     return _capitalised(t if t.endswith("?") else t + "?")
 
 
-def analyze(question: str, vocabulary: Vocabulary | None = None) -> QuestionAnalysis:
+def analyze(
+    question: str, vocabulary: Vocabulary | None = None, *, population_focus: bool = True
+) -> QuestionAnalysis:
     """Analyse one question: focus, types, frame, back-reference and population.
 
     Args:
         question: The question as asked.
         vocabulary: The index's vocabulary; focus words it does not know are dropped (a concept
             with any known term is kept). ``None`` keeps every word.
+        population_focus: Whether population words may be the focus of a question that names
+            nothing else ("What are the symptoms of pregnancy?"). The rewriter passes ``False``
+            inside a conversation that has a focus, where "How much should a woman take before
+            pregnancy?" leans on that focus.
 
     Returns:
         The analysis (see :class:`QuestionAnalysis`).
@@ -976,7 +1006,7 @@ def analyze(question: str, vocabulary: Vocabulary | None = None) -> QuestionAnal
     ]
     runs, population = _runs(text, tokens, in_cue, body_start, vocabulary)
     cue_back = _refers_back(text, tokens)
-    if not runs and population and not cue_back:
+    if population_focus and not runs and population and not cue_back:
         runs = [(i, i + 1, ()) for i, t in enumerate(tokens) if t.lower in POPULATION_WORDS]
         population = []
     found = _concepts(text, tokens, runs)
@@ -1004,13 +1034,19 @@ def _runs(
     body_start: int,
     vocabulary: Vocabulary | None,
 ) -> tuple[list[tuple[int, int, tuple[str, ...]]], list[str]]:
-    """Runs of content tokens as ``(start, end, aliases)`` token ranges, and population words."""
+    """Runs of content tokens as ``(start, end, aliases)`` token ranges, and population
+    phrases (adjacent population words together: "pregnant women")."""
     protected = _synonym_units(text, tokens)
-    population = [
-        t.lower
-        for i, t in enumerate(tokens)
-        if t.lower in POPULATION_WORDS and not in_cue[i] and not protected[i]
-    ]
+    population: list[str] = []
+    for i, t in enumerate(tokens):
+        if t.lower not in POPULATION_WORDS or in_cue[i] or protected[i]:
+            continue
+        prev = tokens[i - 1] if i else None
+        adjacent = prev is not None and not text[prev.end : t.start].strip()
+        if population and adjacent and prev is not None and prev.lower in POPULATION_WORDS:
+            population[-1] += " " + t.lower
+            continue
+        population.append(t.lower)
     candidate = [
         bool(protected[i])
         or (
@@ -1091,6 +1127,10 @@ _MODAL_OR_BE = _words(
 )
 _ADVERBS = _words("not really also just still even ever never actually usually always already only")
 _PARTICIPLE = re.compile(r"[a-z]{3,}[^e\W]ed")  # "filmed", "celebrated"; not "speed", "need"
+_IRREGULAR_PARTICIPLES = _words(
+    "mistaken taken given known shown seen done written broken chosen eaten forgotten hidden "
+    "driven born borne worn spoken stolen beaten bitten fallen grown thrown drawn frozen"
+)  # "Can it be *mistaken* for iron deficiency?": no "-ed" to recognise them by
 _GERUND = re.compile(r"[a-z]{3,}ing")
 _ADJECTIVE = re.compile(r"[a-z]{3,}(?:ive|ous|ful|able|ible|less)")
 
@@ -1175,13 +1215,14 @@ def _drop_main_verb(
 def _passive_participle(
     tokens: Sequence[_Token], run: Sequence[int], protected: Sequence[str | None]
 ) -> bool:
-    """A lone participle after "be" or "get" is a verb: "when was the song *released*"."""
+    """A lone participle after "be" or "get" is a verb: "when was the song *released*", "can it
+    be *mistaken* for ..."."""
     if len(run) != 1 or protected[run[0]] or not run[0]:
         return False
     prev = tokens[run[0] - 1].lower
-    return bool(_PARTICIPLE.fullmatch(tokens[run[0]].lower)) and (
-        prev in _MODAL_OR_BE or prev in {"get", "gets", "got", "been"}
-    )
+    low = tokens[run[0]].lower
+    participle = bool(_PARTICIPLE.fullmatch(low)) or low in _IRREGULAR_PARTICIPLES
+    return participle and (prev in _MODAL_OR_BE or prev in {"get", "gets", "got", "been"})
 
 
 def _synonym_units(text: str, tokens: Sequence[_Token]) -> list[str | None]:

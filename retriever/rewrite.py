@@ -11,6 +11,14 @@ example ``"How is {focus} treated? What dose?"`` (placeholders as in
 :func:`retriever.question.fill`). The chain keeps the full question's frame and the latest
 :data:`MAX_CHAIN` - 1 follow-up frames.
 
+The state also keeps the **population** of the question that set the focus ("pregnant women"
+in "Why do pregnant women get anemia?"). Inside a conversation with a focus, population words
+are never a focus ("How much should a woman take before pregnancy?" leans on the focus). A
+follow-up that inherits the focus (``pronoun``, ``inherit_focus``) inherits the population
+unless it names its own, and its standalone names it: "How common is it?" becomes "How common
+is anemia in pregnant women?". The baby of a pregnancy is no population of its own: "What are
+the risks for the baby?" keeps "pregnant women".
+
 Rules (:class:`RewriteRule`), chosen in this order:
 
 * ``first``: no earlier focus or frame. The question is its own standalone.
@@ -29,16 +37,24 @@ Rules (:class:`RewriteRule`), chosen in this order:
 * ``inherit_focus``: a frame but no focus ("What dose?"). The frame joins the chain and the
   standalone is the whole chain with the current focus: "How is iron deficiency treated? What
   dose?". (With a chain that has no placeholder the focus is prefixed: "Iron deficiency: what
-  dose?".)
+  dose?".) So does a question whose only focus is "the" + a noun that needs an argument ("How
+  large was the effect?": the effect of the current focus; :data:`_RELATIONAL_NOUNS`). In a
+  one-concept conversation, a follow-up that lacks the focus as its object gets it and stands
+  alone: "How much should I take?" becomes "How much folate should I take?" (the nutrient when
+  the focus is a deficiency), "What are the risks for the baby?" becomes "What are the risks
+  of anemia for the baby?".
 * ``unchanged`` / ``new_topic``: a question with its own focus and frame stands as asked. It is
   a topic shift (``new_topic``, state reset to it) when no focus concept shares a head with the
-  current focus; ``unchanged`` otherwise. A bare noun phrase starting a topic becomes "What is
-  known about <focus>?".
+  current focus and it is not about the conversation's people; ``unchanged`` otherwise. It is
+  about those people when it says "she"/"he" (only people can be meant) or names one of their
+  population words: "Should she take iron supplements?" after "Why do pregnant women get
+  anemia?" is no shift, and keeps the population. A bare noun phrase starting a topic becomes
+  "What is known about <focus>?".
 
-``topic_shift`` means the focus changed to something unrelated (no shared head), so context
-about the earlier focus should not be mixed into retrieval: it is true for ``new_topic`` and for
-a ``substitute_focus`` that swaps the head ("And for B12?" after iron deficiency), whose
-standalone already carries what is still needed (the frame).
+``topic_shift`` means the focus changed to something unrelated (no shared head, not the same
+people), so context about the earlier focus should not be mixed into retrieval: it is true for
+``new_topic`` and for a ``substitute_focus`` that swaps the head ("And for B12?" after iron
+deficiency), whose standalone already carries what is still needed (the frame).
 
 Every standalone is tidied into a question: capitalised and ending in "?".
 
@@ -57,6 +73,7 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from retriever.question import (
     Concept,
@@ -113,6 +130,8 @@ class ConversationState:
             ``"How is {focus} treated? What dose?"``.
         qtype: The type of the latest question that had one.
         standalone: The last standalone question.
+        population: Who the focus is asked about ("pregnant women"), from the question that
+            set the focus or the latest follow-up that named its own.
 
     Example:
         >>> state = rewrite("How is iron deficiency treated?").state
@@ -124,6 +143,7 @@ class ConversationState:
     frame: str | None = None
     qtype: QuestionType | None = None
     standalone: str | None = None
+    population: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,8 +212,9 @@ def rewrite(
         >>> rewrite("Why are they related?", first.state).standalone
         'Why are vitamin B12 levels and ferritin levels related?'
     """
-    asked = analyze(question, vocabulary)
     current = state or ConversationState()
+    # Inside a conversation with a focus, "a woman" or "pregnancy" is never the focus.
+    asked = analyze(question, vocabulary, population_focus=not current.focus)
     turn = _Turn(question, asked, _resolvable_pronouns(question, asked), current)
     rule = _choose(turn)
     outcome = _RULES[rule](turn)
@@ -222,6 +243,36 @@ def replay(questions: Sequence[str], vocabulary: Vocabulary | None = None) -> li
     return out
 
 
+class Rewriter(Protocol):
+    """Makes a follow-up standalone, given the earlier user questions (oldest first)."""
+
+    def rewrite(self, question: str, earlier: Sequence[str]) -> Rewrite: ...
+
+
+class RuleRewriter:
+    """The rule-based :class:`Rewriter`: :func:`replay` over the whole conversation.
+
+    Args:
+        vocabulary: The index's vocabulary, passed to :func:`retriever.question.analyze`.
+
+    Example:
+        >>> rules = RuleRewriter()
+        >>> rules.rewrite("What dose?", ["How is iron deficiency treated?"]).standalone
+        'How is iron deficiency treated? What dose?'
+    """
+
+    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
+        self._vocabulary = vocabulary
+
+    def rewrite(self, question: str, earlier: Sequence[str]) -> Rewrite:
+        """``question`` as a standalone question, the ``earlier`` questions replayed first.
+
+        Raises:
+            ValueError: If a question has no word in it.
+        """
+        return replay([*earlier, question], self._vocabulary)[-1]
+
+
 # --------------------------------------------------------------------------------------------
 # Choosing a rule.
 # --------------------------------------------------------------------------------------------
@@ -247,7 +298,48 @@ def _choose(turn: _Turn) -> RewriteRule:
         return RewriteRule.PRONOUN
     if not asked.focus:
         return RewriteRule.INHERIT_FOCUS
-    return RewriteRule.UNCHANGED if shares_head(asked.focus, state.focus) else RewriteRule.NEW_TOPIC
+    if shares_head(asked.focus, state.focus) or _same_people(turn):
+        return RewriteRule.UNCHANGED
+    return RewriteRule.INHERIT_FOCUS if _definite_relational(turn) else RewriteRule.NEW_TOPIC
+
+
+# Nouns that need an argument ("the effect" of what?). Named with "the" and nothing else, they
+# refer to the current focus: "How large was the effect?" after a folic acid question.
+_RELATIONAL_NOUNS = frozenset(
+    (  # noqa: SIM905 - a word list reads better as text
+        "effect effects impact result results outcome outcomes finding findings risk risks "
+        "difference differences rate rates cause causes reason reasons mechanism trial trials "
+        "sample participants response"
+    ).split()
+)
+
+
+def _definite_relational(turn: _Turn) -> bool:
+    """Whether every focus of the question is "the" + a relational noun ("the effect")."""
+    return all(
+        c.name.lower() in _RELATIONAL_NOUNS
+        and re.search(rf"\bthe\s+{re.escape(c.name)}\b", turn.question, re.I) is not None
+        for c in turn.asked.focus
+    )
+
+
+_PERSON = re.compile(r"\b(?:she|he|her|him|hers|his)\b", re.IGNORECASE)
+
+
+def _same_people(turn: _Turn) -> bool:
+    """Whether the question is about the people the conversation is about: a "she"/"he" that
+    can only point back to them, or one of their population words ("Should she take iron
+    supplements?" after "Why do pregnant women get anemia?")."""
+    people = turn.state.population
+    if not people:
+        return False
+    if _PERSON.search(turn.question):
+        return True
+    return bool(_population_words(turn.asked.population) & _population_words(people))
+
+
+def _population_words(phrases: Sequence[str]) -> frozenset[str]:
+    return frozenset(w for p in phrases for w in p.split())
 
 
 def _slots(frame: str) -> int:
@@ -379,7 +471,7 @@ def _possessed_end(text: str, position: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_asked(turn: _Turn, topic_shift: bool) -> _Outcome:
+def _as_asked(turn: _Turn, topic_shift: bool, population: tuple[str, ...] = ()) -> _Outcome:
     asked = turn.asked
     if asked.frame is None:
         frame = BARE_FRAME
@@ -387,7 +479,8 @@ def _as_asked(turn: _Turn, topic_shift: bool) -> _Outcome:
     else:
         frame = asked.frame
         standalone = as_question(turn.question)
-    state = ConversationState(asked.focus, frame, asked.qtype, standalone)
+    people = asked.population or population
+    state = ConversationState(asked.focus, frame, asked.qtype, standalone, people)
     return _Outcome(standalone, state, topic_shift)
 
 
@@ -400,7 +493,9 @@ def _new_topic(turn: _Turn) -> _Outcome:
 
 
 def _unchanged(turn: _Turn) -> _Outcome:
-    return _as_asked(turn, topic_shift=False)
+    # "Should she take iron supplements?": still about the conversation's people.
+    people = turn.state.population if _same_people(turn) else ()
+    return _as_asked(turn, topic_shift=False, population=people)
 
 
 def _substitute_focus(turn: _Turn) -> _Outcome:
@@ -410,32 +505,150 @@ def _substitute_focus(turn: _Turn) -> _Outcome:
     focus = swapped + old[len(new) :]
     frame = state.frame or BARE_FRAME
     standalone = fill(frame, focus)
-    next_state = ConversationState(focus, frame, state.qtype, standalone)
+    next_state = ConversationState(focus, frame, state.qtype, standalone, state.population)
     return _Outcome(standalone, next_state, topic_shift=not shares_head(new, old))
 
 
 def _inherit_focus(turn: _Turn) -> _Outcome:
     state, asked = turn.state, turn.asked
-    own = asked.frame or as_question(turn.question)
-    chain = _chain(state.frame, own)
-    standalone = fill(chain, state.focus)
+    # "How large was the effect?" names a focus of its own ("effect"): it is its own frame.
+    own = (None if asked.focus else asked.frame) or as_question(turn.question)
+    added, people = _population(turn)
+    placed = _with_object(own, state.focus)
+    chain = _chain(state.frame, placed or own)
+    if placed is not None:
+        # "How much should a woman take?" with the focus as its object reads on its own.
+        standalone = fill(_with_population(placed, added), state.focus)
+    else:
+        standalone = fill(_with_population(chain, added), state.focus)
     qtype = state.qtype if asked.qtype is QuestionType.OTHER else asked.qtype
-    return _Outcome(standalone, ConversationState(state.focus, chain, qtype, standalone), False)
+    next_state = ConversationState(state.focus, chain, qtype, standalone, people)
+    return _Outcome(standalone, next_state, False)
 
 
 def _pronoun(turn: _Turn) -> _Outcome:
     state, asked = turn.state, turn.asked
     template, used = _template(turn)
-    standalone = fill(template, used)
+    added, people = _population(turn)
+    standalone = fill(_with_population(template, added), used)
     if asked.focus:
-        # The question names things of its own: after resolution it is a full question.
+        # The question names things of its own: after resolution it is a full question. Its
+        # pronoun comes before them (a pronoun after them is theirs), so the concept it stood
+        # for stays first: "Can it be mistaken for iron deficiency?" keeps thalassemia the
+        # focus and adds iron deficiency as a second concept.
         resolved = analyze(standalone)
         frame = resolved.frame or BARE_FRAME
-        next_state = ConversationState(resolved.focus, frame, resolved.qtype, standalone)
+        next_state = ConversationState(resolved.focus, frame, resolved.qtype, standalone, people)
         return _Outcome(standalone, next_state, False)
     chain = _chain(state.frame, as_question(template))
     qtype = state.qtype if asked.qtype is QuestionType.OTHER else asked.qtype
-    return _Outcome(standalone, ConversationState(state.focus, chain, qtype, standalone), False)
+    next_state = ConversationState(state.focus, chain, qtype, standalone, people)
+    return _Outcome(standalone, next_state, False)
+
+
+# --------------------------------------------------------------------------------------------
+# Objects and populations carried over.
+# --------------------------------------------------------------------------------------------
+
+_HOW_MUCH = re.compile(
+    r"^\W*how much\b(?=\s+(?:should|do|does|did|can|could|would|will|must|may|might|is|are)\b)",
+    re.IGNORECASE,
+)
+_THE_ATTRIBUTE = re.compile(
+    r"\bthe (?:risks?|symptoms|signs|complications|causes|side effects)\b(?!\s+of\b)",
+    re.IGNORECASE,
+)
+
+
+def _with_object(frame: str, focus: Sequence[Concept]) -> str | None:
+    """A one-concept conversation's follow-up that lacks the focus as its object, with it:
+    "How much should a woman take?" -> "How much {focus} should a woman take?" (the nutrient,
+    ``{head}``, when the focus is a deficiency), "What are the risks for the baby?" -> "What are
+    the risks of {focus} for the baby?". ``None`` when the frame is neither."""
+    if len(focus) != 1 or _slots(frame):
+        return None
+    how_much = _HOW_MUCH.match(frame)
+    if how_much is not None:
+        taken = focus[0].qualifier in _DEFICIENCY_QUALIFIERS
+        placeholder = "{head}" if taken else "{focus}"
+        return f"{frame[: how_much.end()]} {placeholder}{frame[how_much.end() :]}"
+    attribute = _THE_ATTRIBUTE.search(frame)
+    if attribute is not None:
+        return f"{frame[: attribute.end()]} of {{focus}}{frame[attribute.end() :]}"
+    return None
+
+
+_OFFSPRING = frozenset(
+    "baby babies infant infants newborn newborns fetus fetuses unborn".split()  # noqa: SIM905
+)
+_MOTHERHOOD = frozenset(
+    "pregnancy pregnancies pregnant breastfeeding lactating mother mothers mom moms mum "  # noqa: SIM905
+    "mums".split()
+)
+_LONE_ADJECTIVES = {
+    "pregnant": "pregnancy",
+    "lactating": "breastfeeding",
+    "elderly": "older people",
+    "older": "older people",
+    "unborn": "the unborn baby",
+}
+_ONE_PERSON = frozenset(
+    "woman man child kid toddler infant baby newborn adult teenager teen adolescent mother "  # noqa: SIM905
+    "mom mum girl boy fetus vegetarian vegan athlete".split()
+)
+
+
+def _population(turn: _Turn) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """For a follow-up that inherits the focus: the inherited population its standalone should
+    name, and the population of the next state.
+
+    It inherits the conversation's population unless it names its own; the baby of a pregnancy
+    is no new population ("What are the risks for the baby?" after pregnant women)."""
+    inherited, own = turn.state.population, turn.asked.population
+    if not own:
+        return inherited, inherited
+    offspring = _population_words(own) <= _OFFSPRING
+    if offspring and _population_words(inherited) & _MOTHERHOOD:
+        return inherited, inherited
+    return (), own
+
+
+_AFTER_SLOT = re.compile(
+    r"\s*[?!.]|\s+(?:for|of|during|before|after|with|to|on|at|from|when|while|if|and|or)\b",
+    re.IGNORECASE,
+)
+_ANY_SLOT = re.compile(r"\{(?:focus|head)\d*\}")
+
+
+def _with_population(template: str, phrases: Sequence[str]) -> str:
+    """``template`` naming ``phrases`` ("in pregnant women") in its last sentence about the
+    focus (one with a placeholder), right after that placeholder when a preposition or the end
+    follows it ("How common is {focus} in pregnant women?"), otherwise at the sentence's end.
+    Phrases it already names are not repeated; a template with no placeholder is left alone."""
+    words = set(re.findall(r"[a-z]+", normalize(template)))
+    missing = [p for p in phrases if not set(p.split()) & words]
+    sentences = _SENTENCE_END.split(template)
+    about = [i for i, s in enumerate(sentences) if _ANY_SLOT.search(s)]
+    if not missing or not about:
+        return template
+    people = "in " + " and ".join(_people(p) for p in missing)
+    sentence = sentences[about[-1]]
+    found = _ANY_SLOT.search(sentence)
+    if found and _AFTER_SLOT.match(sentence, found.end()):
+        sentence = f"{sentence[: found.end()]} {people}{sentence[found.end() :]}"
+    else:
+        body = sentence.rstrip(" ?!.")
+        sentence = f"{body} {people}{sentence[len(body) :]}"
+    sentences[about[-1]] = sentence
+    return " ".join(sentences)
+
+
+def _people(phrase: str) -> str:
+    """A population phrase as it reads after "in": "pregnancy", "a woman", "older people"."""
+    phrase = _LONE_ADJECTIVES.get(phrase, phrase)
+    if phrase.split()[-1] in _ONE_PERSON:
+        return ("an " if phrase[0] in "aeiou" else "a ") + phrase
+    return phrase
 
 
 def _chain(old: str | None, new: str) -> str:

@@ -102,6 +102,16 @@ class Evidence:
     deficiency treated?" for "And for B12?"), so users can see it. ``topic_shift`` is true
     when a follow-up was judged to change the topic, in which case the earlier turns were not
     used. ``analysis`` is the standalone question's focus and type, for the answer layer.
+    ``lexical_top`` and ``dense_top`` are the best BM25 score and the best dense score (cosine
+    with the query vector) among each leg's candidates before fusion, after filters (``None``
+    when a leg found nothing). ``joint_z`` is how far the best document stands out: the top
+    score of a z-score fusion of the two legs by document with equal weights (each leg's
+    scores in standard deviations above its candidates' mean, summed), computed so whatever
+    fusion ranks the evidence (with the default fusion and no carried passages, it is the top
+    fused score); ``None`` when the dense leg has fewer candidates than its depth (a small
+    index or a narrow filter), where z-scores are not comparable. They tell the answer layer
+    how well the index matches at all (answer/abstain.py uses them to decide whether to
+    abstain).
     """
 
     question: str
@@ -113,3 +123,6 @@ class Evidence:
     used_context: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
     analysis: QuestionAnalysis | None = None
+    lexical_top: float | None = None
+    dense_top: float | None = None
+    joint_z: float | None = None

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from answer.engine import Engine, build_engine
-from answer.schema import SectionKind
+from answer.schema import SectionKind, SentenceKind
 from answer.settings import Settings
 from corpus.demo import load_demo
 from corpus.types import EvidenceKind
@@ -46,10 +46,16 @@ def test_acceptance(engine: Engine) -> None:
     assert not answer.abstained
     kinds = [s.kind for s in answer.sections]
     assert kinds.index(SectionKind.GUIDELINES) < kinds.index(SectionKind.RESEARCH)
+    # The corpus does not relate the two: the lead says so, naming both, and then quotes
+    # what the evidence holds on each.
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences  # type: ignore[union-attr]
+    assert lead[0].kind is SentenceKind.EVIDENCE_GAP
+    assert "vitamin B12" in lead[0].text and "ferritin" in lead[0].text
+    assert len(lead) == 3 and all(s.label and s.citations for s in lead[1:])
     by_n = {r.n: r for r in answer.references}
     for section in answer.sections:
         for sentence in section.sentences:
-            if section.kind is SectionKind.NOTICE:
+            if section.kind is SectionKind.NOTICE or sentence.kind is SentenceKind.EVIDENCE_GAP:
                 assert not sentence.citations
                 continue
             assert sentence.citations
@@ -69,3 +75,22 @@ def test_demo_questions_are_answered(engine: Engine) -> None:
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()]
     abstained = [q for q in questions if engine.answer(q).abstained]
     assert abstained == []
+
+
+def test_conversation_suite(engine: Engine) -> None:
+    """The hand-written conversation suite (eval/data/conversations.jsonl) on the demo corpus.
+
+    The target is 90 % of turns; the floor asserted here is what the engine reaches today
+    (21 of 27 turns), so that a change which loses turns fails.
+    """
+    from eval.quality import answer_all, score_system
+    from eval.quality_data import load_quality_set
+
+    data = load_quality_set(Path(__file__).resolve().parents[1] / "eval/data/conversations.jsonl")
+    scores = score_system("focused", data, answer_all(engine, data))
+    passed = [s for s in scores if s.check is not None and s.check.passed]
+    assert len(scores) == 27
+    assert len(passed) >= 21, [(s.item_id, s.check) for s in scores if s not in passed]
+    # No quote leans on an unseen sentence, and no two sources read as one claim.
+    assert not any(s.anaphoric for s in scores)
+    assert not any(s.juxtapositions for s in scores)

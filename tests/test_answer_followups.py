@@ -5,6 +5,7 @@ from __future__ import annotations
 from answer.followups import focus_of, same_question, suggest_followups, tidy_question
 from answer.terms import content_terms
 from corpus.types import EvidenceKind
+from retriever.question import analyze
 from tests.fixtures_answer import load_passages
 
 
@@ -41,7 +42,11 @@ def test_asked_questions_are_not_suggested_and_limit_holds() -> None:
 
 def test_research_titles_that_are_questions_can_be_suggested() -> None:
     gluten = next(p for p in load_passages() if p.title.startswith("Nutritional assessment"))
-    assert suggest_followups("Is iron low?", [gluten]) == [gluten.title]
+    question = "What is a gluten-free diet?"
+    focus = analyze(question).focus
+    assert suggest_followups(question, [gluten], focus=focus) == [gluten.title]
+    # Never about another condition than the answer's.
+    assert suggest_followups("Is iron low?", [gluten], focus=analyze("Is iron low?").focus) == []
     assert focus_of(gluten) == gluten.title.lower()
 
 

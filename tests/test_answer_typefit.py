@@ -152,7 +152,8 @@ def test_has_amount_units() -> None:
 @pytest.mark.parametrize(
     ("qtype", "fits", "misfits"),
     [
-        (QT.DOSAGE, [FOLIC_DOSE, CAPSULE, EPO], [B12_INJECTIONS, VEGETARIAN]),
+        # A hemoglobin threshold in g/dL is a concentration, not a dose.
+        (QT.DOSAGE, [FOLIC_DOSE, CAPSULE], [B12_INJECTIONS, VEGETARIAN, EPO]),
         (QT.TREATMENT, [B12_INJECTIONS, TRANSFUSIONS, LIFE_EXPECTANCY], [BETA_CAUSE, ANEMIA_IS]),
         (QT.CAUSE, [BETA_CAUSE, PALE_SKIN], [ANTACIDS, FERRITIN_RANGE]),
         (QT.SYMPTOMS, [PALE_SKIN, EARLY_SYMPTOMS], [BETA_CAUSE, FOLIC_DOSE]),

@@ -2,12 +2,15 @@
 
 Uses the real model and a real index (tests/data/retriever_docs.jsonl). The conversations are
 written like a user of the engine would write them; the expectations are about behaviour
-(context used or not, which topic comes back), not about exact scores.
+(context used or not, which topic comes back), not about exact scores. Tests of the query
+builder's own mechanics (salient words, cues) search the question as typed
+(``FollowupConfig(rewrite=False)``); the rewriter's part is tested through ``plan``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,16 +19,20 @@ from index.store import PassageIndex
 from retriever.followup import (
     FollowupConfig,
     LexicalTermStatistics,
+    ShiftRule,
     blend,
     build_query,
     content_terms,
     context_texts,
     detect_shift,
     find_cue,
+    imposed_shift,
 )
 from retriever.hybrid import HybridRetriever, RetrievalConfig
 from retriever.policy import PolicyConfig
-from retriever.types import Conversation, EmptyQueryError, Turn
+from retriever.question import QuestionType
+from retriever.rewrite import Rewrite, RewriteRule, replay
+from retriever.types import Conversation, EmptyQueryError, Evidence, Turn
 from tests.fixtures_retriever import retriever_embedder, retriever_index  # noqa: F401
 
 B12 = Turn(
@@ -35,12 +42,24 @@ B12 = Turn(
 )
 FOLATE = Turn("Does folic acid supplementation lower homocysteine levels?")
 ANAEMIA = Turn("What causes iron deficiency anemia in children?")
+IRON = Turn("How is iron deficiency treated?")
+POLICY = PolicyConfig(fused_k=40, guideline_k=10, research_k=10)
+
+
+def with_followup(**changes: Any) -> RetrievalConfig:
+    config = RetrievalConfig(policy=POLICY)
+    return replace(config, followup=replace(config.followup, **changes))
 
 
 @pytest.fixture(scope="module")
 def hybrid(retriever_index: PassageIndex, retriever_embedder) -> HybridRetriever:  # noqa: F811
-    config = RetrievalConfig(policy=PolicyConfig(fused_k=40, guideline_k=10, research_k=10))
-    return HybridRetriever(retriever_index, retriever_embedder, config)
+    return HybridRetriever(retriever_index, retriever_embedder, RetrievalConfig(policy=POLICY))
+
+
+@pytest.fixture(scope="module")
+def typed(retriever_index: PassageIndex, retriever_embedder) -> HybridRetriever:  # noqa: F811
+    """The default retriever, but searching the follow-up as typed (no rewriting)."""
+    return HybridRetriever(retriever_index, retriever_embedder, with_followup(rewrite=False))
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +83,9 @@ def test_first_question_is_searched_as_asked(hybrid: HybridRetriever) -> None:
 
 
 def test_elliptical_follow_up_takes_salient_words_from_the_earlier_turn(
-    hybrid: HybridRetriever,
+    typed: HybridRetriever,
 ) -> None:
-    plan, _ = hybrid.plan("What dose should I take?", Conversation((B12,)))
+    plan, _ = typed.plan("What dose should I take?", Conversation((B12,)))
     assert not plan.topic_shift and plan.used_context
     assert plan.signals is not None and plan.signals.cue == "what dose"
     words = plan.lexical[1].text.split()
@@ -90,15 +109,119 @@ def test_the_conversation_brings_the_topic_back_into_the_results(hybrid: HybridR
 
 
 def test_pronoun_follow_up_keeps_the_topic_even_with_low_similarity(
-    hybrid: HybridRetriever,
+    typed: HybridRetriever,
 ) -> None:
-    # The two questions' embeddings are far apart (cosine < 0.3), but "it" leans on the
-    # earlier turn, so folic acid stays in the query.
-    plan, _ = hybrid.plan("Is it safe in pregnancy?", Conversation((FOLATE,)))
+    # As typed, the two questions' embeddings are far apart (cosine < 0.3), but "it" leans on
+    # the earlier turn, so folic acid stays in the query.
+    plan, _ = typed.plan("Is it safe in pregnancy?", Conversation((FOLATE,)))
     assert plan.signals is not None and plan.signals.similarity < 0.3
     assert plan.signals.cue == "it"
     assert not plan.topic_shift
     assert "folic" in plan.standalone_query
+
+
+# ----------------------------------------------------------------------------- rewriting
+
+
+def ids(evidence: Evidence) -> list[str]:
+    return [sp.passage.id for sp in evidence.fused]
+
+
+def test_a_substituted_focus_is_searched_without_the_old_one(
+    hybrid: HybridRetriever,
+    retriever_index: PassageIndex,  # noqa: F811
+    retriever_embedder,  # noqa: F811
+) -> None:
+    convo = Conversation((IRON,))
+    plan, _ = hybrid.plan("And for B12?", convo)
+    # A question about B12 that reads on its own, with nothing of iron in any part of the query.
+    assert "B12" in plan.standalone_query and plan.standalone_query.endswith("?")
+    assert "iron" not in plan.standalone_query.lower()
+    assert plan.analysis is not None and plan.analysis.qtype is QuestionType.TREATMENT
+    assert plan.topic_shift and not plan.used_context
+    assert not any("iron" in part.text.lower() for part in plan.lexical)
+    assert plan.dense_weights[1:] == (0.0,)
+    # So the results are exactly those of the standalone question asked alone.
+    evidence = hybrid.evidence("And for B12?", convo)
+    assert ids(evidence) == ids(hybrid.evidence(plan.standalone_query))
+    assert "iron" not in evidence.fused[0].passage.title.lower()
+    # Why the default shift rule is SUBSTITUTION: the two questions are close, so under the
+    # embedding rule the old focus comes back as a context word.
+    config = with_followup(shift_rule=ShiftRule.EMBEDDING)
+    embedding = HybridRetriever(retriever_index, retriever_embedder, config)
+    dragged, _ = embedding.plan("And for B12?", convo)
+    assert not dragged.topic_shift
+    assert any("iron" in part.text.lower() for part in dragged.lexical[1:])
+
+
+def test_an_elliptical_follow_up_keeps_the_focus(hybrid: HybridRetriever) -> None:
+    convo = Conversation((IRON,))
+    plan, _ = hybrid.plan("What dose?", convo)
+    assert plan.standalone_query == "How is iron deficiency treated? What dose?"
+    assert plan.analysis is not None and plan.analysis.qtype is QuestionType.DOSAGE
+    assert not plan.topic_shift and plan.used_context
+    evidence = hybrid.evidence("What dose?", convo)
+    assert all("iron" in title.lower() for title in titles(evidence, 2))
+
+
+def test_a_pronoun_is_resolved_to_the_earlier_focus(hybrid: HybridRetriever) -> None:
+    plan, _ = hybrid.plan("Is it safe in pregnancy?", Conversation((FOLATE,)))
+    assert plan.standalone_query.startswith("Is folate") and "pregnancy" in plan.standalone_query
+    assert not plan.topic_shift and plan.used_context
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [(IRON, Turn("What dose?")), (IRON, Turn("And for B12?"))],
+    ids=["after an elliptical follow-up", "after a substitution"],
+)
+def test_a_topic_change_is_not_dragged_back(
+    hybrid: HybridRetriever, earlier: tuple[Turn, ...]
+) -> None:
+    question = "How is hemophilia inherited in families?"
+    plan, _ = hybrid.plan(question, Conversation(earlier))
+    assert plan.topic_shift and not plan.used_context
+    assert plan.standalone_query == question
+    assert ids(hybrid.evidence(question, Conversation(earlier))) == ids(hybrid.evidence(question))
+
+
+@pytest.mark.parametrize(
+    "question", ["How large was the effect?", "What was the dose?", "How long was the study?"]
+)
+def test_the_effect_leans_on_the_earlier_question(question: str) -> None:
+    # "the effect", "the dose", "the study" name no new topic: those of what was asked before.
+    rewritten = replay([FOLATE.question, question])[-1]
+    assert rewritten.rule is RewriteRule.INHERIT_FOCUS and not rewritten.topic_shift
+    assert rewritten.standalone.endswith(f"homocysteine levels? {question}")
+
+
+def test_a_definite_noun_naming_a_thing_of_its_own_is_a_new_topic() -> None:
+    assert replay(["What causes measles?", "How does the brain work?"])[-1].topic_shift
+
+
+def test_imposed_shift_follows_the_rule() -> None:
+    swapped = replay([IRON.question, "And for B12?"])[-1]
+    new_focus = replay([FOLATE.question, "How is hemophilia inherited in families?"])[-1]
+    kept = replay([IRON.question, "What dose?"])[-1]
+    assert swapped.rule is RewriteRule.SUBSTITUTE_FOCUS and swapped.topic_shift
+    assert new_focus.rule is RewriteRule.NEW_TOPIC and new_focus.topic_shift
+
+    def imposed(rewritten: Rewrite, **changes: Any) -> bool | None:
+        return imposed_shift(FollowupConfig(**changes), rewritten)
+
+    # SUBSTITUTION: only a swapped focus is imposed; the rest is left to detect_shift.
+    assert [imposed(r) for r in (swapped, new_focus, kept)] == [True, None, None]
+    rewriter = {"shift_rule": ShiftRule.REWRITER}
+    assert [imposed(r, **rewriter) for r in (swapped, new_focus, kept)] == [True, True, False]
+    assert imposed(swapped, shift_rule=ShiftRule.EMBEDDING) is None
+    assert imposed(swapped, rewrite=False) is None  # the typed question: no rewriter decisions
+
+
+def test_shift_rule_names_are_checked() -> None:
+    names: dict[str, Any] = {"shift_rule": "rewriter"}  # as read from a settings file
+    assert FollowupConfig(**names).shift_rule is ShiftRule.REWRITER
+    with pytest.raises(ValueError, match="embedding"):
+        FollowupConfig(**{**names, "shift_rule": "cosine"})
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 
 from retriever.question import (
     CUES,
+    POPULATION_WORDS,
     SYNONYMS,
     Concept,
     QuestionType,
@@ -21,6 +22,7 @@ from retriever.question import (
     as_question,
     concept,
     fill,
+    is_content_word,
     is_drug,
     is_symptom,
     normalize,
@@ -92,6 +94,78 @@ def test_population_is_the_focus_when_nothing_else_is() -> None:
     assert [c.name for c in a.focus] == ["pregnancy"]
     assert a.population == ()
     assert a.qtype is QT.SYMPTOMS
+
+
+def test_population_words_are_never_the_focus_inside_a_conversation() -> None:
+    # The rewriter passes population_focus=False once a conversation has a focus.
+    question = "How much should a woman take before pregnancy?"
+    assert names(question) == ["woman", "pregnancy"]  # on its own: nothing else to be about
+    a = analyze(question, population_focus=False)
+    assert a.focus == ()
+    assert a.population == ("woman", "pregnancy")
+    assert a.qtype is QT.DOSAGE
+    assert a.frame == question
+    assert a.refers_back
+
+
+@pytest.mark.parametrize(
+    "word",
+    "woman women man men mother baby babies infant child children teen adult elderly "  # noqa: SIM905
+    "pregnancy pregnant breastfeeding".split(),
+)
+def test_population_words(word: str) -> None:
+    assert word in POPULATION_WORDS
+    assert not is_content_word(word)
+
+
+def test_adjacent_population_words_are_one_phrase() -> None:
+    a = analyze("Why do pregnant women get anemia?")
+    assert names("Why do pregnant women get anemia?") == ["anemia"]
+    assert a.population == ("pregnant women",)
+    assert a.qtype is QT.CAUSE  # a "why" about what brings it on
+
+
+def test_she_and_he_are_pronouns_not_focus() -> None:
+    a = analyze("Should she take iron supplements?")
+    assert [c.name for c in a.focus] == ["iron supplements"]
+    assert a.population == ()
+    assert a.refers_back
+
+
+def test_a_why_about_purpose_is_a_definition() -> None:
+    # "Why does X need Y" / "Why does it matter" / "Why is X important" ask what a thing does or
+    # why it counts: the answer is a description (DEFINITION), not a cause.
+    a = analyze("Why does the body need folic acid?")
+    assert [c.name for c in a.focus] == ["folate"]  # "the body" frames, it is no focus
+    assert a.qtype is QT.DEFINITION
+    assert QT.CAUSE not in a.types
+    assert a.frame == "Why does the body need {focus}?"
+    assert analyze("Why does it matter before pregnancy?").qtype is QT.DEFINITION
+    assert analyze("Why is iron important?").qtype is QT.DEFINITION
+    # the purpose cue is weak: a specific type still wins
+    assert analyze("Why do I need a blood test?").qtype is QT.DIAGNOSIS
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Does it affect the body?", "How does your body use it?", "Which medicine treats it?"],
+)
+def test_the_body_and_medicine_are_generic(question: str) -> None:
+    assert analyze(question).focus == ()
+
+
+def test_a_test_question_about_a_pronoun_has_no_focus_of_its_own() -> None:
+    a = analyze("Which blood tests show it?")
+    assert a.focus == ()  # "blood tests" is the DIAGNOSIS cue, "show" a verb
+    assert a.qtype is QT.DIAGNOSIS
+    assert a.refers_back
+
+
+def test_mistaken_for_is_a_comparison_and_the_participle_no_focus() -> None:
+    a = analyze("Can thalassemia be mistaken for iron deficiency?")
+    assert [c.name for c in a.focus] == ["thalassemia", "iron deficiency"]
+    assert a.qtype is QT.COMPARISON
+    assert a.frame == "Can {focus} be mistaken for {focus2}?"
 
 
 def test_cause_of_a_named_condition() -> None:

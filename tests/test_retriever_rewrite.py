@@ -228,6 +228,145 @@ def test_new_topic_resets_the_state() -> None:
     assert [c.name for c in turns[-1].state.focus] == ["pernicious anemia"]
 
 
+def test_population_words_inherit_the_focus_and_how_much_takes_it_as_object() -> None:
+    turns = replay(
+        [
+            "Why does the body need folic acid?",
+            "Who needs extra folic acid?",
+            "Why does it matter before pregnancy?",
+            "How much should a woman take before pregnancy?",
+        ]
+    )
+    assert [c.name for c in turns[0].state.focus] == ["folate"]  # "the body" is no focus
+    assert turns[0].analysis.qtype is QuestionType.DEFINITION  # purpose, not cause
+    assert turns[2].standalone == "Why does folate matter before pregnancy?"
+    last = turns[3]
+    assert last.rule is R.INHERIT_FOCUS and not last.topic_shift  # was new_topic (woman, pregnancy)
+    assert last.standalone == "How much folate should a woman take before pregnancy?"
+    assert [c.name for c in last.analysis.focus] == ["folate"]
+    assert last.analysis.qtype is QuestionType.DOSAGE
+    assert last.state.population == ("woman", "pregnancy")  # its own population
+
+
+def test_how_much_takes_the_nutrient_of_a_deficiency() -> None:
+    turn = replay(["How is iron deficiency treated?", "How much should I take?"])[-1]
+    assert turn.standalone == "How much iron should I take?"
+    assert turn.state.frame == "How is {focus} treated? How much {head} should I take?"
+
+
+def test_the_attribute_of_a_one_concept_conversation_takes_the_focus() -> None:
+    turns = replay(["How is iron deficiency treated?", "What dose?", "What are the symptoms?"])
+    assert turns[2].standalone == "What are the symptoms of iron deficiency?"
+    assert turns[2].state.frame == (
+        "How is {focus} treated? What dose? What are the symptoms of {focus}?"
+    )
+    # with two concepts, which one is meant is open: the chain keeps both
+    two = replay([SEED[0], "What are the symptoms?"])[-1]
+    assert two.standalone == (
+        "Are vitamin B12 levels higher with lower ferritin levels? What are the symptoms?"
+    )
+
+
+def test_a_pronoun_resolves_past_a_generic_test_word() -> None:
+    turns = replay(
+        [
+            "What is hemochromatosis?",
+            "Is it inherited?",
+            "How is it treated?",
+            "Which blood tests show it?",
+        ]
+    )
+    last = turns[-1]
+    assert last.rule is R.PRONOUN and not last.topic_shift
+    assert last.standalone == "Which blood tests show hemochromatosis?"
+    assert [c.name for c in last.analysis.focus] == ["hemochromatosis"]
+    assert last.analysis.qtype is QuestionType.DIAGNOSIS
+
+
+def test_the_population_of_the_focus_question_is_carried() -> None:
+    turns = replay(
+        [
+            "Why do pregnant women get anemia?",
+            "How common is it?",
+            "What are the risks for the baby?",
+            "Should she take iron supplements?",
+        ]
+    )
+    assert [t.state.population for t in turns] == [("pregnant women",)] * 4
+    assert turns[1].standalone == "How common is anemia in pregnant women?"
+    # "baby" is a population word, not a new focus; the baby of a pregnancy keeps the
+    # pregnant women
+    risks = turns[2]
+    assert risks.rule is R.INHERIT_FOCUS and not risks.topic_shift
+    assert [c.name for c in risks.state.focus] == ["anemia"]
+    assert risks.standalone == "What are the risks of anemia in pregnant women for the baby?"
+    assert risks.analysis.qtype is QuestionType.RISK
+    # its own focus and frame, but "she" can only be the pregnant women: no topic shift
+    supplements = turns[3]
+    assert supplements.standalone == "Should she take iron supplements?"
+    assert supplements.rule is R.UNCHANGED and not supplements.topic_shift
+    assert [c.name for c in supplements.state.focus] == ["iron supplements"]
+
+
+def test_a_follow_up_naming_its_own_population_replaces_the_inherited_one() -> None:
+    turns = replay(
+        ["Why do pregnant women get anemia?", "How common is it in children?", "How is it treated?"]
+    )
+    assert turns[1].standalone == "How common is anemia in children?"
+    assert turns[2].standalone == "How is anemia treated in children?"
+    assert turns[2].state.population == ("children",)
+
+
+def test_a_she_without_a_population_in_the_conversation_is_a_topic_shift() -> None:
+    turn = replay(["What is anemia?", "Should she take iron supplements?"])[-1]
+    assert turn.rule is R.NEW_TOPIC and turn.topic_shift
+
+
+def test_seed_variant_with_iron_deficiency_anemia() -> None:
+    turns = replay(
+        [
+            "Are vitamin B12 levels higher with lower ferritin levels?",
+            "How is iron deficiency anemia treated?",
+            "What dose?",
+            "And for B12?",
+            "What does a high ferritin mean?",
+            "What causes pernicious anemia?",
+        ]
+    )
+    assert turns[3].standalone == "How is vitamin B12 deficiency anemia treated? What dose?"
+    ferritin, pernicious = turns[4], turns[5]
+    assert ferritin.analysis.qtype is QuestionType.DIAGNOSIS
+    assert [c.name for c in ferritin.state.focus] == ["ferritin"]
+    assert ferritin.rule is R.NEW_TOPIC and ferritin.topic_shift
+    assert pernicious.rule is R.NEW_TOPIC and pernicious.topic_shift
+
+
+def test_a_pronoun_subject_keeps_the_focus_and_the_compared_concept_is_secondary() -> None:
+    turns = replay(
+        [
+            "What is thalassemia?",
+            "How is it inherited?",
+            "Can it be mistaken for iron deficiency?",
+            "How is it treated?",
+        ]
+    )
+    compared = turns[2]
+    assert compared.standalone == "Can thalassemia be mistaken for iron deficiency?"
+    assert compared.analysis.qtype is QuestionType.COMPARISON
+    assert [c.name for c in compared.state.focus] == ["thalassemia", "iron deficiency"]
+    assert not compared.topic_shift
+    assert turns[3].standalone == "How is thalassemia treated?"
+
+
+def test_a_related_new_question_stands_as_asked() -> None:
+    turns = replay(
+        ["What is sickle cell disease?", "Can it be cured?", "What is sickle cell trait?"]
+    )
+    assert turns[1].standalone == "Can sickle cell disease be cured?"
+    assert turns[2].standalone == "What is sickle cell trait?"
+    assert [c.name for c in turns[2].state.focus] == ["sickle cell trait"]
+
+
 def test_shares_head() -> None:
     assert shares_head([concept("iron deficiency anemia")], [concept("low iron")])
     assert shares_head([concept("B12 levels")], [concept("cobalamin deficiency")])

@@ -258,6 +258,13 @@ fieldset.audience legend {
 .section.notice h4 {
   color: #7a3e00;
 }
+.gap {
+  color: #4a2a00;
+}
+.label {
+  font-style: italic;
+  color: #444;
+}
 .design {
   display: inline-block;
   margin-right: 0.4rem;
@@ -1195,7 +1202,10 @@ mark {
     _section(turn, kind, title) {
       let section = turn.sections.get(kind);
       if (!section) {
-        const body = kind === "research" ? h("ul", { class: "sentences" }) : h("p", {});
+        // Sections list their quotes one by one, as the Markdown does; the bottom line and
+        // notices hold one paragraph per sentence.
+        const listed = kind === "research" || kind === "guidelines";
+        const body = listed ? h("ul", { class: "sentences" }) : h("div", {});
         section = {
           body,
           node: h(
@@ -1215,9 +1225,21 @@ mark {
     _sentence(turn, kind, sentence) {
       const section = this._section(turn, kind);
       const parts = [];
-      if (kind === "research" && sentence.design) {
-        parts.push(h("span", { class: "design" }, designLabel(sentence.design)));
+      if (sentence.kind && sentence.kind !== "quote") {
+        // The engine's own words about the evidence (an evidence gap): a note, never a quote.
+        const note = h("em", { class: "gap" }, sentence.text);
+        if (section.body.tagName === "UL") section.body.append(h("li", { class: "sentence" }, note));
+        else section.body.append(h("p", { class: "sentence gap" }, note));
+        turn.sentenceCount += 1;
+        return;
       }
+      if (kind === "research" && sentence.design) {
+        const study = [designLabel(sentence.design)];
+        if (sentence.year) study.push(String(sentence.year));
+        if (sentence.sample_size) study.push(`n = ${sentence.sample_size}`);
+        parts.push(h("span", { class: "design" }, study.join(", ")));
+      }
+      if (sentence.label) parts.push(h("span", { class: "label" }, `${sentence.label}: `));
       parts.push(sentence.text);
       const citations = Array.isArray(sentence.citations) ? sentence.citations : [];
       if (citations.length) {
@@ -1245,8 +1267,8 @@ mark {
       if (section.body.tagName === "UL") {
         section.body.append(h("li", { class: "sentence" }, parts));
       } else {
-        if (section.body.childNodes.length) section.body.append(" ");
-        section.body.append(h("span", { class: "sentence" }, parts));
+        // One paragraph per quote: quotes from different sources never run together.
+        section.body.append(h("p", { class: "sentence" }, parts));
       }
       turn.sentenceCount += 1;
     }

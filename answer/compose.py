@@ -136,9 +136,12 @@ class ComposeConfig:
     """
 
     passages_per_kind: int = 4
-    guideline_sentences: int = 3
+    # 5 and 5, not 3 and 3: on the LiveQA dev questions over MedQuAD (the tuning split) they
+    # lift ROUGE-1 recall against the expert answers from 0.188 to 0.225, and the gain over
+    # the top retrieved passage cut to the same length from +12 % to +16 %.
+    guideline_sentences: int = 5
     research_sentences: int = 3
-    per_guideline_document: int = 3
+    per_guideline_document: int = 5
     per_study: int = 2
     semantic_weight: float = SEMANTIC_WEIGHT
     mmr_lambda: float = 0.7

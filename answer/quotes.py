@@ -53,7 +53,9 @@ _LEANS_BACK = re.compile(
     r"People with (?:this|the) (?:condition|disorder|disease|syndrome)|"
     r"(?:The|This|That) (?:condition|disorder|disease|syndrome|protein|enzyme|gene|mutation|"
     r"study|trial|review|analysis|cohort|treatment|therapy|drug|medicine|test|procedure|"
-    r"deficiency|finding|result|effect|association|patients?|participants|subjects|group)s?\b|"
+    r"deficiency|finding|result|effect|association|patients?|participants|subjects|group)s?\b"
+    # "The treatment for chronic diarrhea ..." names its subject.
+    r"(?!\s+(?:of|for|in|with)\b)|"
     r"In (?:this|the|our|these) (?:study|trial|studies|review|analysis|cohort|patients|group|"
     r"population|case)|In (?:both|either|such) cases?|"
     r"These (?:patients|individuals|people|findings|results|data|children|women|men|subjects)|"

@@ -79,7 +79,10 @@ class AnswerSettings(_Section):
         4, ge=1, le=20, description="Top guideline and top research passages an answer quotes from."
     )
     guideline_sentences: int = Field(
-        3, ge=1, le=10, description="Sentences at most under 'From the Guidelines'."
+        5,
+        ge=1,
+        le=10,
+        description="Quotes at most under 'From the Guidelines' (answer/compose.py says why 5).",
     )
     research_sentences: int = Field(
         3, ge=0, le=10, description="Sentences at most under 'From the Research'."

@@ -368,7 +368,8 @@ def _rate(hits: int, n: int) -> float | None:
 def summarise(scores: Sequence[ItemScore]) -> dict[str, Any]:
     """The overall figures of one system (means over the items where a measure applies)."""
     rouged = [s.rouge for s in scores if s.rouge is not None]
-    covered = [s.coverage for s in scores if s.coverage is not None]
+    # An abstention has no lead: coverage is over the answered items.
+    covered = [s.coverage for s in scores if s.coverage is not None and not s.abstained]
     fits = [s.type_fit for s in scores if s.type_fit is not None]
     answered = [s for s in scores if not s.abstained]
     quote_total = sum(s.quotes for s in scores)

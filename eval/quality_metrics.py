@@ -10,14 +10,21 @@ tuple out. The measures, and the rules behind the ones that are ours (docs/eval.
   "polycystic renal disease") is *mentioned* by a text when at least half of the focus's content
   tokens occur in it (:func:`focus_covered`). Tokens are lower-cased, British "-aem-" spellings
   folded ("anaemia" -> "anemia"), a letter-digit hyphen closed ("B-12" -> "b12"),
-  Snowball-stemmed, and stop words dropped. Coverage is reported twice: on the lead's quotes
-  only, and also counting an evidence-gap sentence of the lead that names the focus (an honest
-  "the evidence does not relate X to Y" tells the clinician about their question).
+  Snowball-stemmed, and stop words dropped. A token also matches one within a small edit
+  (difflib ratio >= 0.8, tokens of 5+ letters: users' foci carry typos such as "Hydrslazine"),
+  and a focus the engine's synonym table knows is also mentioned by its synonyms ("DVT" by
+  "deep vein thrombosis"; :func:`retriever.question.concept`). The lead's quotes are read with
+  their labels ("On Hemochromatosis (NHLBI): ..."), which the reader sees with them. Coverage
+  is reported twice: on the lead's quotes only, and also counting an evidence-gap sentence of
+  the lead that names the focus (an honest "the evidence does not relate X to Y" tells the
+  clinician about their question); both over the answered items (an abstention has no lead,
+  and is counted in the abstention rate instead).
 * **Unresolved anaphora**: a quote whose first sentence opens with a word that leans on a
   sentence the reader cannot see ("It", "These", "Such", "Affected individuals", "In this
   study", ...; :data:`ANAPHORIC_OPENING`). Only the first sentence of a quote is checked: a quoted
-  span that starts with its antecedent is fine. "It is important / recommended / ..." is the
-  impersonal "it", not a reference back, and is not counted.
+  span that starts with its antecedent is fine, and so is a quote shown after a label that
+  names its page. "It is important / recommended / ..." is the impersonal "it", not a
+  reference back, and is not counted.
 * **Cross-document juxtaposition**: two adjacent quote sentences of the lead citing disjoint sets
   of documents, neither framed by a ``label``: they would read as one claim.
 * **Repeats**: quote sentences already shown in an earlier turn of the same conversation.
@@ -38,6 +45,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
 from answer.schema import Answer, SectionKind, Sentence, SentenceKind
@@ -46,6 +54,9 @@ if TYPE_CHECKING:
     from rouge_score.rouge_scorer import RougeScorer
 
 FOCUS_THRESHOLD = 0.5
+# A focus token matches a text token this similar (difflib ratio), both of this length or more.
+TYPO_RATIO = 0.8
+TYPO_MIN_LENGTH = 5
 """Share of a focus's content tokens a text must contain to mention it."""
 
 # Function words and question words: they say nothing about what a focus is.
@@ -111,7 +122,10 @@ ANAPHORIC_OPENING = re.compile(
     r"Therefore|However|Also|Moreover|Furthermore|Additionally|Similarly|Otherwise)\b"
     r"|In (?:addition|contrast|this study|these patients|this trial|this case|such cases)\b"
     r"|(?:Affected|The affected) (?:individuals|people|persons|patients|children|infants|babies)\b"
-    r"|(?:The|This) (?:condition|disorder|disease|syndrome|protein|gene|test|treatment)\b"
+    r"|This (?:condition|disorder|disease|syndrome|protein|gene|test|treatment)\b"
+    # "The treatment" leans back; "The treatment for chronic diarrhea" names its subject.
+    r"|The (?:condition|disorder|disease|syndrome|protein|gene|test|treatment)\b"
+    r"(?!\s+(?:of|for|in|with)\b)"
     r"|(?:People|Individuals|Patients|Children) with (?:this|the) "
     r"(?:condition|disorder|disease|syndrome)\b"
     r")"
@@ -166,15 +180,36 @@ def mentions(text: str, term: str) -> bool:
     return any(hay[i : i + n] == needle for i in range(len(hay) - n + 1))
 
 
+def _close(token: str, others: frozenset[str]) -> bool:
+    return token in others or (
+        len(token) >= TYPO_MIN_LENGTH
+        and any(
+            SequenceMatcher(None, token, other).ratio() >= TYPO_RATIO
+            for other in others
+            if len(other) >= TYPO_MIN_LENGTH
+        )
+    )
+
+
 def focus_covered(text: str, focus: str, threshold: float = FOCUS_THRESHOLD) -> bool:
-    """True when ``text`` holds at least ``threshold`` of ``focus``'s content tokens.
+    """True when ``text`` holds at least ``threshold`` of ``focus``'s content tokens (each
+    exactly or within a small edit), or names the focus through the synonym table.
 
     A focus without content tokens is never covered.
+
+    Example:
+        >>> focus_covered("Gabapentin and hydrocodone", "Gabamentine")
+        True
     """
+    from retriever.question import concept  # the engine's synonym table
+
     wanted = content_tokens(focus)
     if not wanted:
         return False
-    return len(wanted & content_tokens(text)) / len(wanted) >= threshold
+    have = content_tokens(text)
+    if sum(_close(token, have) for token in wanted) / len(wanted) >= threshold:
+        return True
+    return concept(focus).mentioned_in(text)
 
 
 # --------------------------------------------------------------------------- ROUGE
@@ -220,11 +255,14 @@ def lead(answer: Answer) -> tuple[Sentence, ...]:
 
 
 def lead_text(answer: Answer, *, quotes_only: bool = False) -> str:
-    """The lead's text: quotes and evidence-gap sentences, or only the quotes."""
+    """The lead's text as read: quotes (with their labels) and evidence-gap sentences, or
+    only the quotes."""
     allowed = (
         {SentenceKind.QUOTE} if quotes_only else {SentenceKind.QUOTE, SentenceKind.EVIDENCE_GAP}
     )
-    return " ".join(s.text for s in lead(answer) if s.kind in allowed)
+    return " ".join(
+        f"{s.label}: {s.text}" if s.label else s.text for s in lead(answer) if s.kind in allowed
+    )
 
 
 def lead_opens_with_gap(answer: Answer) -> bool:
@@ -306,8 +344,17 @@ def quotes(answer: Answer) -> tuple[str, ...]:
 
 
 def anaphoric_quotes(answer: Answer) -> tuple[str, ...]:
-    """The quotes whose first sentence opens with an unresolved reference."""
-    return tuple(text for text in quotes(answer) if is_anaphoric(text))
+    """The quotes whose first sentence opens with an unresolved reference. A quote shown after
+    a label naming its page ("On Hemochromatosis (NHLBI): This condition ...") is resolved by
+    the label."""
+    found = (
+        s.text
+        for section in answer.sections
+        if section.kind is not SectionKind.NOTICE
+        for s in section.sentences
+        if s.kind is SentenceKind.QUOTE and not s.label and is_anaphoric(s.text)
+    )
+    return tuple(dict.fromkeys(found))
 
 
 def _documents(answer: Answer, sentence: Sentence) -> frozenset[str]:

@@ -148,6 +148,9 @@ def test_anaphora_checks_the_first_sentence_of_each_quote() -> None:
             _quote("In this study, folate lowered homocysteine.", 1),
             _quote("Dr. Smith noted it. This is true.", 1),  # "Dr." does not end a sentence
             _quote("The condition is inherited.", 1),
+            _quote("The treatment for chronic diarrhea will depend on the cause.", 1),  # named
+            # Its page's label names what "This condition" is.
+            _quote("This condition is inherited.", 1, label="On Dementia (GHR)"),
         ],
     )
     assert anaphoric_quotes(answer) == (
@@ -158,6 +161,13 @@ def test_anaphora_checks_the_first_sentence_of_each_quote() -> None:
     )
     assert first_sentence("e.g. iron. It helps.") == "e.g. iron."
     assert is_anaphoric("Such patients need B12.") and not is_anaphoric("Iron helps. It is cheap.")
+
+
+def test_focus_mentions_tolerate_typos_and_use_the_synonym_table() -> None:
+    # LiveQA foci as users typed them (TQ61, TQ7).
+    assert focus_covered("Gabapentin and hydrocodone may interact.", "Gabamentine")
+    assert focus_covered("A deep vein thrombosis can break loose.", "DVT")
+    assert not focus_covered("Iron is found in red meat.", "Gabamentine")
 
 
 def test_juxtaposition_of_unlabelled_quotes_from_different_documents() -> None:

@@ -291,3 +291,40 @@ def test_patient_and_clinician_answers_use_the_same_evidence(composer: Extractiv
     assert patient.audience is Audience.PATIENT
     assert patient.section(SectionKind.GUIDELINES) is not None
     check_answer_rules(patient, evidence)
+
+
+def test_a_follow_up_does_not_quote_again_what_the_conversation_showed(
+    composer: ExtractiveComposer,
+) -> None:
+    evidence = evidence_for("How is pernicious anemia diagnosed?")
+    first = composer.compose(evidence)
+    shown = [s.text for sec in first.sections for s in sec.sentences if s.citations]
+    earlier = Conversation((Turn(evidence.question, answer=" ".join(shown)),))
+    again = composer.compose(evidence, conversation=earlier)
+    quoted = [
+        s.text
+        for section in again.sections
+        if section.kind is not SectionKind.BOTTOM_LINE
+        for s in section.sentences
+        if s.citations
+    ]
+    assert quoted and not set(quoted) & set(shown)
+    # The lead is new too, unless the one quote that answers was shown before: then it leads
+    # again rather than the answer claiming the evidence is silent.
+    lead = again.section(SectionKind.BOTTOM_LINE).sentences  # type: ignore[union-attr]
+    assert lead[0].text not in shown
+    # With every qualifying quote shown, the best of them leads again.
+    prepared = composer.prepare(evidence)
+    everything = " ".join(c.span.text for c in prepared.guideline + prepared.research)
+    repeated = composer.compose(
+        evidence, conversation=Conversation((Turn(evidence.question, answer=everything),))
+    )
+    first_lead = first.section(SectionKind.BOTTOM_LINE).sentences[0]  # type: ignore[union-attr]
+    assert repeated.section(SectionKind.BOTTOM_LINE).sentences[0].text == first_lead.text  # type: ignore[union-attr]
+    # ... and nothing else shown before fills the sections (the lead may stand in its own).
+    assert {
+        s.text
+        for section in repeated.sections
+        if section.kind in (SectionKind.GUIDELINES, SectionKind.RESEARCH)
+        for s in section.sentences
+    } <= {first_lead.text}

@@ -47,7 +47,7 @@ RELATED_PAGES = 3
 class StreamEvent:
     """One Server-Sent Event: ``event: <name>`` with a JSON ``data`` payload.
 
-    Order: retrieval, then (section, sentence*)*, references, done. See docs/TEAM.md.
+    Order: retrieval, then (section, sentence*)*, references, done. See docs/api.md.
     """
 
     name: str

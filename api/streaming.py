@@ -1,6 +1,6 @@
 """Server-Sent Events: the engine's events on the wire, and OpenAI's chunk stream.
 
-The native stream is exactly the engine's events (docs/TEAM.md): ``retrieval``, then
+The native stream is exactly the engine's events (docs/api.md): ``retrieval``, then
 ``section`` and ``sentence`` events, ``references``, ``done``; on failure one ``error``
 event ``{status, detail}`` ends it. The first event is computed before the response starts
 (:func:`prime`), so an error in retrieval is still an ordinary HTTP error with its status.

@@ -243,7 +243,7 @@ class KeywordEngine(Engine):
 
 
 def events_of(answer: Answer, passages: int) -> Iterator[StreamEvent]:
-    """The documented event sequence (docs/TEAM.md) for a finished answer."""
+    """The documented event sequence (docs/api.md) for a finished answer."""
     yield StreamEvent(
         "retrieval",
         {

@@ -36,7 +36,7 @@ def client(app) -> Iterator[TestClient]:
 
 
 def check_event_order(names: list[str]) -> None:
-    """retrieval, then (section, sentence+)+, then references, then done: docs/TEAM.md."""
+    """retrieval, then (section, sentence+)+, then references, then done: docs/api.md."""
     assert names[0] == "retrieval"
     assert names[-2:] == ["references", "done"]
     body = names[1:-2]

@@ -21,7 +21,7 @@ Responses = dict[int | str, dict[str, Any]]
 STREAM_RESPONSE: Responses = {
     200: {
         "description": "The Answer JSON; with `stream: true`, Server-Sent Events: retrieval, "
-        "section, sentence, references, done (or error), as in docs/TEAM.md.",
+        "section, sentence, references, done (or error), as in docs/api.md (Streaming).",
         "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
     }
 }

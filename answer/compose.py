@@ -633,11 +633,15 @@ class ExtractiveComposer:
             research = [bottom]
 
         notice_texts = list(notices)
-        # The answer leads with its bottom line; when guideline preference put a less relevant
-        # sentence there than the best one, the lead is what must be relevant enough.
-        weak_lead = (bottom is not None and bottom.relevance < config.weak_below) or (
-            bottom is None and not focus_bound
-        )
+        # The answer leads with its bottom line. In focused mode a quote leads only when it names
+        # the focus and fits the type, and a gap lead followed by quotes that name no focus
+        # concept is weak. The earlier composer's lead is the most relevant sentence, which
+        # guideline preference may have replaced by a less relevant one: that one must be
+        # relevant enough.
+        if config.focused:
+            weak_lead = bottom is None and not focus_bound
+        else:
+            weak_lead = bottom is not None and bottom.relevance < config.weak_below
         if prepared.support is Support.WEAK or weak_lead:
             notice_texts.append(WEAK_NOTICE)
         if not guideline and not any(c.kind is EvidenceKind.GUIDELINE for c in chosen):

@@ -33,8 +33,9 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
+from answer.assemble import reference_for
 from answer.render import plain_text
-from answer.schema import Answer, AnswerSection, Reference, SectionKind, Sentence
+from answer.schema import Answer, AnswerSection, SectionKind, Sentence
 from corpus.types import Passage
 from eval.quality_data import (
     QualityItem,
@@ -156,20 +157,7 @@ def passage_answer(
             sections=[],
             references=[],
         )
-    references = [
-        Reference(
-            n=n,
-            passage_id=p.id,
-            document_id=p.document_id,
-            tier=p.kind.value,
-            design=p.tier.value,
-            title=p.title,
-            source=p.source,
-            year=p.year,
-            url=p.url,
-        )
-        for n, (p, _) in enumerate(pieces, start=1)
-    ]
+    references = [reference_for(n, p) for n, (p, _) in enumerate(pieces, start=1)]
     head = first_sentence(pieces[0][1])
     rest = [(1, pieces[0][1][len(head) :].strip())] + [
         (n, text) for n, (_, text) in enumerate(pieces[1:], start=2)

@@ -20,15 +20,14 @@ from eval.quality import GAIN_TARGET, QualityRun, SystemKind
 from eval.report import (
     PALETTE,
     SIGNIFICANCE_NOTE,
-    _p,
     _provenance,
     _pyplot,
     _save,
+    comparison_table,
     markdown_table,
     now,
     write_json,
 )
-from eval.types import TestKind
 
 QUALITY_MEASURES: Mapping[str, str] = {
     "rouge1_recall": "ROUGE-1 recall",
@@ -261,20 +260,7 @@ def write_quality_report(
             "",
             SIGNIFICANCE_NOTE,
             "",
-            markdown_table(
-                ["measure", "comparison", "Δ", "better / worse", "p (t)", "p (rand.)"],
-                [
-                    [
-                        c.measure,
-                        f"{c.b} vs {c.a}",
-                        f"{c.mean_diff:+.4f}",
-                        f"{c.wins} / {c.losses}",
-                        _p(c.p_values.get(TestKind.T_TEST, math.nan)),
-                        _p(c.p_values.get(TestKind.RANDOMISATION, math.nan)),
-                    ]
-                    for c in run.comparisons
-                ],
-            ),
+            comparison_table(run.comparisons),
             "",
         ]
     turn_lines = _turns(run)

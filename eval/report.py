@@ -100,6 +100,24 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join([head, rule, *body])
 
 
+def comparison_table(comparisons: Sequence[Comparison]) -> str:
+    """Paired comparisons as a Markdown table: measure, systems, Δ, wins, both p-values."""
+    return markdown_table(
+        ["measure", "comparison", "Δ", "better / worse", "p (t)", "p (rand.)"],
+        [
+            [
+                c.measure,
+                f"{c.b} vs {c.a}",
+                f"{c.mean_diff:+.4f}",
+                f"{c.wins} / {c.losses}",
+                _p(c.p_values.get(TestKind.T_TEST, math.nan)),
+                _p(c.p_values.get(TestKind.RANDOMISATION, math.nan)),
+            ]
+            for c in comparisons
+        ],
+    )
+
+
 def _p(value: float) -> str:
     if math.isnan(value):
         return "–"
@@ -617,20 +635,7 @@ def write_followup_report(out: Path, report: FollowupReport) -> list[str]:
             "",
             SIGNIFICANCE_NOTE,
             "",
-            markdown_table(
-                ["measure", "comparison", "Δ", "better / worse", "p (t)", "p (rand.)"],
-                [
-                    [
-                        c.measure,
-                        f"{c.b} vs {c.a}",
-                        f"{c.mean_diff:+.4f}",
-                        f"{c.wins} / {c.losses}",
-                        _p(c.p_values.get(TestKind.T_TEST, math.nan)),
-                        _p(c.p_values.get(TestKind.RANDOMISATION, math.nan)),
-                    ]
-                    for c in report.comparisons
-                ],
-            ),
+            comparison_table(report.comparisons),
             "",
         ]
     if report.notes:

@@ -7,8 +7,9 @@ yet (after a cause, its symptoms, diagnosis and treatment), and grounded: the en
 search for it finds the page it came from.
 
 Example:
-    >>> suggest_followups("What is pernicious anemia?", passages, limit=3)
-    ['What causes Pernicious Anemia?', 'How to diagnose Pernicious Anemia?', ...]
+    >>> focus = analyze("What is pernicious anemia?").focus
+    >>> suggest_followups("What is pernicious anemia?", passages, focus=focus)  # doctest: +SKIP
+    ['What causes Pernicious Anemia?', 'What are the symptoms of Pernicious Anemia?', ...]
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Protocol
 from answer.lead import mentions
 from answer.terms import content_terms
 from corpus.types import EvidenceKind, Passage
-from retriever.question import Concept, QuestionType, analyze
+from retriever.concepts import Concept
+from retriever.question import QuestionType, analyze
 from retriever.types import ScoredPassage
 
 _SPACE_BEFORE_MARK = re.compile(r"\s+([?.!,;:])")

@@ -15,6 +15,7 @@ a statement *about the evidence*, never a medical claim, never cited, and marked
 labelled quote per concept ("On ferritin (African iron overload, GHR): ...").
 
 Example:
+    >>> from retriever.question import analyze
     >>> gap_statement(analyze("Are vitamin B12 levels higher with lower ferritin levels?"))
     'The indexed evidence does not directly relate vitamin B12 levels to ferritin levels.'
 """
@@ -26,7 +27,8 @@ from functools import lru_cache
 
 from answer.terms import content_terms, overlap
 from answer.typefit import direction_of
-from retriever.question import Concept, QuestionAnalysis, QuestionType, concept
+from retriever.concepts import Concept, concept
+from retriever.question import QuestionAnalysis, QuestionType
 
 # The fixed wording of a gap lead per question type; "{focus}" is the focus concepts joined
 # as a list. A relation question with two or more concepts has its own sentence.

@@ -40,15 +40,8 @@ from typing import Protocol
 import Stemmer
 
 from answer.llm import LLMError
-from retriever.question import (
-    AUXILIARIES,
-    QUESTION_WORDS,
-    Vocabulary,
-    analyze,
-    as_question,
-    concept,
-    normalize,
-)
+from retriever.concepts import concept, normalize
+from retriever.question import AUXILIARIES, QUESTION_WORDS, Vocabulary, analyze, as_question
 from retriever.rewrite import Rewrite, Rewriter
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retriever.question import SYMPTOM_WORDS, Concept, QuestionType
+from retriever.concepts import SYMPTOM_WORDS, Concept
+from retriever.question import QuestionType
 
 
 def _alternatives(words: Sequence[str] | frozenset[str]) -> str:
@@ -250,6 +251,7 @@ def defines(text: str, focus: Sequence[Concept]) -> bool:
     concept (any subject when there is no focus).
 
     Example:
+        >>> from retriever.concepts import concept
         >>> defines("Hemochromatosis is a disease in which too much iron builds up in the body.",
         ...         [concept("hemochromatosis")])
         True

@@ -44,7 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retriever.question import Concept, QuestionType, analyze, concept, normalize  # noqa: E402
+from retriever.concepts import Concept, concept, normalize  # noqa: E402
+from retriever.question import QuestionType, analyze  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "liveqa-med-dev" / "questions.jsonl"
 RESULTS = ROOT / "var" / "results" / "question_analysis.json"

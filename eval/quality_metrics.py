@@ -201,7 +201,7 @@ def focus_covered(text: str, focus: str, threshold: float = FOCUS_THRESHOLD) -> 
         >>> focus_covered("Gabapentin and hydrocodone", "Gabamentine")
         True
     """
-    from retriever.question import concept  # the engine's synonym table
+    from retriever.concepts import concept  # the engine's synonym table
 
     wanted = content_tokens(focus)
     if not wanted:

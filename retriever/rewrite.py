@@ -75,19 +75,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from retriever.concepts import Concept, concept, normalize, with_head
 from retriever.question import (
-    Concept,
     QuestionAnalysis,
     QuestionType,
     Vocabulary,
     analyze,
     as_question,
-    concept,
     fill,
     is_content_word,
-    normalize,
     slot,
-    with_head,
 )
 
 MAX_CHAIN = 3

@@ -26,10 +26,11 @@ from answer.settings import Settings
 from corpus.types import EvidenceTier, Passage, passage_id
 from index.embedder import SentenceTransformerEmbedder
 from index.store import PassageIndex
+from retriever.concepts import concept
 from retriever.dense import DenseRetriever
 from retriever.hybrid import HybridRetriever, RetrievalConfig
 from retriever.lexical import LexicalRetriever
-from retriever.question import QuestionAnalysis, QuestionType, concept
+from retriever.question import QuestionAnalysis, QuestionType
 from retriever.types import Evidence, Filters, ScoredPassage
 from tests.fixtures_retriever import retriever_embedder, retriever_index  # noqa: F401
 

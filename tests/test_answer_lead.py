@@ -9,7 +9,8 @@ import pytest
 
 from answer.lead import concept_label, core, covers, gap_statement, listing, mentions
 from answer.typefit import defines, direction_of, has_dose, states_direction
-from retriever.question import analyze, concept
+from retriever.concepts import concept
+from retriever.question import analyze
 
 SEED = "Are vitamin B12 levels higher with lower ferritin levels?"
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from answer.typefit import VOCABULARY, fits_type, has_amount
-from retriever.question import QuestionType, concept
+from retriever.concepts import concept
+from retriever.question import QuestionType
 
 QT = QuestionType
 

@@ -12,21 +12,15 @@ import dataclasses
 
 import pytest
 
+from retriever.concepts import SYNONYMS, Concept, concept, is_drug, is_symptom, normalize, with_head
 from retriever.question import (
     CUES,
     POPULATION_WORDS,
-    SYNONYMS,
-    Concept,
     QuestionType,
     analyze,
     as_question,
-    concept,
     fill,
     is_content_word,
-    is_drug,
-    is_symptom,
-    normalize,
-    with_head,
 )
 
 QT = QuestionType

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from retriever.question import QuestionType, analyze, concept
+from retriever.concepts import concept
+from retriever.question import QuestionType, analyze
 from retriever.rewrite import (
     BARE_FRAME,
     MAX_CHAIN,

@@ -58,9 +58,11 @@ def ask(pg, question: str, *, turn: int) -> None:
 
 
 def wait_done(pg, turn: int):
-    article = pg.locator(f"followup-chat article.turn[data-turn='{turn}']")
-    article.locator(".disclaimer, .error").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    return article
+    """The turn's article once its stream has ended: the answer handled, or an error shown."""
+    selector = f"followup-chat article.turn[data-turn='{turn}']"
+    finished = pg.locator(f"{selector}[data-done], {selector} .error")
+    finished.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    return pg.locator(selector)
 
 
 def requests_to(pg, path_part: str) -> list[dict]:

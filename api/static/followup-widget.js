@@ -1395,6 +1395,7 @@ mark {
       if (data && data.conversation_id) this._conversationId = String(data.conversation_id);
       turn.answer = answer;
       turn.done = true;
+      turn.node.dataset.done = "true"; // the stream's last event has been handled
       if (!answer || !Array.isArray(answer.sections)) return;
       // The streamed sentences are the answer; redraw from the full JSON only if events were
       // lost (or the service sent JSON instead of a stream).

@@ -378,7 +378,7 @@ def build_engine(settings: Settings) -> Engine:
     from index.embedder import SentenceTransformerEmbedder
     from index.store import PassageIndex
     from retriever.fusion import FusionMode
-    from retriever.hybrid import HybridRetriever, RetrievalConfig
+    from retriever.hybrid import HybridRetriever, RetrievalConfig, index_vocabulary
     from retriever.lexical import LexicalRetriever
     from retriever.policy import PolicyConfig
     from retriever.rewrite import RuleRewriter
@@ -424,19 +424,16 @@ def build_engine(settings: Settings) -> Engine:
             research_k=answer_settings.passages_per_kind,
         ),
     )
-    retriever = HybridRetriever(index, embedder, retrieval_config)
+    rewriter = None
     if answer_settings.rewriter == "llm":
         if settings.llm.base_url:
-            # The fallback rules analyse with the vocabulary the retriever derives from the
-            # index's term statistics; the constructor is cheap, so the retriever is built
-            # again around the LLM rewriter rather than duplicating how it derives them.
-            vocabulary = retriever.vocabulary
+            vocabulary = index_vocabulary(index)
             rewriter = LLMRewriter(
                 _chat_client(settings), RuleRewriter(vocabulary), vocabulary=vocabulary
             )
-            retriever = HybridRetriever(index, embedder, retrieval_config, rewriter=rewriter)
         else:
             logger.warning("answer.rewriter is 'llm' but llm.base_url is not set: rules")
+    retriever = HybridRetriever(index, embedder, retrieval_config, rewriter=rewriter)
     lexical = LexicalRetriever(index.lexical, index.passages)
     composer = ExtractiveComposer(
         embedder,

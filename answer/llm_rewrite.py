@@ -202,7 +202,7 @@ class LLMRewriter:
             state, rule and topic shift every rewrite carries
             (:class:`retriever.rewrite.RuleRewriter`).
         vocabulary: The index's vocabulary, for analysing the model's question as the fallback
-            analyses its own (``HybridRetriever.vocabulary``).
+            analyses its own (:func:`retriever.hybrid.index_vocabulary`).
 
     Example:
         >>> rewriter = LLMRewriter(ChatClient(url, model="m"), RuleRewriter())

@@ -218,12 +218,6 @@ class HybridRetriever:
     def config(self) -> RetrievalConfig:
         return self._config
 
-    @property
-    def vocabulary(self) -> Vocabulary | None:
-        """The index's words (idf above 0) the default rewriter analyses with; ``None``
-        without term statistics."""
-        return self._vocabulary
-
     # ----------------------------------------------------------------- single queries
 
     def candidates(self, query: str) -> list[ScoredPassage]:
@@ -453,6 +447,12 @@ class HybridRetriever:
             while len(cache) > self._config.query_cache:
                 cache.popitem(last=False)
         return np.stack([known[t] for t in texts])
+
+
+def index_vocabulary(index: SearchIndex) -> Vocabulary | None:
+    """The vocabulary of an opened index (``None`` if its BM25 store offers no statistics)."""
+    stats = _default_term_stats(index)
+    return IndexVocabulary(stats) if stats is not None else None
 
 
 class IndexVocabulary:

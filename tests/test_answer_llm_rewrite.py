@@ -30,7 +30,7 @@ from answer.llm_rewrite import (
 )
 from answer.settings import AnswerSettings
 from index.store import PassageIndex
-from retriever.hybrid import HybridRetriever
+from retriever.hybrid import HybridRetriever, index_vocabulary
 from retriever.rewrite import RewriteRule, RuleRewriter
 from retriever.types import Conversation, Turn
 from tests.fixtures_retriever import retriever_embedder, retriever_index  # noqa: F401
@@ -218,7 +218,7 @@ def test_the_retriever_searches_and_shows_the_llm_standalone(
 ) -> None:
     endpoint.replies["retriever"] = (200, LLM_PREGNANCY, 0.0)
     client = ChatClient(endpoint.url, model="retriever", timeout_s=5)
-    vocabulary = HybridRetriever(retriever_index, retriever_embedder).vocabulary
+    vocabulary = index_vocabulary(retriever_index)
     assert vocabulary is not None  # the fixture index has BM25 term statistics
     rewriter = LLMRewriter(client, RuleRewriter(vocabulary), vocabulary=vocabulary)
     retriever = HybridRetriever(retriever_index, retriever_embedder, rewriter=rewriter)

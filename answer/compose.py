@@ -67,10 +67,9 @@ from answer.followups import Grounding, focus_of, suggest_followups
 from answer.lead import concept_label, covers, gap_statement, mentions
 from answer.quotes import (
     QuoteUnit,
-    Role,
     names_topic,
     quote_units,
-    research_role,
+    reports_findings,
     sample_size,
     source_label,
     topic_of,
@@ -395,7 +394,7 @@ class ExtractiveComposer:
         if passage.kind is EvidenceKind.RESEARCH:
             # Findings and conclusions only; a framed research sentence would need the whole
             # study title as its label.
-            units = [u for u in units if not u.framed and research_role(u.last) is Role.RESULT]
+            units = [u for u in units if not u.framed and reports_findings(u)]
         return units
 
     def _judged(self, candidate: Candidate, analysis: QuestionAnalysis) -> Candidate:

@@ -120,6 +120,13 @@ def research_role(text: str) -> Role:
     return Role.RESULT
 
 
+def reports_findings(unit: QuoteUnit) -> bool:
+    """Whether a research unit quotes findings: its sentence and any antecedent joined to it
+    are results or conclusions, not methods ("Methodology: 340 subjects ... were studied")."""
+    antecedent = unit.span.text[: len(unit.span.text) - len(unit.last)].strip()
+    return all(research_role(part) is Role.RESULT for part in (antecedent, unit.last) if part)
+
+
 def sample_size(text: str) -> int | None:
     """The number of participants an abstract states (the largest it names), or ``None``.
 

@@ -64,7 +64,8 @@ def study_note(sentence: Sentence) -> str:
 def _sentence_markdown(sentence: Sentence) -> str:
     if sentence.kind is not SentenceKind.QUOTE:
         return f"*{sentence.text}*"  # our own words about the evidence, shown as a note
-    text = f"{sentence.text} {markers(sentence.citations)}".rstrip()
+    # A quote may span a line break of its source; Markdown shows it as one paragraph.
+    text = f"{' '.join(sentence.text.split())} {markers(sentence.citations)}".rstrip()
     if sentence.label:
         text = f"*{sentence.label}:* {text}"
     note = study_note(sentence)

@@ -119,7 +119,8 @@ VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
     ),
     QuestionType.COMPARISON: re.compile(
         r"\b(?:compar(?:e|ed|ison|able)|than|versus|vs|differen(?:ce|ces|t)|differ(?:s)?|unlike|"
-        r"whereas|similar(?:ly)?|better|worse|both|while|on\s+the\s+other\s+hand|in\s+contrast)"
+        r"whereas|similar(?:ly)?|better|worse|both|while|on\s+the\s+other\s+hand|in\s+contrast|"
+        r"mistaken|confused|mimic(?:s|ked)?|distinguish(?:ed)?|differentiate[ds]?|or\s+whether)"
         r"\b",
         re.IGNORECASE,
     ),

@@ -14,6 +14,7 @@ from answer.quotes import (
     leans_back,
     names_topic,
     quote_units,
+    reports_findings,
     research_role,
     sample_size,
     source_label,
@@ -156,3 +157,21 @@ def test_a_quote_names_its_page_topic_or_is_framed() -> None:
     p = passage(AFRICAN_IRON_OVERLOAD)
     assert names_topic("People with African iron overload may have mild anemia.", p)
     assert not names_topic("Ferritin stores and releases iron in cells.", p)
+
+
+def test_a_research_finding_joined_to_a_methods_antecedent_is_not_quoted() -> None:
+    # Shortened from two SciFact abstracts on microcytosis in the demo corpus.
+    methods = (
+        "340 subjects with microcytic hypochromic anemia from Southwest Iran were studied. "
+        "These include 325 individuals: 171 with Beta-thalassemia trait."
+    )
+    findings = (
+        "In North Europeans, microcytosis was present in 3% of males. "
+        "These differences were significant in both sexes and in every age group."
+    )
+    for text, expected in ((methods, False), (findings, True)):
+        p = passage(text, title="Microcytosis", source="SciFact")
+        spans = candidate_spans(p)
+        units = quote_units(p, spans, np.eye(len(spans), 8, dtype=np.float32))
+        assert [u.sentences for u in units] == [1, 2]
+        assert reports_findings(units[1]) is expected

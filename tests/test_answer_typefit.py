@@ -217,3 +217,12 @@ def test_every_type_has_a_rule() -> None:
     for qtype in QT:
         fits_type(qtype, ANEMIA_IS, [concept("anemia")])  # no KeyError
     assert set(VOCABULARY) | {QT.DOSAGE, QT.RELATION, QT.DEFINITION, QT.OTHER} == set(QT)
+
+
+def test_a_sentence_about_being_mistaken_for_another_condition_compares() -> None:
+    # NHLBI, "Thalassemias" (the demo corpus).
+    text = (
+        "Mild anemia caused by alpha thalassemia trait might be mistaken for iron-deficiency "
+        "anemia."
+    )
+    assert fits_type(QuestionType.COMPARISON, text)

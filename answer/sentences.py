@@ -43,7 +43,7 @@ from index.types import Embedder, Vectors
 logger = logging.getLogger(__name__)
 
 # Bump when the rules below change: cached vectors of an older splitter are not reused.
-SPLITTER_VERSION = 1
+SPLITTER_VERSION = 2
 
 # A quotable sentence has at least this many words and at most this many. Below 6 words it is
 # a heading or a fragment ("Key Points", "Outlook"); above 60 it is a run-on list or table that
@@ -79,6 +79,9 @@ _BOILERPLATE = (
     "key points",
 )
 
+
+# A list item behind a short label: "Pregnant women: At the first prenatal visit."
+_LIST_LABEL = re.compile(r"^[A-Z][\w'-]*(?: [\w'-]+){0,2}: [A-Z]")
 
 # Openers that point back at a sentence the reader will not see ("It carries oxygen ...").
 # Such sentences are quotable but read worse alone, so selection ranks them a little lower.
@@ -130,7 +133,7 @@ def junk_reason(text: str) -> str | None:
     numeric = sum(1 for word in words if _NUMERIC.match(word))
     if numeric / len(words) > 0.3:
         return "table"
-    if text.count(" - ") >= 2 or "   " in text:
+    if text.count(" - ") >= 2 or "   " in text or _LIST_LABEL.match(text):
         return "list"
     return None
 

@@ -52,6 +52,8 @@ def test_every_candidate_is_an_exact_span_of_its_passage() -> None:
         # A bullet without a full stop (NHLBI iron-deficiency anemia page).
         ("Listen to your heart for rapid or irregular heartbeats", "no full stop"),
         ("NIH: National Heart, Lung, and Blood Institute", "no full stop"),
+        # A list item behind a short label (NHLBI iron-deficiency anemia page, screening).
+        ("Pregnant women: At the first prenatal visit.", "list"),
         # GARD boilerplate that points at a table the answer cannot show.
         (
             "If the information is available, the table below includes how often the symptom "

@@ -108,23 +108,18 @@ _QUALIFIERS = {
     "concentration": "",
     "concentrations": "",
     "overload": "",
-    "supplements": "",
-    "supplementation": "",
 }
 
 
 @lru_cache(maxsize=4096)
 def core(c: Concept) -> Concept | None:
-    """The concept without its qualifier ("vitamin B12" for "vitamin B12 deficiency")."""
-    if c.qualifier and c.head.lower() != c.name.lower():
-        name = c.name.lower().replace("-", " ")
-        if not name.endswith(" deficiency anemia"):
-            return concept(c.head)
-    lowered = c.name.lower().replace("-", " ")
+    """The concept without its qualifier ("vitamin B12" for "vitamin B12 deficiency"), when
+    the qualifier is one of :data:`_QUALIFIERS` ("iron supplements" keeps its qualifier: a
+    sentence on iron is not one on taking it)."""
+    name = c.name.lower().replace("-", " ")
     for qualifier, remains in _QUALIFIERS.items():
-        if lowered.endswith(" " + qualifier):
-            base = lowered[: -len(qualifier) - 1]
-            return concept(f"{base} {remains}".strip())
+        if name.endswith(" " + qualifier):
+            return concept(f"{name[: -len(qualifier) - 1]} {remains}".strip())
     return None
 
 

@@ -72,7 +72,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from retriever.concepts import Concept, concept, normalize, with_head
@@ -492,15 +492,7 @@ def _new_topic(turn: _Turn) -> _Outcome:
 def _unchanged(turn: _Turn) -> _Outcome:
     # "Should she take iron supplements?": still about the conversation's people.
     people = turn.state.population if _same_people(turn) else ()
-    outcome = _as_asked(turn, topic_shift=False, population=people)
-    if people and not turn.asked.population and _PERSON.search(turn.question):
-        # Name them, as the "Focus: question" convention of fill() does for a focus:
-        # "Pregnant women: should she take iron supplements?".
-        named = f"{' and '.join(people)}: {turn.question[:1].lower()}{turn.question[1:]}"
-        standalone = as_question(named)
-        state = replace(outcome.state, standalone=standalone)
-        return _Outcome(standalone, state, outcome.topic_shift)
-    return outcome
+    return _as_asked(turn, topic_shift=False, population=people)
 
 
 def _substitute_focus(turn: _Turn) -> _Outcome:

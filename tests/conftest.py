@@ -6,3 +6,6 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# The local OpenAI-compatible endpoint of the LLM generator and LLM rewriter tests.
+from tests.fixtures_llm import endpoint  # noqa: E402, F401

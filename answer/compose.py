@@ -205,11 +205,7 @@ class Candidate:
     fits_any: bool = False  # ... or another type the question asks
     labelled: bool = False  # shown after its page's label ("On Hemochromatosis (NHLBI)")
     shown: bool = False  # an earlier answer of the conversation quoted it
-
-    @property
-    def damaged(self) -> bool:
-        """The quote probably lost a character upstream (MedQuAD text): it never leads."""
-        return self.passage.dataset == "medquad" and damaged(self.span.text)
+    damaged: bool = False  # probably lost a character upstream (MedQuAD text): never leads
 
     @property
     def kind(self) -> EvidenceKind:
@@ -219,6 +215,22 @@ class Candidate:
     def label(self) -> str | None:
         """The page label shown before the quote, when it has one."""
         return source_label(self.passage) if self.labelled else None
+
+
+@dataclass(frozen=True)
+class Asks:
+    """What a question's analysis asks of every candidate, worked out once per question."""
+
+    direction: str | None  # "high"/"low" for a question reading a value
+    population: frozenset[str]  # content terms of who it is asked about
+
+    @classmethod
+    def of(cls, analysis: QuestionAnalysis) -> Asks:
+        direction = direction_of(analysis.question)
+        return cls(
+            direction=direction if analysis.qtype is QuestionType.DIAGNOSIS else None,
+            population=content_terms(" ".join(analysis.population)),
+        )
 
 
 @dataclass(frozen=True)
@@ -339,6 +351,7 @@ class ExtractiveComposer:
             p.id: i for i, p in enumerate(research)
         }
         shown = shown_text(conversation) if config.focused else ""
+        asks = Asks.of(analysis) if analysis is not None else None
         candidates: list[Candidate] = []
         for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
             if not entry.spans:
@@ -367,9 +380,10 @@ class ExtractiveComposer:
                     score=self._selection_score(rel, text, passage, profile),
                     labelled=labelled,
                     shown=bool(shown) and text in shown,
+                    damaged=passage.dataset == "medquad" and damaged(text),
                 )
                 if config.focused and analysis is not None:
-                    candidate = self._judged(candidate, analysis)
+                    candidate = self._judged(candidate, analysis, asks)
                 candidates.append(candidate)
         best = max((c.relevance for c in candidates), default=None)
         support = judge_support(
@@ -397,7 +411,7 @@ class ExtractiveComposer:
             units = [u for u in units if not u.framed and reports_findings(u)]
         return units
 
-    def _judged(self, candidate: Candidate, analysis: QuestionAnalysis) -> Candidate:
+    def _judged(self, candidate: Candidate, analysis: QuestionAnalysis, asks: Asks) -> Candidate:
         """The candidate with its focus coverage and type fit, and the score they earn."""
         config = self._config
         focus = analysis.focus
@@ -406,15 +420,13 @@ class ExtractiveComposer:
         topic = topic_of(candidate.passage) if candidate.labelled else None
         covered_framed = covers(focus, text, topic)
         fits = fits_type(analysis.qtype, text, focus)
-        direction = direction_of(analysis.question)
-        if analysis.qtype is QuestionType.DIAGNOSIS and direction is not None:
-            fits = fits and states_direction(text, direction)
+        if asks.direction is not None:  # reading a value: "What does a high ferritin mean?"
+            fits = fits and states_direction(text, asks.direction)
         fits_any = fits or any(fits_type(t, text, focus) for t in analysis.types)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0
-        if analysis.population:  # "in pregnant women": quotes about them answer better
-            population = content_terms(" ".join(analysis.population))
-            bonus += config.focus_weight * overlap(population, candidate.terms)
+        if asks.population:  # "in pregnant women": quotes about them answer better
+            bonus += config.focus_weight * overlap(asks.population, candidate.terms)
         if analysis.qtype is QuestionType.DEFINITION and defines(text, focus):
             bonus += config.fit_weight  # "X is a ..." answers "What is X?" best
         return replace(
@@ -589,12 +601,12 @@ class ExtractiveComposer:
         chosen: list[Candidate] = []
         if bottom is not None:
             chosen = [bottom]
-            lead = [self._draft(bottom, analysis)]
+            lead = [self._draft(bottom)]
         elif analysis is not None and analysis.focus:
             lead = [DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
             for candidate, label in self._gap_parts(prepared, analysis):
                 chosen.append(candidate)
-                lead.append(self._draft(candidate, analysis, label=label))
+                lead.append(self._draft(candidate, label=label))
         best_relevance = prepared.best or 0.0
 
         def names_focus(c: Candidate) -> bool:
@@ -665,8 +677,8 @@ class ExtractiveComposer:
             sections=[
                 Draft(SectionKind.NOTICE, [DraftSentence(text) for text in notice_texts]),
                 Draft(SectionKind.BOTTOM_LINE, lead),
-                Draft(SectionKind.GUIDELINES, [self._draft(c, analysis) for c in guideline]),
-                Draft(SectionKind.RESEARCH, [self._draft(c, analysis) for c in research]),
+                Draft(SectionKind.GUIDELINES, [self._draft(c) for c in guideline]),
+                Draft(SectionKind.RESEARCH, [self._draft(c) for c in research]),
             ],
             suggested_followups=followups,
             timings_ms=timings,
@@ -692,9 +704,7 @@ class ExtractiveComposer:
             limit=self._config.followups,
         )
 
-    def _draft(
-        self, candidate: Candidate, analysis: QuestionAnalysis | None, label: str | None = None
-    ) -> DraftSentence:
+    def _draft(self, candidate: Candidate, label: str | None = None) -> DraftSentence:
         if not self._config.focused:
             return DraftSentence(candidate.span.text, (candidate.passage,))
         research = candidate.kind is EvidenceKind.RESEARCH

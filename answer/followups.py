@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Protocol
 
 from answer.lead import mentions
+from answer.quotes import topic_of
 from answer.terms import content_terms
 from corpus.types import EvidenceKind, Passage
 from retriever.concepts import Concept
@@ -63,8 +65,8 @@ def tidy_question(heading: str) -> str:
 
 
 def focus_of(passage: Passage) -> str:
-    """The topic a passage is about: its title up to a " — " heading separator, lower-cased."""
-    return passage.title.split(" — ")[0].strip().lower()
+    """The topic a passage is about, lower-cased for comparing (:func:`topic_of`)."""
+    return topic_of(passage).lower()
 
 
 def _question_of(passage: Passage) -> str | None:
@@ -164,7 +166,7 @@ def suggest_followups(
     if not focus and not topics:
         guideline = [p for p in passages if p.kind is EvidenceKind.GUIDELINE]
         topics = {focus_of(guideline[0])} if guideline else set()
-    found: list[tuple[int, int, str]] = []
+    found: list[tuple[int, int, str, Passage]] = []  # (type rank, order, question, page)
     for order, passage in enumerate(passages):
         text = _question_of(passage)
         if text is None:
@@ -179,14 +181,12 @@ def suggest_followups(
         if qtype in asked_types:
             continue
         seen.append(terms)
-        found.append((_rank(qtype), order, text))
+        found.append((_rank(qtype), order, text, passage))
     suggestions: list[str] = []
     kinds: set[int] = set()
-    by_text = {_question_of(p): p for p in passages}
-    for rank, _, text in sorted(found):
+    for rank, _, text, source in sorted(found, key=lambda item: item[:2]):
         if rank in kinds and rank < len(NEXT_TYPES):
             continue  # one question per type
-        source = by_text[text]
         if grounded is not None and not grounded(text, source):
             continue
         kinds.add(rank)
@@ -196,7 +196,9 @@ def suggest_followups(
     return suggestions
 
 
+@lru_cache(maxsize=4096)
 def _types(question: str) -> tuple[QuestionType, ...]:
+    # Cached: the same page headings are candidates for answer after answer.
     try:
         return analyze(question).types
     except ValueError:  # no word in it

@@ -69,14 +69,9 @@ def listing(names: Sequence[str]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def concept_name(c: Concept) -> str:
-    """The concept as asked: "vitamin B12 levels" (its qualifier kept)."""
-    return c.name
-
-
 def gap_statement(analysis: QuestionAnalysis) -> str:
     """The fixed evidence-gap sentence for ``analysis`` (which has at least one concept)."""
-    names = [concept_name(c) for c in analysis.focus]
+    names = [c.name for c in analysis.focus]  # as asked, qualifier kept
     if analysis.qtype is QuestionType.RELATION and len(names) >= 2:
         return _RELATION_TEMPLATE.format(first=names[0], rest=listing(names[1:]))
     direction = direction_of(analysis.question)
@@ -89,14 +84,17 @@ def gap_statement(analysis: QuestionAnalysis) -> str:
 def concept_label(subject: Concept, topic: str | None, source: str | None) -> str:
     """ "On ferritin" or, when the quote's page is about something else, "On ferritin
     (African iron overload, GHR)"."""
-    label = _CONCEPT_LABEL.format(concept=concept_name(subject))
+    label = _CONCEPT_LABEL.format(concept=subject.name)
     where = [part for part in (topic, source) if part]
     return f"{label} ({', '.join(where)})" if where else label
 
 
 # Qualifiers that narrow a concept without changing what it is about, and what remains: a
 # sentence on vitamin B12 speaks to "vitamin B12 deficiency" and "vitamin B12 levels"
-# questions, one on iron deficiency to "iron-deficiency anemia" questions.
+# questions, one on iron deficiency to "iron-deficiency anemia" questions. Looser than
+# Concept.mentioned_in (retriever.concepts.TRANSPARENT_QUALIFIERS), on purpose: a quote may
+# speak to the question's subject without naming its condition; but a sentence on iron is no
+# sentence on taking iron supplements, so "supplements" is not dropped here.
 _QUALIFIERS = {
     "deficiency anemia": "deficiency",
     "deficiency anaemia": "deficiency",
@@ -128,10 +126,12 @@ def core(c: Concept) -> Concept | None:
 MULTIWORD_SHARE = 0.75
 
 
+@lru_cache(maxsize=65536)
 def mentions(c: Concept, text: str) -> bool:
     """Whether ``text`` names the concept, the concept without its qualifier, or (for a
     concept of three or more content words) at least :data:`MULTIWORD_SHARE` of its stemmed
-    content words."""
+    content words. Cached: one answer asks it of the same sentences and page titles many
+    times (coverage, gap parts, suggestions)."""
     bare = core(c)
     if c.mentioned_in(text) or (bare is not None and bare.mentioned_in(text)):
         return True

@@ -228,12 +228,14 @@ _DIGRAPH = re.compile(r"ae|oe")  # British spellings: anaemia, haemoglobin, diar
 _SPACES = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """Lower-case ``text`` and fold spellings that should meet when matching.
 
     Letter-digit hyphens close up ("B-12" -> "b12"), other inner hyphens and slashes become
     spaces, a possessive "'s" goes, "ae"/"oe" become "e" (anaemia, haemoglobin, diarrhoea).
     Applied to both sides of every comparison, so the folding need not be linguistically exact.
+    Cached: an answer checks the same sentences against every focus concept.
 
     Example:
         >>> normalize("Vitamin B-12 and iron-deficiency anaemia (Wegener's)")

@@ -43,7 +43,7 @@ from index.types import Embedder, Vectors
 logger = logging.getLogger(__name__)
 
 # Bump when the rules below change: cached vectors of an older splitter are not reused.
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3
 
 # A quotable sentence has at least this many words and at most this many. Below 6 words it is
 # a heading or a fragment ("Key Points", "Outlook"); above 60 it is a run-on list or table that
@@ -56,11 +56,14 @@ MAX_CHARS = 450
 # Structured-abstract labels that SciFact and PubMed keep inline ("RESULTS Median serum ...").
 # No "^": Pattern.match(text, pos) already anchors at pos, where "^" would not match.
 _LABEL = re.compile(
-    r"(?:(?:BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|INTRODUCTION|CONTEXT|METHODS?|DESIGN|SETTINGS?|"
-    r"PARTICIPANTS|PATIENTS|SUBJECTS|INTERVENTIONS?|MEASUREMENTS|MAIN OUTCOME MEASURES?|"
-    r"OUTCOMES?|RESULTS?|FINDINGS|CONCLUSIONS?|INTERPRETATION|SUMMARY|SIGNIFICANCE|"
-    r"RATIONALE|MATERIALS? AND METHODS|METHODS AND RESULTS|DATA SOURCES|STUDY SELECTION|"
-    r"DATA EXTRACTION|DATA SYNTHESIS|LIMITATIONS)[:.]?\s+)+(?=[A-Z0-9(])"
+    # Longer labels first: "METHODS AND RESULTS" must not stop after "METHODS".
+    r"(?:(?:MATERIALS? AND METHODS|METHODS AND RESULTS|MAIN OUTCOME MEASURES?|DATA SOURCES|"
+    r"STUDY SELECTION|DATA EXTRACTION|DATA SYNTHESIS|BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|"
+    r"INTRODUCTION|CONTEXT|METHODS?|DESIGN|SETTINGS?|PARTICIPANTS|PATIENTS|SUBJECTS|"
+    r"INTERVENTIONS?|MEASUREMENTS|OUTCOMES?|RESULTS?|FINDINGS|CONCLUSIONS?|INTERPRETATION|"
+    r"SUMMARY|SIGNIFICANCE|RATIONALE|LIMITATIONS)[:.]?\s+|"
+    # MedlinePlus opens its pages with "Summary : ".
+    r"Summary\s?:\s+)+(?=[A-Z0-9(])"
 )
 _TERMINAL = re.compile(r"""[.!]["')\]]*$""")
 _WORD = re.compile(r"\S+")
@@ -82,6 +85,12 @@ _BOILERPLATE = (
 
 # A list item behind a short label: "Pregnant women: At the first prenatal visit."
 _LIST_LABEL = re.compile(r"^[A-Z][\w'-]*(?: [\w'-]+){0,2}: [A-Z]")
+
+# A list item's bullet, which is not part of its sentence.
+_BULLET = re.compile(r"[-\u2022*]\s+")
+
+# "Enriched breads, cereals and other grain products If you don't get enough ...".
+_RUN_ON = re.compile(r"[a-z,] (?:If|When|You|Your|The|This|These|Those|It|They|We|For|In) [a-z]")
 
 # Openers that point back at a sentence the reader will not see ("It carries oxygen ...").
 # Such sentences are quotable but read worse alone, so selection ranks them a little lower.
@@ -139,14 +148,20 @@ def junk_reason(text: str) -> str | None:
 
 
 def candidate_spans(passage: Passage) -> tuple[SentenceSpan, ...]:
-    """The quotable sentences of ``passage``, in text order, as exact spans of its text."""
+    """The quotable sentences of ``passage``, in text order, as exact spans of its text.
+
+    A bullet item that is a whole sentence ("- The transferrin saturation test shows ...")
+    is quoted without its bullet."""
     text = passage.text
     spans: list[SentenceSpan] = []
     for start, end in split_sentences(text):
         label = _LABEL.match(text, start, end)
-        if label:
-            start = label.end()
+        bullet = _BULLET.match(text, start, end)
+        if label or bullet:
+            start = (label or bullet).end()
         sentence = text[start:end]
+        if bullet and _RUN_ON.search(sentence):
+            continue  # an item without its full stop, run into the next sentence
         if sentence and junk_reason(sentence) is None:
             spans.append(SentenceSpan(start, end, sentence))
     return tuple(spans)

@@ -144,3 +144,54 @@ def test_changed_text_under_the_same_id_is_encoded_again() -> None:
     edited = Passage(**{**original.__dict__, "text": "Your body needs iron to make hemoglobin."})
     assert edited.id == original.id
     assert bank.warm([edited]) == 1
+
+
+# NIDDK, "Hemochromatosis" (corpus/data/demo.jsonl): the blood tests are bullet items.
+HEMOCHROMATOSIS_TESTS = (
+    "Blood tests can determine whether the amount of iron stored in the body is higher than "
+    "normal:1\n- The transferrin saturation test shows how much iron is bound to the protein "
+    "that carries iron in the blood. Transferrin saturation values above or equal to 45 percent "
+    "are considered abnormal.\n"
+)
+# MedlinePlus, "Folic Acid": the last food item has no full stop.
+FOLIC_ACID_FOODS = (
+    "Foods with folic acid in them include\n- Leafy green vegetables\n- Fruits\n- Enriched "
+    "breads, cereals and other grain products If you don't get enough folic acid from the foods "
+    "you eat, you can also take it as a dietary supplement."
+)
+
+
+def test_a_bullet_item_that_is_a_sentence_is_quoted_without_its_bullet() -> None:
+    spans = candidate_spans(_passage(HEMOCHROMATOSIS_TESTS))
+    texts = [s.text for s in spans]
+    assert texts[0] == (
+        "The transferrin saturation test shows how much iron is bound to the protein that "
+        "carries iron in the blood."
+    )
+    assert all(HEMOCHROMATOSIS_TESTS[s.start : s.end] == s.text for s in spans)
+
+
+def test_a_bullet_item_run_into_the_next_sentence_is_not_quoted() -> None:
+    assert candidate_spans(_passage(FOLIC_ACID_FOODS)) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        # MedlinePlus pages open with "Summary : " (MedlinePlus, "Blood Count Tests").
+        (
+            "Summary : Your blood contains red blood cells (RBC), white blood cells (WBC), and "
+            "platelets.",
+            "Your blood contains red blood cells (RBC), white blood cells (WBC), and platelets.",
+        ),
+        # A structured abstract's two-word label (SciFact: folic acid and endothelial function).
+        (
+            "METHODS AND RESULTS A randomized, placebo-controlled study of folic acid (5 mg/d) "
+            "for 6 weeks was undertaken in 33 patients.",
+            "A randomized, placebo-controlled study of folic acid (5 mg/d) for 6 weeks was "
+            "undertaken in 33 patients.",
+        ),
+    ],
+)
+def test_page_and_abstract_labels_are_trimmed(text: str, quoted: str) -> None:
+    assert candidate_spans(_passage(text))[0].text == quoted

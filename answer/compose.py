@@ -77,11 +77,21 @@ from answer.quotes import (
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
-from answer.typefit import defines, direction_of, fits_type, states_direction
+from answer.typefit import (
+    asks_which_test,
+    asks_who,
+    defines,
+    direction_of,
+    fits_type,
+    names_people,
+    names_test,
+    states_direction,
+    states_purpose,
+)
 from corpus.repair import damaged
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
-from retriever.question import QuestionAnalysis, QuestionType, analyze
+from retriever.question import QuestionAnalysis, QuestionType, analyze, asks_purpose
 from retriever.types import Conversation, Evidence, ScoredPassage
 
 logger = logging.getLogger(__name__)
@@ -132,6 +142,8 @@ class ComposeConfig:
             of a quote that names the question's focus: naming it and fitting the type are
             themselves evidence of relevance. Quotes that name no focus concept are not
             quoted at all when the question has a focus.
+        repeat_margin: a quote shown earlier in the conversation leads again when its score
+            beats the best new qualified quote by more than this.
     """
 
     passages_per_kind: int = 4
@@ -158,6 +170,7 @@ class ComposeConfig:
     focus_weight: float = 0.15
     fit_weight: float = 0.05
     focused_floor: float = 0.3
+    repeat_margin: float = 0.15
 
     def __post_init__(self) -> None:
         for name in ("passages_per_kind", "guideline_sentences", "per_guideline_document"):
@@ -174,6 +187,7 @@ class ComposeConfig:
             "focus_weight",
             "fit_weight",
             "focused_floor",
+            "repeat_margin",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
@@ -223,6 +237,9 @@ class Asks:
 
     direction: str | None  # "high"/"low" for a question reading a value
     population: frozenset[str]  # content terms of who it is asked about
+    purpose: bool  # "Why does folate matter ...?": what it does or is needed for
+    tests: bool  # "Which blood tests show it?": tests by name
+    who: bool  # "Who needs extra folic acid?": people
 
     @classmethod
     def of(cls, analysis: QuestionAnalysis) -> Asks:
@@ -230,6 +247,9 @@ class Asks:
         return cls(
             direction=direction if analysis.qtype is QuestionType.DIAGNOSIS else None,
             population=content_terms(" ".join(analysis.population)),
+            purpose=asks_purpose(analysis.question),
+            tests=asks_which_test(analysis.question),
+            who=asks_who(analysis.question),
         )
 
 
@@ -422,6 +442,12 @@ class ExtractiveComposer:
         fits = fits_type(analysis.qtype, text, focus)
         if asks.direction is not None:  # reading a value: "What does a high ferritin mean?"
             fits = fits and states_direction(text, asks.direction)
+        if asks.tests:
+            fits = fits and names_test(text)
+        if asks.purpose:
+            fits = fits and states_purpose(text)
+        if asks.who:
+            fits = fits and names_people(text)
         fits_any = fits or any(fits_type(t, text, focus) for t in analysis.types)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0
@@ -529,9 +555,16 @@ class ExtractiveComposer:
             for c in pool
             if c.fits and (c.covered if relation else c.covered_framed) == focus and not c.damaged
         ]
-        # A follow-up leads with what is new; a quote shown before leads again only when it
-        # is the one that answers (saying the evidence is silent would then be false).
-        return self._preferred([c for c in qualified if not c.shown]) or self._preferred(qualified)
+        # A follow-up leads with what is new; a quote shown before leads again when it is the
+        # one that answers: when nothing new does (saying the evidence is silent would then be
+        # false), or when it answers clearly better than anything new.
+        new = self._preferred([c for c in qualified if not c.shown])
+        best = self._preferred(qualified)
+        if new is None or (
+            best is not None and best.score > new.score + self._config.repeat_margin
+        ):
+            return best
+        return new
 
     def _gap_parts(
         self, prepared: Prepared, analysis: QuestionAnalysis

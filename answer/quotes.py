@@ -57,9 +57,13 @@ _LEANS_BACK = re.compile(
     # "The treatment for chronic diarrhea ..." names its subject.
     r"(?!\s+(?:of|for|in|with)\b)|"
     r"In (?:this|the|our|these) (?:study|trial|studies|review|analysis|cohort|patients|group|"
-    r"population|case)|In (?:both|either|such) cases?|"
+    r"population|case)|In (?:both|either|such) cases?|If (?:either|both|neither)|Either|Neither|"
     r"These (?:patients|individuals|people|findings|results|data|children|women|men|subjects)|"
-    r"The (?:former|latter|same)|Most of them|Many of them|Some of them)\b",
+    r"The (?:former|latter|same)|Most of them|Many of them|Some of them|"
+    # "Levels above 300 µg/L ...": the measure was named in the sentence before.
+    r"(?:Levels?|Values?|Concentrations?|Results?|Readings?)\s+(?:above|below|over|under|"
+    r"between|greater|less|higher|lower|of\s+(?:more|less)|in\s+the)"
+    r")\b",
 )
 
 # A research sentence that only says what was done, or why, is not evidence on its own.
@@ -68,7 +72,7 @@ _METHODS = re.compile(
     r"analy[sz]ed|recorded|obtained|evaluated|examined|enrolled|randomi[sz]ed|included|"
     r"recruited|calculated|estimated|quantified|investigated|studied|compared|followed|"
     r"selected|assigned|allocated|screened|interviewed|performed|conducted|used|tested|"
-    r"excluded|defined|matched|stratified|adjusted)\b|"
+    r"excluded|defined|matched|stratified|adjusted|undertaken|carried out)\b|"
     r"we\s+(?:then\s+|also\s+|further\s+)?(?:report|describe|present|defined|conducted|performed|used|measured|studied|investigated|examined|assessed|"
     r"analy[sz]ed|enrolled|recruited|randomi[sz]ed|evaluated|compared|aimed|sought|designed|"
     r"hypothesi[sz]ed|tested|reviewed|searched|included|collected|retrospectively)\b|"
@@ -80,6 +84,20 @@ _METHODS = re.compile(
     r"(?:whether|if|the)\b|"
     r"participants\s+received|randomly\s+(?:assigned|allocated)|a total of \d|"
     r"data\s+(?:were|was)\s+(?:collected|obtained|extracted|analy[sz]ed))",
+    re.IGNORECASE,
+)
+# A sentence that states the study's question, or announces explanations without giving them,
+# is no finding even when it names one ("We investigated the hypothesis that folic acid ...
+# reduce(s) the risk of preeclampsia"; "Possible explanations for the association ... are
+# suggested").
+_QUESTION_ASKED = re.compile(
+    r"\bwe\s+(?:\w+\s+)?(?:investigated|examined|tested|explored|assessed|evaluated|"
+    r"hypothesi[sz]ed|aimed|sought)\s+(?:the\s+hypothesis|whether|if|how)\b|"
+    r"\b(?:we\s+)?hypothesi[sz]ed\s+that\b|"
+    r"\b(?:aim|objective|purpose|goal)s?\b[^.]{0,40}?\b(?:was|were|is|are)\s+to\b|"
+    r"\bto\s+(?:determine|assess|investigate|examine|evaluate|explore|test)\s+whether\b|"
+    r"\b(?:possible|potential)\s+(?:explanations?|mechanisms?|reasons?)\b[^.]*\b"
+    r"(?:are|is|were|was)\s+(?:suggested|discussed|proposed)\b",
     re.IGNORECASE,
 )
 # Words of a finding: they make a sentence a result even when it also names a method.
@@ -114,7 +132,10 @@ class Role(str, enum.Enum):  # noqa: UP042 - str mixin like the other enums here
 
 
 def research_role(text: str) -> Role:
-    """A research sentence's role: methods when it names a method and no finding."""
+    """A research sentence's role: methods when it states what was asked, or names a method
+    and no finding."""
+    if _QUESTION_ASKED.search(text):
+        return Role.METHODS
     if _METHODS.search(text) and not _RESULT.search(text):
         return Role.METHODS
     return Role.RESULT

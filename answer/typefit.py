@@ -209,6 +209,87 @@ def states_direction(text: str, direction: str) -> bool:
     return _DIRECTIONS[direction].search(text) is not None
 
 
+# "Which blood tests show it?" asks for tests by name: "The serum ferritin test ...", not
+# "Experts recommend testing for hemochromatosis ...".
+_WHICH_TEST = re.compile(
+    r"\b(?:which|what)\s+(?:kinds?\s+of\s+|\w+\s+)?(?:tests?|exams?|scans?)\b", re.IGNORECASE
+)
+_GENERIC = (
+    r"a|an|the|this|that|these|those|either|both|each|one|other|such|further|more|blood|lab|"
+    r"laboratory|special|simple|genetic|diagnostic|screening|medical|physical"
+)
+_NAMED_TEST = re.compile(
+    rf"\b(?!(?:{_GENERIC})\b)[a-z][\w-]*(?:\s+(?:saturation|level|levels|count))?\s+tests?\b|"
+    r"\b(?:complete\s+blood\s+count|CBC|biops(?:y|ies)|MRI|ultrasound|X-rays?|CT\s+scans?)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_which_test(question: str) -> bool:
+    """Whether ``question`` asks which tests (or exams) to do or show something."""
+    return _WHICH_TEST.search(question) is not None
+
+
+def names_test(text: str) -> bool:
+    """Whether ``text`` names a particular test.
+
+    Example:
+        >>> names_test("The serum ferritin test detects the amount of ferritin in the blood.")
+        True
+        >>> names_test("Experts recommend testing for hemochromatosis in people with symptoms.")
+        False
+    """
+    return _NAMED_TEST.search(text) is not None
+
+
+# "Who needs extra folic acid?" asks for people: "... very important for pregnant women".
+_WHO = re.compile(r"^\W*who\b|\b(?:which|what)\s+(?:people|patients|groups?)\b", re.IGNORECASE)
+_PEOPLE = re.compile(
+    r"\b(?:wom[ae]n|m[ae]n|child(?:ren)?|kids?|infants?|bab(?:y|ies)|newborns?|people|persons?|"
+    r"adults?|adolescents?|teens?|teenagers?|elderly|patients?|vegetarians?|vegans?|mothers?|"
+    r"girls?|boys?|pregnant|pregnancy|anyone|everyone|individuals?|those\s+who)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_who(question: str) -> bool:
+    """Whether ``question`` asks which people something concerns ("Who needs ...?")."""
+    return _WHO.search(question) is not None
+
+
+def names_people(text: str) -> bool:
+    """Whether ``text`` names a group of people.
+
+    Example:
+        >>> names_people("Folic acid also is very important for pregnant women.")
+        True
+        >>> names_people("Your body needs folic acid to make and maintain new cells.")
+        False
+    """
+    return _PEOPLE.search(text) is not None
+
+
+_PURPOSE = re.compile(
+    r"\b(?:prevent(?:s|ed|ing)?|protects?|helps?|needed|needs?\b[^.]{0,40}\bto|"
+    r"(?:important|essential|necessary|vital|required)\s+(?:for|to)|"
+    r"(?:lower|lowers|reduce|reduces|reduced)\s+(?:the\s+|your\s+|her\s+)?risk)\b",
+    re.IGNORECASE,
+)
+
+
+def states_purpose(text: str) -> bool:
+    """Whether ``text`` says what something does or is needed for: the answer to "Why does
+    the body need folic acid?" or "Why does folate matter before pregnancy?".
+
+    Example:
+        >>> states_purpose("Getting enough folic acid can prevent major birth defects.")
+        True
+        >>> states_purpose("Anemia can develop during pregnancy due to low levels of folate.")
+        False
+    """
+    return _PURPOSE.search(text) is not None
+
+
 def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> bool:
     """Whether sentence ``text`` can answer a question of type ``qtype`` (module docstring).
 

@@ -270,6 +270,18 @@ _PURPOSE = re.compile(
 acid?", "Why is iron important?"): the answer says what it does, a DEFINITION, not a cause."""
 
 
+def asks_purpose(question: str) -> bool:
+    """Whether ``question`` asks what something is for or why it counts.
+
+    Example:
+        >>> asks_purpose("Why does folate matter before pregnancy?")
+        True
+        >>> asks_purpose("Why do pregnant women get anemia?")
+        False
+    """
+    return _PURPOSE.search(question) is not None
+
+
 def _not_purpose(ctx: _Context, match: re.Match[str]) -> bool:
     return _PURPOSE.match(ctx.text, match.start()) is None
 

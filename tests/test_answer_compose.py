@@ -300,6 +300,13 @@ def test_a_follow_up_does_not_quote_again_what_the_conversation_showed(
     first = composer.compose(evidence)
     shown = [s.text for sec in first.sections for s in sec.sentences if s.citations]
     earlier = Conversation((Turn(evidence.question, answer=" ".join(shown)),))
+    # Asked again, the first lead still answers clearly best and leads again (repeat_margin);
+    # with no margin for that, a new quote leads.
+    lead = composer.compose(evidence, conversation=earlier).section(SectionKind.BOTTOM_LINE)
+    assert lead is not None and lead.sentences[0].text == shown[0]
+    composer = ExtractiveComposer(
+        load_embedder(), load_bank(), config=ComposeConfig(repeat_margin=10.0)
+    )
     again = composer.compose(evidence, conversation=earlier)
     quoted = [
         s.text

@@ -175,3 +175,50 @@ def test_a_research_finding_joined_to_a_methods_antecedent_is_not_quoted() -> No
         units = quote_units(p, spans, np.eye(len(spans), 8, dtype=np.float32))
         assert [u.sentences for u in units] == [1, 2]
         assert reports_findings(units[1]) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # SciFact abstracts that state their question, or announce explanations without giving
+        # them: they name a finding's words ("reduce the risk", "association") but report none.
+        "We investigated the hypothesis that folic acid supplementation and dietary folate intake "
+        "before conception and during pregnancy reduce the risk of preeclampsia.",
+        "Possible explanations for the association between folate deficiency and pregnancy "
+        "complications are suggested.",
+        "A randomized, placebo-controlled study of folic acid (5 mg/d) for 6 weeks was undertaken "
+        "in 33 patients.",
+    ],
+)
+def test_a_sentence_that_states_the_question_is_methods(text: str) -> None:
+    assert research_role(text) is Role.METHODS
+
+
+def test_a_finding_stays_a_result() -> None:
+    text = (
+        "Intervention trials and observational studies show that periconceptional (<12 weeks "
+        "gestation) folic acid supplementation significantly reduced the risk of neural tube "
+        "defects."
+    )
+    assert research_role(text) is Role.RESULT
+
+
+# NIDDK, "Hemochromatosis": the sentences after the serum ferritin test's bullet item.
+SERUM_FERRITIN = (
+    "The serum ferritin test detects the amount of ferritina protein that stores ironin the "
+    "blood. Levels above 300 \u00b5g/L in men and 200 \u00b5g/L in women are considered abnormal. "
+    "Levels above 1,000 \u00b5g/L in men or women indicate a high chance of iron overload and "
+    "organ damage. If either test shows higher-than-average levels of iron in the body, health "
+    "care providers can order a special blood test that can detect two copies of the C282Y "
+    "mutation to confirm the diagnosis."
+)
+
+
+def test_levels_and_either_test_lean_on_the_sentence_before() -> None:
+    assert leans_back("Levels above 300 \u00b5g/L in men and 200 \u00b5g/L in women are abnormal.")
+    assert leans_back("If either test shows higher-than-average levels of iron in the body.")
+    assert not leans_back("Levels of ferritin rise in inflammation.")
+    units = units_of(passage(SERUM_FERRITIN, title="Hemochromatosis", source="NIDDK"))
+    # "Levels above 300 ..." is never quoted without the test it is about.
+    assert not any(u.startswith("Levels above") for u in units)
+    assert any(u.startswith("The serum ferritin test") and "Levels above 300" in u for u in units)

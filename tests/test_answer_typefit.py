@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from answer.typefit import VOCABULARY, fits_type, has_amount
+from answer.typefit import (
+    VOCABULARY,
+    asks_which_test,
+    asks_who,
+    fits_type,
+    has_amount,
+    names_people,
+    names_test,
+    states_purpose,
+)
 from retriever.concepts import concept
-from retriever.question import QuestionType
+from retriever.question import QuestionType, asks_purpose
 
 QT = QuestionType
 
@@ -226,3 +235,42 @@ def test_a_sentence_about_being_mistaken_for_another_condition_compares() -> Non
         "anemia."
     )
     assert fits_type(QuestionType.COMPARISON, text)
+
+
+def test_a_purpose_question_wants_what_the_thing_does() -> None:
+    assert asks_purpose("Why does folate matter before pregnancy?")
+    assert asks_purpose("Why does the body need folic acid?")
+    assert not asks_purpose("Why do pregnant women get anemia?")
+    # MedlinePlus, "Folic Acid", and NHLBI, "Anemia".
+    assert states_purpose(
+        "Getting enough folic acid before and during pregnancy can prevent major birth defects "
+        "of her baby's brain or spine."
+    )
+    assert not states_purpose(
+        "Anemia can develop during pregnancy due to low levels of iron and folic acid (folate) "
+        "and changes in the blood."
+    )
+
+
+def test_a_which_test_question_wants_a_test_by_name() -> None:
+    assert asks_which_test("Which blood tests show hemochromatosis?")
+    assert asks_which_test("What tests diagnose thalassemia?")
+    assert not asks_which_test("How is hemochromatosis diagnosed?")
+    # NIDDK, "Hemochromatosis".
+    assert names_test(
+        "The transferrin saturation test shows how much iron is bound to the protein that "
+        "carries iron in the blood."
+    )
+    assert not names_test(
+        "Experts recommend testing for hemochromatosis in people who have symptoms, "
+        "complications, or a family history of the disease."
+    )
+    assert not names_test("A blood test involves drawing blood at a health care providers office.")
+
+
+def test_a_who_question_wants_people() -> None:
+    assert asks_who("Who needs extra folic acid?")
+    assert not asks_who("What is sickle cell trait?")
+    # NHLBI, "Anemia".
+    assert names_people("Folic acid also is very important for pregnant women.")
+    assert not names_people("Your body needs folic acid to make and maintain new cells.")

@@ -85,6 +85,7 @@ GRID: dict[str, Any] = {
         "typed": {"rewrite": False, "shift_rule": ShiftRule.EMBEDDING},
         "standalone/embedding": {"rewrite": True, "shift_rule": ShiftRule.EMBEDDING},
         "standalone/substitution": {"rewrite": True, "shift_rule": ShiftRule.SUBSTITUTION},
+        "standalone/recognised": {"rewrite": True, "shift_rule": ShiftRule.RECOGNISED},
         "standalone/rewriter": {"rewrite": True, "shift_rule": ShiftRule.REWRITER},
     },
     "dense_weight": [0.3, 0.5, 1.0],
@@ -99,6 +100,10 @@ NAMED: dict[str, dict[str, Any]] = {
     "standalone, embedding + substitution": {
         "rewrite": True,
         "shift_rule": ShiftRule.SUBSTITUTION,
+    },
+    "standalone, embedding + substitution + recognised": {
+        "rewrite": True,
+        "shift_rule": ShiftRule.RECOGNISED,
     },
 }
 

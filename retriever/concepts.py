@@ -443,6 +443,16 @@ def with_head(old: Concept, new: Concept) -> Concept:
     return _qualified(new.head, old.qualifier)
 
 
+def is_known(c: Concept) -> bool:
+    """Whether ``c`` is about an entry of the synonym table (its head is one).
+
+    Example:
+        >>> is_known(concept("B12 deficiency")), is_known(concept("kettle descaling"))
+        (True, False)
+    """
+    return c.head in SYNONYMS
+
+
 def is_drug(c: Concept) -> bool:
     """Whether the concept names a drug: a drug in the synonym table or a word with an INN stem.
 

@@ -107,6 +107,10 @@ class ShiftRule(enum.StrEnum):
     * ``SUBSTITUTION``: :func:`detect_shift`, and also every follow-up the rewriter answered by
       swapping the focus for an unrelated one ("And for B12?" after iron deficiency): its
       standalone question already carries the frame, and the old focus must not come back.
+    * ``RECOGNISED``: as ``SUBSTITUTION``, and also every new topic the rewriter judged
+      between entries of the synonym table (:attr:`retriever.rewrite.Rewrite.recognised`:
+      "What causes pernicious anemia?" after a question on ferritin). Between noun phrases
+      it does not know, its judgment is left to :func:`detect_shift`.
     * ``REWRITER``: the rewriter's own decision (:attr:`retriever.rewrite.Rewrite.topic_shift`:
       a new unrelated focus, or a swapped one).
 
@@ -116,6 +120,7 @@ class ShiftRule(enum.StrEnum):
 
     EMBEDDING = "embedding"
     SUBSTITUTION = "substitution"
+    RECOGNISED = "recognised"
     REWRITER = "rewriter"
 
     @classmethod
@@ -191,7 +196,7 @@ class FollowupConfig:
     hard_shift_similarity: float = 0.15
     short_question_terms: int = 2
     rewrite: bool = True
-    shift_rule: ShiftRule = ShiftRule.SUBSTITUTION
+    shift_rule: ShiftRule = ShiftRule.RECOGNISED
 
     def __post_init__(self) -> None:
         if not isinstance(self.shift_rule, ShiftRule):
@@ -281,7 +286,12 @@ def imposed_shift(config: FollowupConfig, rewritten: Rewrite) -> bool | None:
     if config.shift_rule is ShiftRule.REWRITER:
         return rewritten.topic_shift
     swapped = rewritten.rule is RewriteRule.SUBSTITUTE_FOCUS and rewritten.topic_shift
-    return True if swapped else None
+    recognised = (
+        config.shift_rule is ShiftRule.RECOGNISED
+        and rewritten.rule is RewriteRule.NEW_TOPIC
+        and rewritten.recognised
+    )
+    return True if swapped or recognised else None
 
 
 def considered_turns(conversation: Conversation | None, config: FollowupConfig) -> list[int]:

@@ -75,7 +75,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from retriever.concepts import Concept, concept, normalize, with_head
+from retriever.concepts import Concept, concept, is_known, normalize, with_head
 from retriever.question import (
     QuestionAnalysis,
     QuestionType,
@@ -154,6 +154,9 @@ class Rewrite:
         state: The conversation state after this turn.
         rule: The rule that applied.
         topic_shift: The focus changed to something unrelated (module docstring).
+        recognised: Every focus concept before and after the turn is an entry of the synonym
+            table, so the topic decision was made between known entities, not between noun
+            phrases the analyser cut from the text.
 
     Example:
         >>> r = rewrite("What dose?", rewrite("How is iron deficiency treated?").state)
@@ -167,6 +170,7 @@ class Rewrite:
     state: ConversationState
     rule: RewriteRule
     topic_shift: bool
+    recognised: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,8 @@ def rewrite(
         state=outcome.state,
         rule=rule,
         topic_shift=outcome.topic_shift,
+        recognised=bool(current.focus and asked.focus)
+        and all(is_known(c) for c in (*current.focus, *asked.focus)),
     )
 
 

@@ -210,7 +210,15 @@ def test_imposed_shift_follows_the_rule() -> None:
         return imposed_shift(FollowupConfig(**changes), rewritten)
 
     # SUBSTITUTION: only a swapped focus is imposed; the rest is left to detect_shift.
-    assert [imposed(r) for r in (swapped, new_focus, kept)] == [True, None, None]
+    substitution = {"shift_rule": ShiftRule.SUBSTITUTION}
+    assert [imposed(r, **substitution) for r in (swapped, new_focus, kept)] == [True, None, None]
+    # RECOGNISED (the default): also a new topic between entries of the synonym table.
+    # Hemophilia is not one, so that shift is still left to detect_shift.
+    known = replay(["What does a high ferritin mean?", "What causes pernicious anemia?"])[-1]
+    assert known.rule is RewriteRule.NEW_TOPIC and known.recognised
+    assert not new_focus.recognised
+    assert [imposed(r) for r in (swapped, new_focus, kept, known)] == [True, None, None, True]
+    assert imposed(known, **substitution) is None
     rewriter = {"shift_rule": ShiftRule.REWRITER}
     assert [imposed(r, **rewriter) for r in (swapped, new_focus, kept)] == [True, True, False]
     assert imposed(swapped, shift_rule=ShiftRule.EMBEDDING) is None

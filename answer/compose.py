@@ -73,6 +73,7 @@ from answer.quotes import (
     sample_size,
     source_label,
     topic_of,
+    undefined_abbreviation,
 )
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
@@ -426,9 +427,15 @@ class ExtractiveComposer:
             return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
         units = quote_units(passage, spans, vectors)
         if passage.kind is EvidenceKind.RESEARCH:
-            # Findings and conclusions only; a framed research sentence would need the whole
-            # study title as its label.
-            units = [u for u in units if not u.framed and reports_findings(u)]
+            # Findings and conclusions only, readable without the abstract's definitions; a
+            # framed research sentence would need the whole study title as its label.
+            units = [
+                u
+                for u in units
+                if not u.framed
+                and reports_findings(u)
+                and undefined_abbreviation(u.span.text) is None
+            ]
         return units
 
     def _judged(self, candidate: Candidate, analysis: QuestionAnalysis, asks: Asks) -> Candidate:

@@ -119,9 +119,102 @@ _SAMPLE = re.compile(
 )
 
 
+# A demonstrative inside the sentence points back as surely as one that opens it: "If vitamin
+# B12 deficiency isn't treated, these infants may ...", "A lack of this protein leads to ...",
+# "... remained unchanged during the intervention".
+_POINTS_BACK = re.compile(
+    r"\b(?:this|these|those)\s+(?:condition|disorder|disease|syndrome|protein|enzyme|gene|"
+    r"mutation|infants|babies|children|patients|people|individuals|women|men|subjects|"
+    r"participants|study|trial|intervention|treatment|drug|cells|findings|results)\b|"
+    r"\bthe\s+intervention\b",
+    re.IGNORECASE,
+)
+
+
 def leans_back(text: str) -> bool:
-    """True when ``text`` opens with a word that refers to an earlier sentence."""
-    return _LEANS_BACK.match(text) is not None
+    """True when ``text`` opens with a word that refers to an earlier sentence, or names what
+    an earlier sentence introduced with "this", "these" or "those"."""
+    return _LEANS_BACK.match(text) is not None or _POINTS_BACK.search(text) is not None
+
+
+# Abbreviations a clinician reads without a definition. Any other, in an abstract's sentence
+# that does not define it ("AM recovered from 12 smokers (8 HS, 4 LS) ..."), leaves the reader
+# without its meaning: the abstract defined it in a sentence the answer does not show.
+KNOWN_ABBREVIATIONS = frozenset(
+    [
+        "DNA",
+        "RNA",
+        "HIV",
+        "AIDS",
+        "BMI",
+        "CI",
+        "OR",
+        "RR",
+        "HR",
+        "SD",
+        "SE",
+        "SEM",
+        "IQR",
+        "IV",
+        "US",
+        "USA",
+        "UK",
+        "EU",
+        "WHO",
+        "FDA",
+        "NIH",
+        "CDC",
+        "UNICEF",
+        "MRI",
+        "CT",
+        "ICU",
+        "ECG",
+        "EKG",
+        "LDL",
+        "HDL",
+        "CRP",
+        "RBC",
+        "WBC",
+        "CBC",
+        "MCV",
+        "MI",
+        "CHD",
+        "CAD",
+        "CVD",
+        "TIA",
+        "HCV",
+        "HBV",
+        "RDA",
+        "RCT",
+        "ANOVA",
+        "PCR",
+        "ELISA",
+        "COPD",
+        "ADHD",
+    ]
+)
+_ABBREVIATION = re.compile(r"\b([A-Z]{2,6})s?\b")
+
+
+def undefined_abbreviation(text: str) -> str | None:
+    """The first abbreviation ``text`` uses without defining it, unless a clinician knows it.
+
+    An abbreviation counts as defined when it stands in brackets in the same text
+    ("alveolar macrophages (AM)"). Capitals with digits (B12, C282Y) are names, not
+    abbreviations.
+
+    Example:
+        >>> undefined_abbreviation("AM recovered from 12 smokers (8 HS, 4 LS) contained iron.")
+        'AM'
+        >>> undefined_abbreviation("Risk of MI rose (OR 1.4, 95% CI 1.1-1.8).") is None
+        True
+    """
+    for match in _ABBREVIATION.finditer(text):
+        word = match.group(1)
+        if word in KNOWN_ABBREVIATIONS or re.search(rf"\({re.escape(word)}\b", text):
+            continue
+        return word
+    return None
 
 
 class Role(str, enum.Enum):  # noqa: UP042 - str mixin like the other enums here

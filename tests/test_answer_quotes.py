@@ -18,6 +18,7 @@ from answer.quotes import (
     research_role,
     sample_size,
     source_label,
+    undefined_abbreviation,
 )
 from answer.sentences import candidate_spans
 from corpus.types import EvidenceTier, Passage
@@ -222,3 +223,42 @@ def test_levels_and_either_test_lean_on_the_sentence_before() -> None:
     # "Levels above 300 ..." is never quoted without the test it is about.
     assert not any(u.startswith("Levels above") for u in units)
     assert any(u.startswith("The serum ferritin test") and "Levels above 300" in u for u in units)
+
+
+def test_a_demonstrative_inside_the_sentence_leans_back() -> None:
+    # NHLBI, "Pernicious Anemia"; SciFact, a folate feeding study.
+    assert leans_back(
+        "If vitamin B12 deficiency isn't treated, these infants may have permanent growth problems."
+    )
+    assert leans_back(
+        "The serum concentration of vitamin B12 remained unchanged during the intervention."
+    )
+    assert not leans_back(
+        "Doctors treat pernicious anemia by replacing the missing vitamin B12 in the body."
+    )
+
+
+def test_an_abstract_sentence_with_an_undefined_abbreviation_is_flagged() -> None:
+    # SciFact, iron and ferritin release by alveolar macrophages of smokers.
+    assert (
+        undefined_abbreviation(
+            "AM recovered from 12 smokers (8 HS, 4 LS) contained greater than 10 nmol of iron "
+            "per 10(6) cells."
+        )
+        == "AM"
+    )
+    # Defined in the same sentence, or known to every clinician.
+    assert (
+        undefined_abbreviation(
+            "Since 2004, several reported transfusion transmissions of "
+            "variant Creutzfeldt-Jakob disease (vCJD) ..."
+        )
+        is None
+    )
+    assert (
+        undefined_abbreviation(
+            "During 14 years of follow-up, we documented 658 incident cases of nonfatal MI and 281 "
+            "cases of fatal CHD."
+        )
+        is None
+    )

@@ -375,7 +375,7 @@ def build_engine(settings: Settings) -> Engine:
         index.errors.IndexLoadError: the index is missing, damaged or built with another model.
     """
     from answer.llm_rewrite import LLMRewriter
-    from index.embedder import SentenceTransformerEmbedder
+    from index.encoders import backend_of, load_embedder
     from index.store import PassageIndex
     from retriever.fusion import FusionMode
     from retriever.hybrid import HybridRetriever, RetrievalConfig, index_vocabulary
@@ -386,8 +386,12 @@ def build_engine(settings: Settings) -> Engine:
     started = time.perf_counter()
     # The index first: a missing or damaged index fails before the model is loaded.
     index = PassageIndex.load(settings.index.path)
-    model = SentenceTransformerEmbedder.load(
-        threads=settings.embedder.threads, batch_size=settings.embedder.batch_size
+    encoder = settings.embedder
+    model = load_embedder(
+        backend_of(index.manifest.model_name) if encoder.backend == "auto" else encoder.backend,
+        threads=encoder.threads,
+        batch_size=encoder.batch_size,
+        export_dir=encoder.export_dir,
     )
     index.check_embedder(model)
     embedder = CachingEmbedder(model)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD
+from index.encoders import DEFAULT_EXPORT_DIR
 
 
 class _Section(BaseModel):
@@ -30,10 +31,19 @@ class IndexSettings(_Section):
 
 
 class EmbedderSettings(_Section):
+    backend: Literal["auto", "onnx-int8", "torch"] = Field(
+        "auto",
+        description="The query encoder: 'auto' uses the one the index was built with (its "
+        "manifest says); 'onnx-int8' or 'torch' insists, and an index built with the other "
+        "is refused.",
+    )
+    export_dir: Path = Field(
+        DEFAULT_EXPORT_DIR, description="Where the int8 ONNX export of the model is cached."
+    )
     threads: int | None = Field(
         None,
         ge=1,
-        description="Torch threads for encoding; None keeps torch's default. The API uses 1: on "
+        description="Encoder threads; None keeps the library's default. The API uses 1: on "
         "2 cores, 2 threads under load from another process gave 450 ms p90 spikes.",
     )
     batch_size: int = Field(64, ge=1, le=1024, description="Encoding batch size.")

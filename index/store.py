@@ -855,7 +855,8 @@ class PassageIndex:
         ):
             raise IndexModelMismatchError(
                 f"index built with {self.manifest.model_name!r} ({self.manifest.dimension}d), "
-                f"embedder is {embedder.model_name!r} ({embedder.dimension}d)"
+                f"embedder is {embedder.model_name!r} ({embedder.dimension}d): query it with "
+                "the encoder it was built with (embedder.backend 'auto'), or rebuild it"
             )
 
 

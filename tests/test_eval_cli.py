@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from followup.commands import eval as eval_commands
+from index.encoders import DEFAULT_BACKEND, encoder_name
 from tests.fixtures_eval import (  # noqa: F401
     BROKEN_ANSWER,
     TINY_BEIR,
@@ -79,7 +80,8 @@ def test_retrieval_command_on_tiny_beir(
     report = json.loads((out / "report.json").read_text())
     assert [s["name"] for s in report["systems"]] == ["bm25", "dense", "rrf"]
     assert report["systems"][2]["settings"]["config"]["rrf_k"] == 10
-    assert report["index_manifest"]["model"]["name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    # Eval builds its indexes with the encoder new indexes get: what is evaluated is served.
+    assert report["index_manifest"]["model"]["name"] == encoder_name(DEFAULT_BACKEND)
     assert report["settings"]["passage_depth"] == 40
     assert len(report["comparisons"]) == 3 * 5  # 3 pairs x 5 measures
     for system in report["systems"]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from followup.cli import main
+from index.encoders import DEFAULT_BACKEND, encoder_name
 from index.store import PassageIndex
 from tests.fixtures_index import DOCS_FILE
 
@@ -47,7 +48,8 @@ def test_build_add_remove_info_verify(tmp_path: Path, capsys: pytest.CaptureFixt
 
     assert main(["index", "info", "--index", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "sentence-transformers/all-MiniLM-L6-v2, 384d" in printed
+    # Built with the default encoder, the int8 ONNX export, and added to with the same one.
+    assert f"{encoder_name(DEFAULT_BACKEND)}, 384d" in printed
     assert "lucene k1=0.9 b=0.4, stop words english, stemming snowball_english" in printed
     assert main(["index", "info", "--index", str(out), "--json"]) == 0
     manifest = json.loads(capsys.readouterr().out)

@@ -182,15 +182,22 @@ def _settings() -> Any:
 
 def _embedder(settings: Any, cache: Path) -> CachedEmbedder:
     from eval.embedcache import CachedEmbedder
-    from index.embedder import MODEL_NAME, SentenceTransformerEmbedder, default_model_path
+    from index.embedder import default_model_path
+    from index.encoders import DEFAULT_BACKEND, encoder_name, load_embedder
 
+    encoder = settings.embedder
+    # The indexes eval builds use the encoder new indexes get, unless the settings insist.
+    backend = DEFAULT_BACKEND if encoder.backend == "auto" else encoder.backend
     pooling = json.loads((default_model_path() / "1_Pooling" / "config.json").read_text())
     return CachedEmbedder(
-        lambda: SentenceTransformerEmbedder.load(
-            threads=settings.embedder.threads, batch_size=settings.embedder.batch_size
+        lambda: load_embedder(
+            backend,
+            threads=encoder.threads,
+            batch_size=encoder.batch_size,
+            export_dir=encoder.export_dir,
         ),
         cache,
-        model_name=MODEL_NAME,
+        model_name=encoder_name(backend),
         dimension=int(pooling["word_embedding_dimension"]),
     )
 

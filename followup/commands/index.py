@@ -1,7 +1,8 @@
 """`followup index ...`: build, update, inspect and check a passage index.
 
     followup index build  (--corpus PATH... | --demo) [--format F] [--skip-bad] --out DIR
-                          [--dense flat|hnsw] [--threads N] [--batch-size N] [--no-progress]
+                          [--dense flat|hnsw] [--encoder onnx-int8|torch]
+                          [--threads N] [--batch-size N] [--no-progress]
     followup index add    --index DIR --corpus PATH... [--format F] [--skip-bad] [--threads N]
     followup index remove --index DIR (--ids ID... | --ids-file FILE)
     followup index info   --index DIR [--json]
@@ -20,6 +21,8 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
+
+from index.encoders import BACKENDS, DEFAULT_BACKEND, Backend, backend_of
 
 FORMAT_HELP = "beir, medquad, pubmedqa, demo-b12-iron, jsonl or markdown (default: detect)"
 
@@ -57,6 +60,13 @@ def add_parser(subparsers: Any) -> None:
         default="flat",
         choices=["flat", "hnsw"],
         help="exact flat search (default) or approximate HNSW (advised beyond ~200K passages)",
+    )
+    build.add_argument(
+        "--encoder",
+        default=DEFAULT_BACKEND,
+        choices=BACKENDS,
+        help=f"the model's int8 ONNX export or the torch model (default: {DEFAULT_BACKEND}); "
+        "queries are encoded with the same one",
     )
     _encoder_options(build)
     build.set_defaults(func=run_build)
@@ -118,7 +128,7 @@ def _corpus_options(parser: argparse.ArgumentParser) -> None:
 
 def _encoder_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--threads", type=int, metavar="N", help="torch threads for encoding (default: all cores)"
+        "--threads", type=int, metavar="N", help="threads for encoding (default: all cores)"
     )
     parser.add_argument(
         "--batch-size", type=int, default=64, metavar="N", help="passages per forward pass"
@@ -164,10 +174,10 @@ def _load_documents(args: argparse.Namespace, *, demo: bool = False) -> list[Any
     return documents
 
 
-def _embedder(args: argparse.Namespace) -> Any:
-    from index.embedder import SentenceTransformerEmbedder
+def _embedder(args: argparse.Namespace, backend: Backend) -> Any:
+    from index.encoders import load_embedder
 
-    return SentenceTransformerEmbedder.load(threads=args.threads, batch_size=args.batch_size)
+    return load_embedder(backend, threads=args.threads, batch_size=args.batch_size)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -200,7 +210,7 @@ def run_build(args: argparse.Namespace) -> int:
     if documents is None:
         return 1
     try:
-        embedder = _embedder(args)
+        embedder = _embedder(args, args.encoder)
         manifest = build_index(
             documents,
             args.out,
@@ -223,6 +233,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     """Add or update documents in an index."""
     from index.errors import IndexLoadError, ModelNotInstalledError
+    from index.manifest import Manifest
     from index.store import IndexLockedError, add_documents
 
     _quiet_libraries()
@@ -232,7 +243,10 @@ def run_add(args: argparse.Namespace) -> int:
     if documents is None:
         return 1
     try:
-        report = add_documents(args.index, documents, _embedder(args), progress=_progress(args))
+        backend = backend_of(Manifest.read(args.index).model_name)  # the index's own encoder
+        report = add_documents(
+            args.index, documents, _embedder(args, backend), progress=_progress(args)
+        )
     except (IndexLoadError, ModelNotInstalledError, IndexLockedError, ValueError) as error:
         _err(str(error))
         return 1

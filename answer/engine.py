@@ -31,7 +31,7 @@ from answer.followups import SearchGrounding, focus_of
 from answer.llm import ChatClient, LLMGenerator
 from answer.render import cited_passage_ids, plain_text
 from answer.schema import Answer, Audience
-from answer.sentences import SentenceBank
+from answer.sentences import SENTENCES_FILE, SentenceBank
 from answer.settings import Settings
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
@@ -366,10 +366,12 @@ def _chat_client(settings: Settings) -> ChatClient:
 def build_engine(settings: Settings) -> Engine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
-    Loading order: the index, the model (``settings.embedder``; checked against the index's
-    manifest), the sentence bank (from ``settings.answer.sentence_cache_dir``; with
-    ``precompute_sentences`` every passage's sentences are encoded now, once, and saved),
-    then the retriever and the generator.
+    Loading order: the index, the model (``settings.embedder``; by default the encoder the
+    index was built with, checked against its manifest; one query is encoded, so that the
+    first request does no warm-up work), the sentence bank (the index's own sentence file,
+    written at build time; for an index without one, ``settings.answer.sentence_cache_dir``,
+    and with ``precompute_sentences`` every passage's sentences are encoded now, once, and
+    saved), then the retriever and the generator.
 
     Raises:
         index.errors.IndexLoadError: the index is missing, damaged or built with another model.
@@ -394,9 +396,12 @@ def build_engine(settings: Settings) -> Engine:
         export_dir=encoder.export_dir,
     )
     index.check_embedder(model)
+    model.encode_queries(["warm-up"])  # the encoder's first run allocates; not a request's
     embedder = CachingEmbedder(model)
     answer_settings = settings.answer
     bank = SentenceBank(embedder)
+    # The index's own sentence file (written at build time) first: then nothing is encoded here.
+    bank.load(index.directory / SENTENCES_FILE)
     cache_path = None
     if answer_settings.sentence_cache_dir is not None:
         cache_path = sentence_cache_path(

@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ from corpus.types import Passage
 from index.types import Embedder, Vectors
 
 logger = logging.getLogger(__name__)
+
+# The sentence bank's file in an index version (:class:`SentenceCompanion`).
+SENTENCES_FILE = "sentences.npz"
 
 # Bump when the rules below change: cached vectors of an older splitter are not reused.
 SPLITTER_VERSION = 3
@@ -283,9 +287,10 @@ class SentenceBank:
         logger.info("loaded %d cached sentence sets from %s", len(keys), path)
         return len(keys)
 
-    def save(self, path: Path) -> None:
-        """Write every entry to ``path`` atomically (temporary file, then rename)."""
-        keys = list(self._offsets)
+    def save(self, path: Path, passages: Sequence[Passage] | None = None) -> None:
+        """Write every entry (or those of ``passages``) to ``path`` atomically (temporary
+        file, then rename)."""
+        keys = list(self._offsets) if passages is None else list(dict.fromkeys(map(_key, passages)))
         offsets = [pair for key in keys for pair in self._offsets[key]]
         vectors = [self._vectors[key] for key in keys]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -310,3 +315,34 @@ class SentenceBank:
             Path(temporary).unlink(missing_ok=True)
             raise
         self._dirty = False
+
+
+class SentenceCompanion:
+    """The sentence bank of an index version, written into it at build time (see
+    :class:`index.types.Companion`), so that serving the index encodes only queries.
+
+    Sentences of passages already in the ``previous`` version are reused, not encoded again.
+    Without an embedder (``followup index remove``) the previous file is carried over as it
+    is: removing passages needs no new sentences.
+
+    Example:
+        >>> build_index(documents, out, embedder, companions=[SentenceCompanion(embedder)])
+    """
+
+    name = SENTENCES_FILE
+
+    def __init__(self, embedder: Embedder | None, *, progress: bool = False) -> None:
+        self._embedder = embedder
+        self._progress = progress
+
+    def write(self, passages: Sequence[Passage], directory: Path, previous: Path | None) -> None:
+        old = previous / self.name if previous is not None else None
+        if self._embedder is None:
+            if old is not None and old.is_file():
+                shutil.copyfile(old, directory / self.name)
+            return
+        bank = SentenceBank(self._embedder)
+        if old is not None:
+            bank.load(old)
+        bank.warm(passages, progress=self._progress)
+        bank.save(directory / self.name, passages)

@@ -76,7 +76,7 @@ from index.manifest import (
     package_version,
     sha256_file,
 )
-from index.types import Embedder, Vectors
+from index.types import Companion, Embedder, Vectors
 
 if TYPE_CHECKING:
     from corpus.chunking import ChunkingConfig
@@ -351,8 +351,11 @@ def _write_version(
     build_id: str,
     parent_build_id: str | None,
     started: float,
+    companions: Sequence[Companion] = (),
+    previous: Path | None = None,
 ) -> Manifest:
-    """Write every data file, then the manifest with their sizes and checksums."""
+    """Write every data file and companion file, then the manifest with their sizes and
+    checksums."""
     if len(vectors) != len(passages):
         raise ValueError(f"{len(vectors)} vectors for {len(passages)} passages")
     if not passages:
@@ -366,7 +369,10 @@ def _write_version(
     FaissDenseStore.build(vectors, dense).save(directory / DENSE_FILE)
     texts = [passage.embedding_text for passage in passages]
     Bm25LexicalStore.build(texts, bm25).save(directory / BM25_DIR)
-    files = {name: FileEntry.of(directory / name) for name in DATA_FILES}
+    for companion in companions:
+        companion.write(passages, directory, previous)
+    written = [c.name for c in companions if (directory / c.name).is_file()]
+    files = {name: FileEntry.of(directory / name) for name in (*DATA_FILES, *written)}
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         package_version=package_version(),
@@ -407,6 +413,7 @@ def build_index(
     dense: DenseConfig | None = None,
     bm25: Bm25Settings | None = None,
     progress: bool = False,
+    companions: Sequence[Companion] = (),
 ) -> Manifest:
     """Chunk, embed and index ``documents`` into ``out``, replacing any index there atomically.
 
@@ -418,6 +425,7 @@ def build_index(
         dense: FAISS kind and parameters (default exact flat search).
         bm25: BM25 parameters and tokenisation (default: the tuned :class:`Bm25Settings`).
         progress: show a progress bar while encoding.
+        companions: files derived from the passages, written into the version too.
 
     Returns:
         The manifest of the new index.
@@ -453,6 +461,7 @@ def build_index(
             build_id=build_id,
             parent_build_id=None,
             started=started,
+            companions=companions,
         )
 
     with _writer_lock(layout):
@@ -496,6 +505,7 @@ def _rewrite(
     new_vectors: Vectors,
     records: Sequence[DocumentRecord],
     started: float,
+    companions: Sequence[Companion],
 ) -> Manifest:
     build_id = _new_build_id()
     passages = [current.passages[int(row)] for row in keep_rows] + list(new_passages)
@@ -515,6 +525,8 @@ def _rewrite(
             build_id=build_id,
             parent_build_id=manifest.build_id,
             started=started,
+            companions=companions,
+            previous=current.directory,
         )
 
     return _publish(layout, build_id, write)
@@ -526,6 +538,7 @@ def add_documents(
     embedder: Embedder,
     *,
     progress: bool = False,
+    companions: Sequence[Companion] = (),
 ) -> UpdateReport:
     """Add documents to an index, embedding only passages it does not already hold.
 
@@ -601,6 +614,7 @@ def add_documents(
             new_vectors=new_vectors,
             records=records,
             started=started,
+            companions=companions,
         )
         return UpdateReport(
             manifest,
@@ -613,7 +627,9 @@ def add_documents(
         )
 
 
-def remove_documents(path: Path | str, document_ids: Iterable[str]) -> UpdateReport:
+def remove_documents(
+    path: Path | str, document_ids: Iterable[str], *, companions: Sequence[Companion] = ()
+) -> UpdateReport:
     """Remove documents (and all their passages) from an index, atomically.
 
     Ids that are not in the index are reported in ``missing_documents``. Nothing is encoded:
@@ -648,6 +664,7 @@ def remove_documents(path: Path | str, document_ids: Iterable[str]) -> UpdateRep
             new_vectors=np.zeros((0, current.manifest.dimension), dtype=np.float32),
             records=records,
             started=started,
+            companions=companions,
         )
         return UpdateReport(
             manifest,

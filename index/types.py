@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from corpus.types import Passage
 
 Vectors = npt.NDArray[np.float32]
 
@@ -49,3 +52,17 @@ class LexicalStore(Protocol):
     """BM25 over the passages' embedding text."""
 
     def search(self, query: str, k: int) -> Hits: ...
+
+
+class Companion(Protocol):
+    """A file that a layer above derives from an index version's passages, written into the
+    version beside them and checksummed in its manifest (the answer layer's sentence
+    embeddings, so that serving an index encodes nothing but queries)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def write(self, passages: Sequence[Passage], directory: Path, previous: Path | None) -> None:
+        """Write the file into ``directory``; ``previous`` is the version it replaces, if any,
+        whose file may be reused."""
+        ...

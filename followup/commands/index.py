@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from answer.sentences import SentenceCompanion
 from index.encoders import BACKENDS, DEFAULT_BACKEND, Backend, backend_of
 
 FORMAT_HELP = "beir, medquad, pubmedqa, demo-b12-iron, jsonl or markdown (default: detect)"
@@ -211,12 +212,14 @@ def run_build(args: argparse.Namespace) -> int:
         return 1
     try:
         embedder = _embedder(args, args.encoder)
+        companions = [SentenceCompanion(embedder, progress=_progress(args))]
         manifest = build_index(
             documents,
             args.out,
             embedder,
             dense=DenseConfig(kind=DenseKind.parse(args.dense)),
             progress=_progress(args),
+            companions=companions,
         )
     except (ModelNotInstalledError, IndexLockedError, FileExistsError, ValueError) as error:
         _err(str(error))
@@ -244,8 +247,13 @@ def run_add(args: argparse.Namespace) -> int:
         return 1
     try:
         backend = backend_of(Manifest.read(args.index).model_name)  # the index's own encoder
+        embedder = _embedder(args, backend)
         report = add_documents(
-            args.index, documents, _embedder(args, backend), progress=_progress(args)
+            args.index,
+            documents,
+            embedder,
+            progress=_progress(args),
+            companions=[SentenceCompanion(embedder, progress=_progress(args))],
         )
     except (IndexLoadError, ModelNotInstalledError, IndexLockedError, ValueError) as error:
         _err(str(error))
@@ -276,7 +284,8 @@ def run_remove(args: argparse.Namespace) -> int:
     else:
         ids = list(args.ids)
     try:
-        report = remove_documents(args.index, ids)
+        # Removing passages needs no new sentences: the index's sentence file is carried over.
+        report = remove_documents(args.index, ids, companions=[SentenceCompanion(None)])
     except (IndexLoadError, IndexLockedError, ValueError) as error:
         _err(str(error))
         return 1

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
@@ -95,6 +96,7 @@ class CachingEmbedder:
         self._embedder = embedder
         self._size = size
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def model_name(self) -> str:
@@ -105,18 +107,21 @@ class CachingEmbedder:
         return self._embedder.dimension
 
     def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        with self._lock:  # requests run in threads; the model runs outside the lock
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             for text, vector in zip(missing, self._embedder.encode_queries(missing), strict=True):
-                self._cache[text] = np.asarray(vector, dtype=np.float32)
-        for text in texts:
-            self._cache.move_to_end(text)
-        rows = [self._cache[t] for t in texts]
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        if not rows:
+                known[text] = np.asarray(vector, dtype=np.float32)
+        with self._lock:
+            for text in texts:
+                self._cache[text] = known[text]
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack(rows)
+        return np.stack([known[t] for t in texts])
 
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> Vectors:
         return self._embedder.encode_documents(texts, progress=progress)

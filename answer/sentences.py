@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,6 +209,8 @@ class SentenceBank:
         self._offsets: dict[str, tuple[tuple[int, int], ...]] = {}
         self._vectors: dict[str, Vectors] = {}
         self._dirty = False
+        # Requests run in threads: one encodes a passage's sentences, the others wait for it.
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -219,7 +222,8 @@ class SentenceBank:
 
     def entries(self, passages: Sequence[Passage]) -> list[BankEntry]:
         """The entries of ``passages``, encoding the missing ones in one batch."""
-        self.warm(passages)
+        with self._lock:
+            self.warm(passages)
         entries = []
         for passage in passages:
             key = _key(passage)
@@ -232,6 +236,10 @@ class SentenceBank:
 
     def warm(self, passages: Sequence[Passage], *, progress: bool = False) -> int:
         """Encode the sentences of every passage not yet in the bank; returns how many."""
+        with self._lock:
+            return self._warm(passages, progress=progress)
+
+    def _warm(self, passages: Sequence[Passage], *, progress: bool) -> int:
         missing: dict[str, tuple[SentenceSpan, ...]] = {}
         for passage in passages:
             key = _key(passage)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
@@ -22,13 +21,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from answer.engine import Engine, StreamEvent, build_engine
-from answer.schema import Answer, Audience
+from answer.engine import Engine, build_engine
 from answer.settings import Settings
 from api.errors import EngineNotReadyError, NotAuthenticatedError
 from api.store import ConversationStore
 from corpus.types import Passage
-from retriever.types import Conversation, Evidence, Filters
 
 logger = logging.getLogger(__name__)
 
@@ -37,65 +34,6 @@ class PassageLookup(Protocol):
     """Finds a passage of the loaded index by id (``index.store.PassageIndex`` is one)."""
 
     def get(self, passage_id: str) -> Passage | None: ...
-
-
-class SerializedEngine(Engine):
-    """An engine whose calls run one at a time in this process.
-
-    The HTTP server runs routes in a thread pool, but the model's fast tokenizer is not safe to
-    call from two threads at once (it fails with "Already borrowed"), the engine's caches of
-    query vectors are plain ordered dicts, and with one torch thread per process two concurrent
-    encodings would only share one core anyway. Run more worker
-    processes (``followup serve --workers``) to use more cores. A stream takes the lock for each
-    event it computes, never while a client is slow to read.
-
-    Args:
-        engine: the engine to guard.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._lock = threading.Lock()
-
-    @property
-    def inner(self) -> Engine:
-        return self._engine
-
-    def search(self, query: str, *, top_k: int = 10, filters: Filters | None = None) -> Evidence:
-        with self._lock:
-            return self._engine.search(query, top_k=top_k, filters=filters)
-
-    def answer(
-        self,
-        question: str,
-        *,
-        conversation: Conversation | None = None,
-        audience: Audience | None = None,
-        filters: Filters | None = None,
-    ) -> Answer:
-        with self._lock:
-            return self._engine.answer(
-                question, conversation=conversation, audience=audience, filters=filters
-            )
-
-    def stream(
-        self,
-        question: str,
-        *,
-        conversation: Conversation | None = None,
-        audience: Audience | None = None,
-        filters: Filters | None = None,
-    ) -> Iterator[StreamEvent]:
-        events = self._engine.stream(
-            question, conversation=conversation, audience=audience, filters=filters
-        )
-        while True:
-            with self._lock:
-                try:
-                    event = next(events)
-                except StopIteration:
-                    return
-            yield event
 
 
 class _EnginePassages:
@@ -131,13 +69,14 @@ def load_resources(settings: Settings, engine: Engine | None = None) -> Resource
                 f"no index at {settings.index.path} ({manifest_file.name} missing)"
             )
         engine = build_engine(settings)
-    inner = engine.inner if isinstance(engine, SerializedEngine) else engine
-    manifest: Any = inner.manifest
+    # Requests share the engine across threads: its caches lock their own updates, and the
+    # encoders, FAISS and BM25 are safe to call concurrently (tests/test_api_concurrency.py).
+    manifest: Any = engine.manifest
     if manifest is not None and hasattr(manifest, "to_dict"):
         manifest = manifest.to_dict()
     return Resources(
-        engine=engine if isinstance(engine, SerializedEngine) else SerializedEngine(engine),
-        passages=_EnginePassages(inner.passage),
+        engine=engine,
+        passages=_EnginePassages(engine.passage),
         manifest=dict(manifest) if manifest is not None else None,
     )
 

@@ -13,7 +13,8 @@ Two indexes:
   ``hnsw`` (M=32, efSearch=128).
 
 Queries: SciFact train claims and MedQuAD questions (not used to build anything), one at a time
-through ``HybridRetriever.evidence`` with ``torch.set_num_threads(1)`` and
+through ``HybridRetriever.evidence``, encoded by ``--encoder`` (default: the default encoder of
+new indexes) on one thread, with ``torch.set_num_threads(1)`` and
 ``faiss.omp_set_num_threads(1)``; the first 20 are warm-up. Stages come from
 ``Evidence.timings_ms``: query = encoding + query building; lexical = BM25; dense = FAISS;
 fusion = fusion + policy; total = wall time of ``evidence()``. Each index's files are read once
@@ -21,6 +22,7 @@ before measuring (page cache), and every query is encoded (no query-embedding ca
 
 Usage:
     nice python benchmarks/retrieval_latency.py [--queries 300] [--only demo|100k]
+        [--encoder onnx-int8|torch]
 
 Writes var/results/retrieval_latency.json.
 """
@@ -44,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 from retrieval_data import DATA, RESULTS, ROOT, CachingEmbedder, load_scifact  # noqa: E402
+
+from index.encoders import BACKENDS, DEFAULT_BACKEND, load_embedder  # noqa: E402
 
 log = logging.getLogger("retrieval_latency")
 OUT = ROOT / "var" / "cache" / "latency"
@@ -198,6 +202,9 @@ def main() -> None:
     parser.add_argument(
         "--depths", type=int, nargs="*", default=[100, 1000], help="extra leg depths to time"
     )
+    parser.add_argument(
+        "--encoder", choices=BACKENDS, default=DEFAULT_BACKEND, help="the query encoder"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -206,8 +213,6 @@ def main() -> None:
 
     from corpus.demo import DEMO_CORPUS
     from corpus.loaders import load_corpus
-    from index.embedder import SentenceTransformerEmbedder
-
     texts = queries(args.queries + 20)
     results: dict[str, Path] = {}
     cache = CachingEmbedder("scifact")
@@ -224,7 +229,9 @@ def main() -> None:
         results["100k (hnsw)"] = build("index-100k-hnsw", documents, padding, "hnsw")
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
-    embedder = SentenceTransformerEmbedder.load(threads=1)
+    # The query encoder under test; the passage vectors are the cached torch ones (search cost
+    # does not depend on which encoder made them).
+    embedder = load_embedder(args.encoder, threads=1)
     from retriever.hybrid import RetrievalConfig
 
     configs = {"default": RetrievalConfig(query_cache=0)}
@@ -233,6 +240,7 @@ def main() -> None:
             query_cache=0, lexical_depth=depth, dense_depth=depth
         )
     report: dict = {
+        "encoder": args.encoder,
         "threads": {"torch": torch.get_num_threads(), "faiss": 1},
         "load_average_before": os.getloadavg(),
         "queries": len(texts) - 20,

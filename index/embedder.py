@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,6 +86,9 @@ class SentenceTransformerEmbedder:
         if dimension is None:
             raise ValueError(f"model {model_name!r} does not report an embedding dimension")
         self._dimension = int(dimension)
+        # The model's fast tokenizer fails when two threads call it at once ("Already
+        # borrowed"): encodings run one at a time.
+        self._lock = threading.Lock()
 
     @classmethod
     def load(
@@ -166,11 +170,12 @@ class SentenceTransformerEmbedder:
         if len(texts) == 0:
             return np.zeros((0, self._dimension), dtype=np.float32)
         encode = self._model.encode_query if query else self._model.encode_document
-        vectors = encode(
-            list(texts),
-            batch_size=self._batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        with self._lock:
+            vectors = encode(
+                list(texts),
+                batch_size=self._batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)

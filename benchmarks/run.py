@@ -1,0 +1,95 @@
+"""`make bench`: the speed benchmarks in one run, and one table of what they measured.
+
+Runs, one after the other (never two at once: on 2 cores they would measure each other):
+
+1. ``encoder_bench.py --no-quality``: query encoding p50/p95 per encoder (torch, onnx-int8);
+   add ``--quality`` here to run its SciFact quality gate too (tens of minutes the first time).
+2. ``retrieval_latency.py --only demo`` with each encoder (``--scale`` adds the ~100K-passage
+   index, which takes a long first build).
+3. ``api_bench.py`` on the served index: ``POST /v1/answers`` at 1, 4 and 8 clients.
+
+Then prints one Markdown table from their JSON results (var/results/), alternatives side by
+side as ratios. Run it on a quiet machine: every figure is wall time.
+
+Usage:
+    nice python benchmarks/run.py [--index var/demo-index] [--quality] [--scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "var" / "results"
+HERE = Path(__file__).resolve().parent
+
+
+def _run(script: str, *args: str) -> None:
+    command = [sys.executable, str(HERE / script), *args]
+    print(f"$ {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def _read(name: str) -> dict[str, Any]:
+    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", default="var/demo-index", help="the index api_bench serves")
+    parser.add_argument("--quality", action="store_true", help="also the SciFact quality gate")
+    parser.add_argument("--scale", action="store_true", help="also the ~100K-passage index")
+    args = parser.parse_args()
+
+    _run("encoder_bench.py", *([] if args.quality else ["--no-quality"]))
+    encoders = _read("encoder_bench.json")
+    retrieval: dict[str, Any] = {}
+    only = [] if args.scale else ["--only", "demo"]
+    for encoder in ("torch", "onnx-int8"):
+        # "--depths" with no values: the default configuration only.
+        _run("retrieval_latency.py", "--encoder", encoder, *only, "--depths")
+        retrieval[encoder] = _read("retrieval_latency.json")["runs"]
+    _run("api_bench.py", "--index", args.index)
+    api = _read("api_bench.json")
+
+    rows = [
+        ("query encode p50 / p95 ms, " + e, f"{r['p50_ms']:.2f} / {r['p95_ms']:.2f}")
+        for e, r in encoders.items()
+    ]
+    rows.append(
+        (
+            "query encode p50, onnx-int8 / torch",
+            f"{encoders['onnx-int8']['p50_ms'] / encoders['torch']['p50_ms']:.2f}x",
+        )
+    )
+    for key in retrieval["torch"]:
+        total = {e: retrieval[e][key]["stages"]["total_ms"] for e in retrieval}
+        for encoder, t in total.items():
+            rows.append(
+                (f"retrieval p50 / p95 ms, {key}, {encoder}", f"{t['p50']:.1f} / {t['p95']:.1f}")
+            )
+        rows.append(
+            (
+                f"retrieval p95, {key}, onnx-int8 / torch",
+                f"{total['onnx-int8']['p95'] / total['torch']['p95']:.2f}x",
+            )
+        )
+    for level in api["levels"]:
+        rows.append(
+            (
+                f"POST /v1/answers at {level['clients']} client(s): p50 / p95 ms, req/s",
+                f"{level['p50_ms']:.1f} / {level['p95_ms']:.1f}, {level['throughput_rps']:.0f}",
+            )
+        )
+    print("\n| measure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -79,6 +79,7 @@ from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, S
 from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
 from answer.typefit import (
+    answers_specifically,
     asks_which_test,
     asks_who,
     defines,
@@ -218,6 +219,7 @@ class Candidate:
     covered_framed: int = 0  # ... or the page its label names
     fits: bool = False  # the quote fits the question's main type
     fits_any: bool = False  # ... or another type the question asks
+    specific: bool = False  # ... and gives what the type asks for (a definition, a treatment)
     labelled: bool = False  # shown after its page's label ("On Hemochromatosis (NHLBI)")
     shown: bool = False  # an earlier answer of the conversation quoted it
     damaged: bool = False  # probably lost a character upstream (MedQuAD text): never leads
@@ -456,6 +458,7 @@ class ExtractiveComposer:
         if asks.who:
             fits = fits and names_people(text)
         fits_any = fits or any(fits_type(t, text, focus) for t in analysis.types)
+        specific = fits and answers_specifically(analysis.qtype, text, focus)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0
         if asks.population:  # "in pregnant women": quotes about them answer better
@@ -468,6 +471,7 @@ class ExtractiveComposer:
             covered_framed=covered_framed,
             fits=fits,
             fits_any=fits_any,
+            specific=specific,
             score=candidate.score + bonus,
         )
 
@@ -565,6 +569,9 @@ class ExtractiveComposer:
         # A follow-up leads with what is new; a quote shown before leads again when it is the
         # one that answers: when nothing new does (saying the evidence is silent would then be
         # false), or when it answers clearly better than anything new.
+        # The specific answer when there is one: "X is a ..." for "What is X?", a named
+        # treatment for "How is X treated?".
+        qualified = [c for c in qualified if c.specific] or qualified
         new = self._preferred([c for c in qualified if not c.shown])
         best = self._preferred(qualified)
         if new is None or (

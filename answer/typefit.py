@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from answer.terms import STOP_WORDS, content_terms
 from retriever.concepts import SYMPTOM_WORDS, Concept
 from retriever.question import QuestionType
 
@@ -219,7 +220,7 @@ _GENERIC = (
     r"laboratory|special|simple|genetic|diagnostic|screening|medical|physical"
 )
 _NAMED_TEST = re.compile(
-    rf"\b(?!(?:{_GENERIC})\b)[a-z][\w-]*(?:\s+(?:saturation|level|levels|count))?\s+tests?\b|"
+    rf"\b(?!(?:{_GENERIC}|{'|'.join(sorted(STOP_WORDS))})\b)[a-z][\w-]*(?:\s+(?:saturation|level|levels|count))?\s+tests?\b|"
     r"\b(?:complete\s+blood\s+count|CBC|biops(?:y|ies)|MRI|ultrasound|X-rays?|CT\s+scans?)\b",
     re.IGNORECASE,
 )
@@ -290,6 +291,37 @@ def states_purpose(text: str) -> bool:
     return _PURPOSE.search(text) is not None
 
 
+# What a treatment is: "treated with blood transfusions, medicines ...", not "An important part
+# of managing thalassemias is treating complications".
+_MODALITY = re.compile(
+    r"\b(?:transfusions?|medicines?|medications?|drugs?|supplements?|pills?|tablets?|"
+    r"injections?|shots?|surgery|surgical|transplant\w*|therap(?:y|ies)|chelation|phlebotomy|"
+    r"dietary\s+changes?|antibiotics?|infusions?|intravenous|dialysis|vaccines?|removing|"
+    r"removal|splenectomy)\b",
+    re.IGNORECASE,
+)
+
+
+def answers_specifically(qtype: QuestionType, text: str, focus: Sequence[Concept]) -> bool:
+    """Whether ``text``, which fits ``qtype``, gives the specific answer the type asks for: a
+    definition of the focus itself for DEFINITION, a named treatment for TREATMENT. Other
+    types have no such refinement (every fitting sentence is specific).
+
+    Example:
+        >>> answers_specifically(QuestionType.TREATMENT,
+        ...     "Doctors usually can successfully treat iron-deficiency anemia.", [])
+        False
+        >>> answers_specifically(QuestionType.TREATMENT,
+        ...     "The disorders are treated with blood transfusions and medicines.", [])
+        True
+    """
+    if qtype is QuestionType.DEFINITION:
+        return defines(text, focus)
+    if qtype is QuestionType.TREATMENT:
+        return _MODALITY.search(text) is not None
+    return True
+
+
 def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> bool:
     """Whether sentence ``text`` can answer a question of type ``qtype`` (module docstring).
 
@@ -328,21 +360,33 @@ def _definition(text: str, focus: Sequence[Concept]) -> bool:
     return _COPULA_DEFINITION.search(text) is not None
 
 
+_COPULA = re.compile(r"\s(?:is|are)\s", re.IGNORECASE)
+_BRACKETS = re.compile(r"\([^)]*\)")
+
+
 def defines(text: str, focus: Sequence[Concept]) -> bool:
-    """Whether ``text`` is a copula definition ("X is a ...") whose subject names a focus
-    concept (any subject when there is no focus).
+    """Whether ``text`` is a copula definition ("X is a ...") whose subject is a focus concept
+    (any subject when there is no focus).
 
     Example:
         >>> from retriever.concepts import concept
         >>> defines("Hemochromatosis is a disease in which too much iron builds up in the body.",
         ...         [concept("hemochromatosis")])
         True
+        >>> defines("Primary hemochromatosis is an inherited disease.",
+        ...         [concept("hemochromatosis")])
+        False
     """
     match = _COPULA_DEFINITION.search(text)
     if match is None:
         return False
-    subject = text[: match.end()]
-    return not focus or any(c.mentioned_in(subject) for c in focus)
+    if not focus:
+        return True
+    # The subject is the focus itself: "Hemochromatosis is ...", not "Primary hemochromatosis
+    # is ..." (a kind of it); an abbreviation in brackets may follow ("Folic acid (folate) is").
+    subject = _BRACKETS.sub(" ", text[: _COPULA.search(match.group()).start()])  # type: ignore[union-attr]
+    named = frozenset().union(*(content_terms(" ".join(c.terms)) for c in focus))
+    return any(c.mentioned_in(subject) for c in focus) and content_terms(subject) <= named
 
 
 def _always(text: str, focus: Sequence[Concept]) -> bool:

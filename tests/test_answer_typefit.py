@@ -10,8 +10,10 @@ import pytest
 
 from answer.typefit import (
     VOCABULARY,
+    answers_specifically,
     asks_which_test,
     asks_who,
+    defines,
     fits_type,
     has_amount,
     names_people,
@@ -274,3 +276,40 @@ def test_a_who_question_wants_people() -> None:
     # NHLBI, "Anemia".
     assert names_people("Folic acid also is very important for pregnant women.")
     assert not names_people("Your body needs folic acid to make and maintain new cells.")
+
+
+def test_a_definition_defines_the_focus_itself() -> None:
+    focus = [concept("hemochromatosis")]
+    # NHLBI and GHR, "Hemochromatosis".
+    assert defines(
+        "Hemochromatosis is a condition in which too much iron builds up in the body "
+        "(iron overload).",
+        focus,
+    )
+    assert not defines("Primary hemochromatosis is an inherited disease.", focus)
+    assert not defines("There are two types of hemochromatosis.", focus)
+
+
+def test_a_treatment_answer_names_a_treatment() -> None:
+    # NHLBI, "Thalassemias" and "Iron-Deficiency Anemia".
+    assert answers_specifically(
+        QT.TREATMENT,
+        "Doctors diagnose thalassemias using blood tests. The disorders are treated with blood "
+        "transfusions, medicines, and other procedures.",
+        [],
+    )
+    assert not answers_specifically(
+        QT.TREATMENT, "An important part of managing thalassemias is treating complications.", []
+    )
+    assert not answers_specifically(
+        QT.TREATMENT, "Doctors usually can successfully treat iron-deficiency anemia.", []
+    )
+    assert answers_specifically(QT.RISK, "Anything that fits a risk question.", [])
+
+
+def test_a_named_test_is_not_a_word_before_tests() -> None:
+    # NHLBI, "Hemochromatosis": "from tests" names no test.
+    assert not names_test(
+        "Your doctor will diagnose hemochromatosis based on your medical and family histories, "
+        "a physical exam, and the results from tests and procedures."
+    )

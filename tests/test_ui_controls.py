@@ -54,6 +54,15 @@ def turn(pg, n: int):
     return pg.locator(f"{CHAT} article.turn[data-turn='{n}']")
 
 
+def shot(pg, name: str, target=None) -> None:
+    """A screenshot of the window (not the full page: the question box sticks to the window's
+    bottom, and a full-page capture would paint it over the middle of the page), scrolled so
+    that ``target`` is at the top."""
+    if target is not None:
+        target.evaluate("el => el.scrollIntoView({block: 'start'})")
+    screenshot(pg, name, full_page=False)
+
+
 def url_conversation(pg) -> str | None:
     return parse_qs(urlsplit(pg.url).query).get("conversation", [None])[0]
 
@@ -84,7 +93,7 @@ def test_reload_restores_the_conversation(page, ui_server) -> None:  # noqa: F81
 
     page.reload()
     wait_done(page, 2)
-    screenshot(page, "reload_restored")
+    shot(page, "reload_restored", turn(page, 2))
     assert turn(page, 1).locator("h3.question").inner_text() == QUESTION
     assert turn(page, 2).locator("h3.question").inner_text() == FOLLOWUP
     assert answer_texts(page) == before
@@ -107,7 +116,9 @@ def test_reload_restores_the_conversation(page, ui_server) -> None:  # noqa: F81
 
 
 def test_embedded_widget_keeps_its_conversation_in_local_storage(
-    page, keyed_server, embedding_site  # noqa: F811
+    page,  # noqa: F811
+    keyed_server,  # noqa: F811
+    embedding_site,  # noqa: F811
 ) -> None:
     embedding_site.pages["/remember.html"] = f"""<!doctype html><html lang="en">
 <head><title>Clinic</title>
@@ -179,7 +190,7 @@ def test_retry_after_a_stop(page, starting_server) -> None:  # noqa: F811
     starting_server.release()
     retry.click()
     article = wait_done(page, 1)
-    screenshot(page, "retried")
+    shot(page, "retried", turn(page, 1))
     assert page.locator(f"{CHAT} article.turn").count() == 1
     assert article.locator("section.section").count() >= 1
     assert article.locator(".error, .pending-stopped").count() == 0
@@ -212,7 +223,7 @@ def test_switching_audience_rewrites_the_answer(page, ui_server) -> None:  # noq
         timeout=ANSWER_TIMEOUT_MS
     )
     wait_done(page, 1)
-    screenshot(page, "audience_rewritten")
+    shot(page, "audience_rewritten", turn(page, 1))
     assert page.locator(f"{CHAT} article.turn").count() == 1  # the same turn, rewritten
     assert page.evaluate("window.__answers.map(a => a.audience)") == ["clinician", "patient"]
     assert sent[-1]["url"] == f"{ui_server.url}/v1/answers"
@@ -246,6 +257,8 @@ def test_loading_index_then_the_answer_without_a_user_action(page, starting_serv
     starting_server.hold()
     assert httpx.get(f"{starting_server.url}/readyz").json()["status"] == "loading"
     open_chat(page, starting_server)
+    # Said before any question, too.
+    page.locator(f"{CHAT} [role='status']", has_text="Loading the evidence index…").wait_for()
     box = page.locator(f"{CHAT} textarea")
     box.fill(QUESTION)
     box.press("Enter")
@@ -261,7 +274,7 @@ def test_loading_index_then_the_answer_without_a_user_action(page, starting_serv
 
     starting_server.release()  # the background load finishes; nobody touches the page
     article = wait_done(page, 1)
-    screenshot(page, "loading_then_answer")
+    shot(page, "loading_then_answer", turn(page, 1))
     assert article.locator(".error").count() == 0
     assert article.locator("section.section").count() >= 1
     assert "Loading the evidence index" not in article.inner_text()
@@ -269,7 +282,8 @@ def test_loading_index_then_the_answer_without_a_user_action(page, starting_serv
 
 # ---------------------------------------------------------------------------- 4. layout
 
-# Visible controls smaller than 24 x 24 CSS px (WCAG 2.2 target size), as "TAG.class WxH".
+# Visible controls smaller than 24 x 24 CSS px (WCAG 2.2 target size), or cut off at the
+# screen's edges, as "TAG.class WxH at left..right".
 SMALL_TARGETS = """
 () => {
   const root = document.querySelector("followup-chat").shadowRoot;
@@ -277,8 +291,9 @@ SMALL_TARGETS = """
   return [...controls]
     .filter((el) => el.getClientRects().length && !el.closest("dialog:not([open])"))
     .map((el) => [el, el.getBoundingClientRect()])
-    .filter(([, r]) => r.width < 24 || r.height < 24)
-    .map(([el, r]) => `${el.tagName}.${el.className} ${r.width.toFixed(0)}x${r.height.toFixed(0)}`);
+    .filter(([, r]) => r.width < 24 || r.height < 24 || r.left < 0 || r.right > innerWidth)
+    .map(([el, r]) => `${el.tagName}.${el.className} ${r.width.toFixed(0)}x${r.height.toFixed(0)}`
+      + ` at ${r.left.toFixed(0)}..${r.right.toFixed(0)}`);
 }
 """
 
@@ -294,10 +309,13 @@ def test_tap_targets_and_sticky_box_at_phone_width(page, ui_server) -> None:  # 
     assert box["width"] >= 24 and box["height"] >= 24
 
     # Scrolled to the first citation, mid-answer: the question box is still in view.
-    cites.first.scroll_into_view_if_needed()
-    page.evaluate("window.scrollBy(0, -200)")
+    cites.first.evaluate("b => b.scrollIntoView({block: 'center'})")
     textarea = page.locator(f"{CHAT} textarea").bounding_box()
     assert textarea["y"] >= 0 and textarea["y"] + textarea["height"] <= 740
+    # ... and takes at most a quarter of the phone's screen.
+    form = page.locator(f"{CHAT} form.ask").bounding_box()
+    assert form["height"] <= 740 / 4
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(page, "phone_tap_targets", full_page=False)
 
 
@@ -355,15 +373,19 @@ def _stored_answer() -> Answer:
 
 def test_references_a_clinician_can_judge(page, starting_server) -> None:  # noqa: F811
     store = starting_server.app.state.store
-    stored = store.create(Audience.CLINICIAN, question="Does diet lower homocysteine?",
-                          answer=_stored_answer())
+    stored = store.create(
+        Audience.CLINICIAN, question="Does diet lower homocysteine?", answer=_stored_answer()
+    )
     page.goto(f"{starting_server.url}/?conversation={stored.id}")
     article = wait_done(page, 1)
-    screenshot(page, "references_and_notes")
+    shot(page, "references_and_notes", article)
 
     refs = article.locator(".refs li")
-    assert refs.nth(0).locator(".ref-title").inner_text().endswith(
-        "Plasma homocysteine concentration is decreased by dietary intervention"
+    assert (
+        refs.nth(0)
+        .locator(".ref-title")
+        .inner_text()
+        .endswith("Plasma homocysteine concentration is decreased by dietary intervention")
     )
     assert refs.nth(0).locator(".ref-source").inner_text() == "British Journal of Nutrition, 2003"
     assert refs.nth(1).locator(".ref-source").inner_text() == "journal not recorded, 2011"

@@ -80,7 +80,10 @@ def _ref(**fields):
 SOURCES = [
     # A data set's name is never shown as the journal.
     (_ref(), "journal not recorded"),
-    (_ref(document_id="pubmedqa:21645374", source="PubMedQA", year=2011), "journal not recorded, 2011"),
+    (
+        _ref(document_id="pubmedqa:21645374", source="PubMedQA", year=2011),
+        "journal not recorded, 2011",
+    ),
     (_ref(source=""), "journal not recorded"),
     # The journal and year a damaged title cites are used when the record has none.
     (_ref(title=BJN), "British Journal of Nutrition, 2003"),

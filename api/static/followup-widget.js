@@ -76,8 +76,11 @@
   // Boilerplate that PDF extraction leaves in a title: a leading citation of the journal
   // ("British Journal of Nutrition (2003), 89, 295–301"), a copyright line (the "q" is a
   // mis-extracted ©), a DOI, "All rights reserved", and footnote marks at the end.
-  const TITLE_CITATION =
-    /^\s*([A-Z][A-Za-z&.,' -]{2,80}?)\s+\((\d{4})\)\s*[,;]?\s*\d+(?:\s*\(\d+\))?\s*[,:]\s*\d+(?:\s*[–-]\s*\d+)?\s*/;
+  // journal (year), volume(issue), first–last page
+  const TITLE_CITATION = new RegExp(
+    String.raw`^\s*([A-Z][A-Za-z&.,' -]{2,80}?)\s+\((\d{4})\)\s*[,;]?\s*` +
+      String.raw`\d+(?:\s*\(\d+\))?\s*[,:]\s*\d+(?:\s*[–-]\s*\d+)?\s*`,
+  );
   const TITLE_BOILERPLATE = [
     /(?:^|\s)(?:©|\(c\)|q)\s*(?:the\s+)?authors?\s+(?:\d{4}\b)?/gi,
     /(?:^|\s)(?:copyright\s*)?(?:©|\(c\))\s*\d{4}\b[^.]*\./gi,
@@ -141,9 +144,8 @@
     const text = String(sentence.text || "").split(/\s+/).join(" ");
     if ((sentence.kind || "quote") !== "quote") return `*Note: ${text}*`;
     const markers = (sentence.citations || []).map((n) => `[${n}]`).join("");
-    const study = [designLabel(sentence.design), sentence.year, sentence.sample_size && `n = ${sentence.sample_size}`]
-      .filter(Boolean)
-      .join(", ");
+    const sample = sentence.sample_size && `n = ${sentence.sample_size}`;
+    const study = [designLabel(sentence.design), sentence.year, sample].filter(Boolean).join(", ");
     let line = `${text} ${markers}`.trim();
     if (sentence.label) line = `*${sentence.label}:* ${line}`;
     if (sentence.design) line += ` *(${study})*`;
@@ -163,7 +165,8 @@
       } else if (section.kind === "bottom_line") {
         blocks.push(`## ${section.title}\n\n${sentences.map(sentenceMarkdown).join("\n\n")}`);
       } else {
-        blocks.push(`## ${section.title}\n\n${sentences.map((s) => `- ${sentenceMarkdown(s)}`).join("\n")}`);
+        const items = sentences.map((s) => `- ${sentenceMarkdown(s)}`);
+        blocks.push(`## ${section.title}\n\n${items.join("\n")}`);
       }
     }
     const references = answer.references || [];
@@ -970,12 +973,46 @@ mark {
   .log {
     padding: 0 0.9rem;
   }
+  /* The sticky box must not take a third of a phone's screen: the label is read to screen
+     readers only (the placeholder shows what to type), the keyboard hint is left out (phones
+     have no Shift+Enter), and the buttons sit beside the box. */
+  form.ask {
+    padding-top: 0.6rem;
+    padding-bottom: 0.5rem;
+  }
+  form.ask label {
+    position: absolute;
+    width: 1px;
+    height: 1px;
+    overflow: hidden;
+    clip: rect(0 0 0 0);
+    white-space: nowrap;
+  }
   .row {
-    flex-direction: column;
-    align-items: stretch;
+    gap: 0.4rem;
   }
   .buttons {
-    justify-content: flex-end;
+    flex-direction: column;
+    gap: 0.3rem;
+  }
+  button.primary,
+  button.secondary {
+    padding: 0.5rem 0.75rem;
+  }
+  .hint > span:first-child {
+    display: none;
+  }
+  fieldset.audience {
+    flex-wrap: wrap;
+  }
+  /* Too narrow for the legend and both choices on one line: the legend goes above them. */
+  fieldset.audience legend {
+    float: none;
+    margin: 0 0 0.3rem;
+    padding: 0;
+  }
+  .wide {
+    display: none;
   }
 }
 `;
@@ -1144,6 +1181,7 @@ mark {
       this._build();
       const saved = this._savedConversationId();
       if (saved) this.open(saved);
+      this._announceLoading();
     }
 
     attributeChangedCallback(name) {
@@ -1220,9 +1258,9 @@ mark {
       }
       if (ticket !== this._opening) return;
       this._conversationId = String(stored.id);
-      for (const stored_turn of stored.turns || []) {
-        const turn = this._startTurn(stored_turn.question, stored_turn.audience);
-        this._finish(turn, { answer: stored_turn.answer, conversation_id: stored.id });
+      for (const storedTurn of stored.turns || []) {
+        const turn = this._startTurn(storedTurn.question, storedTurn.audience);
+        this._finish(turn, { answer: storedTurn.answer, conversation_id: stored.id });
         this._addActions(turn);
       }
       this._remember(stored.turns && stored.turns.length ? stored.turns[0].question : "");
@@ -1516,7 +1554,8 @@ mark {
       this._input.placeholder = followup
         ? "e.g. What about during pregnancy?"
         : "e.g. Should ferritin be checked before starting iron tablets?";
-      this._send.textContent = followup ? "Ask follow-up" : "Ask";
+      // "follow-up" is left out at phone width, where the box needs the room.
+      this._send.replaceChildren("Ask", followup ? h("span", { class: "wide" }, " follow-up") : "");
       this._newButton.hidden = !this._turns;
       const busy = Boolean(this._controller);
       this._send.disabled = busy;
@@ -1582,6 +1621,20 @@ mark {
         }
       }
       return new ApiError(0, `Could not reach the answer service at ${where}.`);
+    }
+
+    /** A service still loading its index says so before the first question, until ready. */
+    async _announceLoading() {
+      try {
+        const response = await fetch(`${this.apiBase}/readyz`, { cache: "no-store" });
+        const body = await response.json().catch(() => ({}));
+        if (response.ok || body.status !== "loading") return;
+        this._setStatus(LOADING_TEXT);
+        await this._untilReady();
+      } catch {
+        return; // not reachable or not allowed: the first question will say why
+      }
+      if (this._status.textContent === LOADING_TEXT) this._setStatus("Ready for questions.");
     }
 
     /** Resolves once /readyz says the engine is ready; rejects if it failed to load. */
@@ -2078,9 +2131,9 @@ mark {
       turn.pending.remove();
       const status = error instanceof ApiError ? error.status : 0;
       const detail = error instanceof ApiError ? error.detail : String(error && error.message);
-      const heading =
-        (error instanceof ApiError && error.heading) ||
-        (status ? `The service answered ${status}${this._statusHint(status)}` : "Something went wrong");
+      const answered = `The service answered ${status}${this._statusHint(status)}`;
+      const fallback = status ? answered : "Something went wrong";
+      const heading = (error instanceof ApiError && error.heading) || fallback;
       turn.answerBox.append(
         h("div", { class: "error", role: "alert" }, h("strong", {}, heading), detail),
       );

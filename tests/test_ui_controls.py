@@ -37,6 +37,7 @@ from tests.fixtures_ui import (  # noqa: F401  (pytest fixtures)
 )
 from tests.test_ui_chat import (
     ANSWER_TIMEOUT_MS,
+    CONTRAST,
     FOLLOWUP,
     QUESTION,
     ask,
@@ -335,6 +336,13 @@ def _stored_answer() -> Answer:
         audience=Audience.CLINICIAN,
         sections=[
             AnswerSection(
+                kind=SectionKind.NOTICE,
+                title="Please note",
+                sentences=[
+                    Sentence(text="The evidence here is thin.", kind=SentenceKind.NOTICE),
+                ],
+            ),
+            AnswerSection(
                 kind=SectionKind.RESEARCH,
                 title="From the Research",
                 sentences=[
@@ -345,7 +353,7 @@ def _stored_answer() -> Answer:
                     ),
                     Sentence(text="Folate intake was higher.", citations=[2]),
                 ],
-            )
+            ),
         ],
         references=[
             Reference(
@@ -391,7 +399,9 @@ def test_references_a_clinician_can_judge(page, starting_server) -> None:  # noq
     assert refs.nth(1).locator(".ref-source").inner_text() == "journal not recorded, 2011"
     assert "SciFact" not in article.inner_text() and "PubMedQA" not in article.inner_text()
 
-    # The evidence gap is a note: labelled, not a bulleted quote, no citation.
+    # The evidence gap is a note: labelled, not a bulleted quote, no citation. (A notice is a
+    # callout of its own, whose sentences are not notes inside it again.)
+    assert article.locator("section.notice .sentence").inner_text() == "The evidence here is thin."
     note = article.locator(".sentence.note")
     assert note.count() == 1
     assert note.get_attribute("role") == "note"
@@ -406,6 +416,7 @@ def test_references_a_clinician_can_judge(page, starting_server) -> None:  # noq
         "el => getComputedStyle(el).fontStyle"
     )
     assert quote_style == "normal"
+    assert page.evaluate(CONTRAST)["failures"] == []  # the note's colours meet WCAG AA
 
 
 # --------------------------------------------------------------------------- 6. embedding

@@ -1919,6 +1919,13 @@ mark {
     _sentence(turn, kind, sentence) {
       const section = this._section(turn, kind);
       const parts = [];
+      if (kind === "notice") {
+        // A notice section is one callout already: its sentences are its paragraphs.
+        const attrs = { class: "sentence", "data-kind": sentence.kind || "notice" };
+        section.body.append(h("p", attrs, h("em", {}, sentence.text)));
+        turn.sentenceCount += 1;
+        return;
+      }
       if (sentence.kind && sentence.kind !== "quote") {
         // The engine's own words about the evidence (an evidence gap): a note, never a quote.
         const note = [h("span", { class: "note-label" }, "Note:"), sentence.text];

@@ -217,6 +217,7 @@ def test_switching_audience_rewrites_the_answer(page, ui_server) -> None:  # noq
     sent = requests_to(page, "/v1/")
     ask(page, QUESTION, turn=1)
     conversation_id = page.evaluate(f"document.querySelector('{CHAT}').conversationId")
+    conversation = f"{ui_server.url}/v1/conversations/{conversation_id}"
     assert turn(page, 1).locator(".meta .for").inner_text() == "Written for clinicians"
 
     page.get_by_label("Patients").check()
@@ -227,27 +228,33 @@ def test_switching_audience_rewrites_the_answer(page, ui_server) -> None:  # noq
     shot(page, "audience_rewritten", turn(page, 1))
     assert page.locator(f"{CHAT} article.turn").count() == 1  # the same turn, rewritten
     assert page.evaluate("window.__answers.map(a => a.audience)") == ["clinician", "patient"]
-    assert sent[-1]["url"] == f"{ui_server.url}/v1/answers"
-    assert sent[-1]["body"] == {"question": QUESTION, "audience": "patient", "stream": True}
-    # The stored conversation is not changed by a rewrite; the next question continues it.
-    stored = httpx.get(f"{ui_server.url}/v1/conversations/{conversation_id}").json()
-    assert [t["question"] for t in stored["turns"]] == [QUESTION]
+    assert sent[-1] == {
+        "url": f"{conversation}/regenerate",
+        "body": {"audience": "patient", "stream": True},
+    }
+    # The stored conversation holds the rewritten answer: a reload shows what was on screen.
+    stored = httpx.get(conversation).json()["turns"]
+    assert [(t["question"], t["audience"]) for t in stored] == [(QUESTION, "patient")]
+    assert stored[0]["answer"] == page.evaluate("window.__answers[1]")
+    rewritten = answer_texts(page)
+    page.reload()
+    wait_done(page, 1)
+    assert turn(page, 1).locator(".meta .for").inner_text() == "Written for patients"
+    assert answer_texts(page) == rewritten
+    assert page.get_by_label("Patients").is_checked()  # the choice came back with it
 
+    # A follow-up is rewritten in its place; the turn before it stays as it is.
     ask(page, FOLLOWUP, turn=2)
-    assert sent[-1]["url"].endswith(f"/v1/conversations/{conversation_id}/followups")
+    assert sent[-1]["url"] == f"{conversation}/followups"
     assert sent[-1]["body"]["audience"] == "patient"
-    # A follow-up is rewritten with the earlier turn as its history and citations.
     page.get_by_label("Clinicians").check()
     turn(page, 2).locator(".meta .for", has_text="Written for clinicians").wait_for(
         timeout=ANSWER_TIMEOUT_MS
     )
     wait_done(page, 2)
-    body = sent[-1]["body"]
-    first = page.evaluate("window.__answers[1]")
-    assert body["question"] == FOLLOWUP and body["audience"] == "clinician"
-    assert [m["role"] for m in body["history"]] == ["user", "assistant"]
-    assert body["history"][0]["content"] == QUESTION
-    assert body["cited_passage_ids"] == [r["passage_id"] for r in first["references"]]
+    assert sent[-1]["url"] == f"{conversation}/regenerate"
+    stored = httpx.get(conversation).json()["turns"]
+    assert [t["audience"] for t in stored] == ["patient", "clinician"]
     assert turn(page, 1).locator(".meta .for").inner_text() == "Written for patients"
 
 

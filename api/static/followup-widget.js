@@ -128,18 +128,6 @@
     return [journal || NOT_RECORDED, year].filter(Boolean).join(", ");
   }
 
-  /** The quoted sentences of an answer, as a conversation turn keeps them (api/conversation). */
-  function plainText(answer) {
-    const seen = new Set();
-    for (const section of (answer && answer.sections) || []) {
-      if (section.kind === "notice") continue;
-      for (const sentence of section.sentences || []) {
-        if ((sentence.kind || "quote") === "quote") seen.add(sentence.text);
-      }
-    }
-    return [...seen].join(" ");
-  }
-
   function sentenceMarkdown(sentence) {
     const text = String(sentence.text || "").split(/\s+/).join(" ");
     if ((sentence.kind || "quote") !== "quote") return `*Note: ${text}*`;
@@ -1263,13 +1251,14 @@ mark {
         this._finish(turn, { answer: storedTurn.answer, conversation_id: stored.id });
         this._addActions(turn);
       }
-      this._remember(stored.turns && stored.turns.length ? stored.turns[0].question : "");
+      const turns = stored.turns || [];
+      // The reader's last choice of wording comes back with the conversation.
+      const last = turns[turns.length - 1];
+      if (last && AUDIENCES.includes(last.audience)) this.setAttribute("audience", last.audience);
+      this._remember(turns.length ? turns[0].question : "");
       this._setStatus("");
       this._syncComposer();
-      this._emit("followup-restored", {
-        conversationId: this._conversationId,
-        turns: (stored.turns || []).length,
-      });
+      this._emit("followup-restored", { conversationId: this._conversationId, turns: turns.length });
     }
 
     _clear() {
@@ -1529,15 +1518,15 @@ mark {
     }
 
     /**
-     * The reader chose the other audience: the latest answer is written again for it (in place,
-     * through the stateless /v1/answers with the earlier turns as history), and later questions
-     * are answered for it too.
+     * The reader chose the other audience: the latest answer is written again for it, in place
+     * on screen and in the stored conversation (POST .../regenerate), and later questions are
+     * answered for it too.
      */
     _onAudienceChosen(value) {
       if (value === this.audience) return;
       this.setAttribute("audience", value);
       const latest = this._turnList[this._turnList.length - 1];
-      if (latest && latest.done && !this._controller) {
+      if (latest && latest.done && this._conversationId && !this._controller) {
         this._ask(latest.question, { replace: latest, regenerate: true });
       } else if (this._turns) {
         this._setStatus(`Next answers: ${AUDIENCE_NOTE[value].toLowerCase()}.`);
@@ -1696,8 +1685,8 @@ mark {
      * Ask, and render the answer as it streams in.
      *
      * options.replace: a turn on screen to answer again in its place (retry, regenerate).
-     * options.regenerate: write that turn's answer again for the current audience without
-     * adding a turn to the stored conversation (POST /v1/answers with the earlier turns).
+     * options.regenerate: that turn is the conversation's last; answer it again for the current
+     * audience and store the new answer in its place (POST .../regenerate).
      */
     async _ask(question, { replace = null, regenerate = false } = {}) {
       if (!question || this._controller) return;
@@ -1711,14 +1700,15 @@ mark {
           ? `Writing the answer again, ${AUDIENCE_NOTE[turn.audience].toLowerCase()}…`
           : "Searching the evidence…",
       );
-      const { path, body } = regenerate
-        ? this._regenerateRequest(turn)
-        : {
-            path: this._conversationId
-              ? `/v1/conversations/${encodeURIComponent(this._conversationId)}/followups`
-              : "/v1/conversations",
-            body: { question, audience: turn.audience, stream: true },
-          };
+      const conversation = this._conversationId
+        ? `/v1/conversations/${encodeURIComponent(this._conversationId)}`
+        : null;
+      const path = !conversation
+        ? "/v1/conversations"
+        : `${conversation}/${regenerate ? "regenerate" : "followups"}`;
+      const body = regenerate
+        ? { audience: turn.audience, stream: true }
+        : { question, audience: turn.audience, stream: true };
       try {
         const response = await this._post(turn, path, body, controller.signal);
         const type = response.headers.get("content-type") || "";
@@ -1730,7 +1720,7 @@ mark {
         }
         if (!turn.done)
           throw new ApiError(0, "The answer stream ended before the answer was complete.");
-        if (!regenerate) this._remember(this._turnList[0].question);
+        this._remember(this._turnList[0].question);
         this._setStatus("Answer complete.");
         this._emit("followup-answer", {
           answer: turn.answer,
@@ -1751,20 +1741,6 @@ mark {
         if (turn.node.isConnected) this._addActions(turn);
         this._syncComposer();
       }
-    }
-
-    /** /v1/answers for a turn on screen: its question, the turns before it as history. */
-    _regenerateRequest(turn) {
-      const earlier = this._turnList.slice(0, this._turnList.indexOf(turn)).filter((t) => t.answer);
-      const history = earlier.flatMap((t) => [
-        { role: "user", content: t.question },
-        { role: "assistant", content: plainText(t.answer) },
-      ]);
-      const last = earlier[earlier.length - 1];
-      const cited = last ? (last.answer.references || []).map((ref) => ref.passage_id) : [];
-      const body = { question: turn.question, audience: turn.audience, stream: true };
-      if (history.length) Object.assign(body, { history, cited_passage_ids: cited });
-      return { path: "/v1/answers", body };
     }
 
     /** Copy (a finished answer) and Retry (the latest turn, after a stop or an error). */

@@ -121,21 +121,32 @@ def test_embedded_widget_keeps_its_conversation_in_local_storage(
     keyed_server,  # noqa: F811
     embedding_site,  # noqa: F811
 ) -> None:
+    # Two widgets on one page: each keeps its own conversation (the element id is in the key).
     embedding_site.pages["/remember.html"] = f"""<!doctype html><html lang="en">
 <head><title>Clinic</title>
 <script src="{keyed_server.url}/static/followup-widget.js" defer></script></head>
-<body><followup-chat api-base="{keyed_server.url}" api-key="{API_KEY}"></followup-chat>
+<body>
+<followup-chat id="a" api-base="{keyed_server.url}" api-key="{API_KEY}"></followup-chat>
+<followup-chat id="b" api-base="{keyed_server.url}" api-key="{API_KEY}"></followup-chat>
 </body></html>"""
     page.goto(f"{embedding_site.origin}/remember.html")
-    ask(page, QUESTION, turn=1)
-    conversation_id = page.evaluate(f"document.querySelector('{CHAT}').conversationId")
-    before = answer_texts(page)
+    first = page.locator("#a")
+    first.locator("textarea").fill(QUESTION)
+    first.locator("textarea").press("Enter")
+    first.locator("article.turn[data-turn='1'][data-done]").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    conversation_id = page.evaluate("document.getElementById('a').conversationId")
+    before = first.locator("article.turn .answer").all_inner_texts()
 
     page.reload()
-    wait_done(page, 1)
-    assert page.evaluate(f"document.querySelector('{CHAT}').conversationId") == conversation_id
-    assert answer_texts(page) == before
+    first.locator("article.turn[data-turn='1'][data-done]").wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert page.evaluate("document.getElementById('a').conversationId") == conversation_id
+    assert first.locator("article.turn .answer").all_inner_texts() == before
     assert "conversation=" not in page.url  # the host page's address is left alone
+    # The other widget opened nothing, and lists the conversation under its recent ones.
+    second = page.locator("#b")
+    assert page.evaluate("document.getElementById('b').conversationId") is None
+    assert second.locator("article.turn").count() == 0
+    assert second.locator("details.recent summary").inner_text() == "Recent conversations (1)"
 
 
 def test_a_conversation_the_service_no_longer_has(page, ui_server) -> None:  # noqa: F811

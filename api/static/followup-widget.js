@@ -1272,8 +1272,13 @@ mark {
 
     // ---- keeping conversations across reloads -----------------------------------------------
 
+    /**
+     * Keys per API; the open conversation also per element id, so that two widgets on one page
+     * do not open each other's conversation (the recent list is shared).
+     */
     _storageKey(name) {
-      return `followup:${this.apiBase || location.origin}:${name}`;
+      const base = `followup:${this.apiBase || location.origin}`;
+      return name === "current" && this.id ? `${base}:${this.id}:current` : `${base}:${name}`;
     }
 
     _savedConversationId() {
@@ -1295,6 +1300,7 @@ mark {
     }
 
     _recent() {
+      if (this.persist === "none") return [];
       const list = readStored(this._storageKey("recent"), []);
       return Array.isArray(list) ? list.filter((item) => item && typeof item.id === "string") : [];
     }
@@ -1305,19 +1311,21 @@ mark {
       if (!id) return;
       this._saveCurrent(id);
       if (this.persist !== "none") {
-        const earlier = this._recent().filter((item) => item.id !== id);
-        const known = this._recent().find((item) => item.id === id);
+        const recent = this._recent();
+        const known = recent.find((item) => item.id === id);
         const entry = { id, question: (known && known.question) || question, at: Date.now() };
-        writeStored(this._storageKey("recent"), [entry, ...earlier].slice(0, RECENT_LIMIT));
+        const others = recent.filter((item) => item.id !== id);
+        writeStored(this._storageKey("recent"), [entry, ...others].slice(0, RECENT_LIMIT));
       }
       this._renderRecent();
     }
 
+    /** A conversation the service no longer has leaves the recent list and the address. */
     _forget(id) {
-      writeStored(
-        this._storageKey("recent"),
-        this._recent().filter((item) => item.id !== id),
-      );
+      if (this.persist !== "none") {
+        const others = this._recent().filter((item) => item.id !== id);
+        writeStored(this._storageKey("recent"), others);
+      }
       if (this._savedConversationId() === id) this._saveCurrent(null);
       this._renderRecent();
     }

@@ -269,8 +269,14 @@ class StartingService:
     def hold(self) -> None:
         self._state.resources = None
 
+    def fail(self, reason: str) -> None:
+        """As a load that failed: /readyz says "failed" with the reason, /v1 answers 503."""
+        self._state.resources = None
+        self._state.error = reason
+
     def release(self) -> None:
         self._state.resources = self._resources
+        self._state.error = None
 
 
 @pytest.fixture(scope="module")

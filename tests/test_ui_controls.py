@@ -51,6 +51,15 @@ pytestmark = pytest.mark.browser
 CHAT = "followup-chat"
 
 
+@pytest.fixture
+def starting(starting_server):  # noqa: F811
+    """The starting service, ready again after each test whatever the test left it as."""
+    try:
+        yield starting_server
+    finally:
+        starting_server.release()
+
+
 def turn(pg, n: int):
     return pg.locator(f"{CHAT} article.turn[data-turn='{n}']")
 
@@ -186,10 +195,10 @@ def test_copy_an_answer_as_markdown(page, ui_server) -> None:  # noqa: F811
     assert markdown.rstrip().endswith(f"*{answer['disclaimer']}*")
 
 
-def test_retry_after_a_stop(page, starting_server) -> None:  # noqa: F811
+def test_retry_after_a_stop(page, starting) -> None:  # noqa: F811
     # A starting service keeps the request waiting, so Stop lands before any answer can.
-    starting_server.hold()
-    open_chat(page, starting_server)
+    starting.hold()
+    open_chat(page, starting)
     box = page.locator(f"{CHAT} textarea")
     box.fill(QUESTION)
     box.press("Enter")
@@ -199,7 +208,7 @@ def test_retry_after_a_stop(page, starting_server) -> None:  # noqa: F811
     retry = turn(page, 1).get_by_role("button", name="Retry", exact=True)
     screenshot(page, "stopped_with_retry")
 
-    starting_server.release()
+    starting.release()
     retry.click()
     article = wait_done(page, 1)
     shot(page, "retried", turn(page, 1))
@@ -272,10 +281,10 @@ def test_switching_audience_rewrites_the_answer(page, ui_server) -> None:  # noq
 # ------------------------------------------------------------------------ 3. readiness
 
 
-def test_loading_index_then_the_answer_without_a_user_action(page, starting_server) -> None:  # noqa: F811
-    starting_server.hold()
-    assert httpx.get(f"{starting_server.url}/readyz").json()["status"] == "loading"
-    open_chat(page, starting_server)
+def test_loading_index_then_the_answer_without_a_user_action(page, starting) -> None:  # noqa: F811
+    starting.hold()
+    assert httpx.get(f"{starting.url}/readyz").json()["status"] == "loading"
+    open_chat(page, starting)
     # Said before any question, too.
     page.locator(f"{CHAT} [role='status']", has_text="Loading the evidence index…").wait_for()
     box = page.locator(f"{CHAT} textarea")
@@ -291,12 +300,23 @@ def test_loading_index_then_the_answer_without_a_user_action(page, starting_serv
     assert page.locator(f"{CHAT} .error").count() == 0
     assert "503" not in page.locator(CHAT).inner_text()
 
-    starting_server.release()  # the background load finishes; nobody touches the page
+    starting.release()  # the background load finishes; nobody touches the page
     article = wait_done(page, 1)
     shot(page, "loading_then_answer", turn(page, 1))
     assert article.locator(".error").count() == 0
     assert article.locator("section.section").count() >= 1
     assert "Loading the evidence index" not in article.inner_text()
+
+
+def test_an_engine_that_failed_to_load_is_an_error_not_a_wait(page, starting) -> None:  # noqa: F811
+    starting.fail("failed to load the engine: IndexLoadError: made up for this test")
+    open_chat(page, starting)
+    page.locator(f"{CHAT} textarea").fill(QUESTION)
+    page.locator(f"{CHAT} textarea").press("Enter")
+    error = turn(page, 1).locator(".error")
+    error.wait_for()
+    assert "failed to load" in error.inner_text()
+    assert "Loading the evidence index" not in page.locator(CHAT).inner_text()
 
 
 # ---------------------------------------------------------------------------- 4. layout
@@ -397,12 +417,12 @@ def _stored_answer() -> Answer:
     )
 
 
-def test_references_a_clinician_can_judge(page, starting_server) -> None:  # noqa: F811
-    store = starting_server.app.state.store
+def test_references_a_clinician_can_judge(page, starting) -> None:  # noqa: F811
+    store = starting.app.state.store
     stored = store.create(
         Audience.CLINICIAN, question="Does diet lower homocysteine?", answer=_stored_answer()
     )
-    page.goto(f"{starting_server.url}/?conversation={stored.id}")
+    page.goto(f"{starting.url}/?conversation={stored.id}")
     article = wait_done(page, 1)
     shot(page, "references_and_notes", article)
 

@@ -1623,9 +1623,7 @@ mark {
     /** A service still loading its index says so before the first question, until ready. */
     async _announceLoading() {
       try {
-        const response = await fetch(`${this.apiBase}/readyz`, { cache: "no-store" });
-        const body = await response.json().catch(() => ({}));
-        if (response.ok || body.status !== "loading") return;
+        if ((await this._readiness()).status !== "loading") return;
         this._setStatus(LOADING_TEXT);
         await this._untilReady();
       } catch {
@@ -1634,22 +1632,29 @@ mark {
       if (this._status.textContent === LOADING_TEXT) this._setStatus("Ready for questions.");
     }
 
+    /** GET /readyz: {status: "ready" | "loading" | "failed", detail}. */
+    async _readiness(signal) {
+      const response = await fetch(`${this.apiBase}/readyz`, { cache: "no-store", signal });
+      const body = await response.json().catch(() => ({}));
+      return response.ok ? { ...body, status: "ready" } : body;
+    }
+
     /** Resolves once /readyz says the engine is ready; rejects if it failed to load. */
     async _untilReady(signal) {
       for (;;) {
-        const response = await fetch(`${this.apiBase}/readyz`, { cache: "no-store", signal });
-        const body = await response.json().catch(() => ({}));
-        if (response.ok || body.status === "ready") return;
-        if (body.status === "failed") {
-          throw new ApiError(503, body.detail || "the answer engine failed to load");
+        const { status, detail } = await this._readiness(signal);
+        if (status === "ready") return;
+        if (status !== "loading") {
+          throw new ApiError(503, detail || "the answer engine failed to load");
         }
         await delay(READY_POLL_MS, signal);
       }
     }
 
     /**
-     * POST, and while the index is still loading (503 with /readyz "loading") say so and send
-     * again once it is ready: the reader never sees a raw 503 for a service that is starting.
+     * POST, and while the index is still loading (503, and /readyz says "loading") say so and
+     * send again once it is ready: the reader never sees a raw 503 for a service that is
+     * starting. Any other 503 is shown as it is.
      */
     async _post(turn, path, body, signal) {
       for (;;) {
@@ -1662,6 +1667,14 @@ mark {
           });
         } catch (error) {
           if (!(error instanceof ApiError) || error.status !== 503) throw error;
+          const loading = await this._readiness(signal).then(
+            (ready) => ready.status === "loading",
+            (failure) => {
+              if (failure.name === "AbortError") throw failure;
+              return false;
+            },
+          );
+          if (!loading) throw error;
           turn.pending.textContent = LOADING_TEXT;
           turn.node.dataset.loading = "true";
           this._setStatus(LOADING_TEXT);

@@ -1752,7 +1752,8 @@ mark {
           turn.pending.remove();
           turn.answerBox.append(h("p", { class: "pending-stopped meta" }, "Stopped."));
           turn.stopped = true;
-          this._setStatus("Stopped.");
+          // (A turn no longer on screen was stopped by opening another conversation.)
+          if (turn.node.isConnected) this._setStatus("Stopped.");
         } else {
           this._showError(turn, error);
         }

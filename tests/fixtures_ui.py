@@ -78,11 +78,27 @@ def page(browser: object) -> Iterator[object]:
     assert not errors, f"uncaught JavaScript errors: {errors}"
 
 
+# A full-page capture keeps the window's size for layout, so the question box, which sticks to
+# the window's bottom, would be painted over the middle of the page: it is let go meanwhile.
+_UNSTICK = """(stuck) => {
+  for (const chat of document.querySelectorAll("followup-chat")) {
+    const form = chat.shadowRoot && chat.shadowRoot.querySelector("form.ask");
+    if (form) form.style.position = stuck ? "" : "static";
+  }
+}"""
+
+
 def screenshot(page: object, name: str, *, full_page: bool = True) -> Path:
     """Save a PNG under var/screenshots/ and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
+    if full_page:
+        page.evaluate(_UNSTICK, False)  # type: ignore[attr-defined]
+    try:
+        page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
+    finally:
+        if full_page:
+            page.evaluate(_UNSTICK, True)  # type: ignore[attr-defined]
     return path
 
 

@@ -219,6 +219,33 @@ def test_retry_after_a_stop(page, starting) -> None:  # noqa: F811
     assert article.locator("h3.question").inner_text() == QUESTION
 
 
+def test_stop_in_the_middle_of_an_answer_then_retry(page, ui_server) -> None:  # noqa: F811
+    open_chat(page, ui_server)
+    # A slow line (DevTools network throttling, 300 bytes/s): the answer's events arrive over
+    # many seconds, so Stop lands between its first section and its end.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    slow = {"offline": False, "latency": 0, "uploadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", {**slow, "downloadThroughput": 300})
+    box = page.locator(f"{CHAT} textarea")
+    box.fill(QUESTION)
+    box.press("Enter")
+    first = turn(page, 1)
+    first.locator("section.section").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    first.locator(".pending-stopped", has_text="Stopped.").wait_for()
+    shot(page, "stopped_mid_answer", first)
+    assert first.get_attribute("data-done") is None  # the answer never completed
+    assert first.locator("section.section").count() >= 1  # what had arrived stays
+
+    cdp.send("Network.emulateNetworkConditions", {**slow, "downloadThroughput": -1})
+    first.get_by_role("button", name="Retry", exact=True).click()
+    article = wait_done(page, 1)
+    assert page.locator(f"{CHAT} article.turn").count() == 1
+    assert article.locator(".pending-stopped, .error").count() == 0
+    assert article.locator("details.refs").count() == 1
+
+
 def test_retry_after_an_error(page, ui_server) -> None:  # noqa: F811
     open_chat(page, ui_server)
     chat = page.locator(CHAT)

@@ -180,6 +180,23 @@ class FollowupCreate(_Request):
         return _question(value)
 
 
+class RegenerateCreate(_Request):
+    """Answer a conversation's last question again, e.g. for the other audience."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"audience": "patient"}, {"audience": "clinician", "stream": True}]
+        },
+    )
+
+    audience: Audience | None = Field(
+        None, description="Wording of the new answer; default: the last turn's audience."
+    )
+    filters: FiltersIn | None = None
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+
+
 class TurnOut(BaseModel):
     """One question of a conversation and the answer it got."""
 

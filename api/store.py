@@ -66,6 +66,16 @@ class ConversationNotFoundError(NotFoundError):
         self.conversation_id = conversation_id
 
 
+class NoTurnError(NotFoundError):
+    """The conversation has no such turn (``index`` None: no turn at all, no question yet)."""
+
+    def __init__(self, conversation_id: str, index: int | None = None) -> None:
+        what = "no question yet" if index is None else f"no turn {index}"
+        super().__init__(f"conversation {conversation_id!r} has {what}")
+        self.conversation_id = conversation_id
+        self.index = index
+
+
 @dataclass(frozen=True)
 class StoredTurn:
     """One question of a conversation and the answer it got."""
@@ -249,6 +259,49 @@ class ConversationStore:
                 conn.execute("ROLLBACK")
                 raise
         return turn
+
+    def replace_answer(
+        self, conversation_id: str, index: int, audience: Audience, answer: Answer
+    ) -> StoredTurn:
+        """Give turn ``index`` a new answer; its question and time stay.
+
+        The turn is named by its index, not as "the last one": a follow-up stored while the
+        new answer was being written does not receive it.
+
+        Raises:
+            ConversationNotFoundError: the conversation does not exist.
+            NoTurnError: it has no turn ``index``.
+        """
+        now = _now()
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(
+                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+                if found is None:
+                    raise ConversationNotFoundError(conversation_id)
+                row = conn.execute(
+                    "SELECT question, created_at FROM turns WHERE conversation_id = ? AND idx = ?",
+                    (conversation_id, index),
+                ).fetchone()
+                if row is None:
+                    raise NoTurnError(conversation_id, index)
+                question, asked_at = row
+                conn.execute(
+                    "UPDATE turns SET audience = ?, answer = ?"
+                    " WHERE conversation_id = ? AND idx = ?",
+                    (audience.value, answer.model_dump_json(), conversation_id, index),
+                )
+                conn.execute(
+                    "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return StoredTurn(index, question, audience, answer, asked_at)
 
     def get(self, conversation_id: str) -> StoredConversation:
         """The conversation with all its turns, oldest first.

@@ -2,7 +2,7 @@
 
 Import the fixtures explicitly in a test module (``from tests.fixtures_ui import browser, page``).
 Playwright never downloads a browser here: it launches /usr/bin/chromium (``make browser``
-installs it with apt). Screenshots go to artifacts/screenshots/ (gitignored), for people to look at.
+installs it with apt). Screenshots go to var/screenshots/ (gitignored), for people to look at.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.fixtures_api import ThreadServer
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "api" / "static"
 WIDGET_JS = STATIC / "followup-widget.js"
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SCREENSHOTS = ROOT / "var" / "screenshots"
 
 CHROMIUM = "/usr/bin/chromium"
 # Exactly these flags: headless in a container, no sandbox (root in CI), and no background
@@ -78,11 +78,27 @@ def page(browser: object) -> Iterator[object]:
     assert not errors, f"uncaught JavaScript errors: {errors}"
 
 
+# A full-page capture keeps the window's size for layout, so the question box, which sticks to
+# the window's bottom, would be painted over the middle of the page: it is let go meanwhile.
+_UNSTICK = """(stuck) => {
+  for (const chat of document.querySelectorAll("followup-chat")) {
+    const form = chat.shadowRoot && chat.shadowRoot.querySelector("form.ask");
+    if (form) form.style.position = stuck ? "" : "static";
+  }
+}"""
+
+
 def screenshot(page: object, name: str, *, full_page: bool = True) -> Path:
-    """Save a PNG under artifacts/screenshots/ and return its path."""
+    """Save a PNG under var/screenshots/ and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
+    if full_page:
+        page.evaluate(_UNSTICK, False)  # type: ignore[attr-defined]
+    try:
+        page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
+    finally:
+        if full_page:
+            page.evaluate(_UNSTICK, True)  # type: ignore[attr-defined]
     return path
 
 
@@ -250,3 +266,47 @@ def keyed_server(
     )
     with ThreadServer(create_app(settings, engine=ui_engine)) as server:
         yield server
+
+
+class StartingService:
+    """The real service whose engine can be held back, as in the first minutes after `make run`.
+
+    While held, the service is exactly what a starting server is: ``/readyz`` says "loading" and
+    every ``/v1`` route that needs the engine answers 503 "the index is still loading".
+    ``release()`` makes it ready, as the end of the background load does.
+    """
+
+    def __init__(self, server: ThreadServer, app: Any) -> None:
+        self.url = server.url
+        self.app = app
+        self._state = app.state.engine_state
+        self._resources = self._state.resources
+
+    def hold(self) -> None:
+        self._state.resources = None
+
+    def fail(self, reason: str) -> None:
+        """As a load that failed: /readyz says "failed" with the reason, /v1 answers 503."""
+        self._state.resources = None
+        self._state.error = reason
+
+    def release(self) -> None:
+        self._state.resources = self._resources
+        self._state.error = None
+
+
+@pytest.fixture(scope="module")
+def starting_server(
+    ui_index: Path, ui_engine: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StartingService]:
+    """A service on the UI engine that tests can put back into its loading state."""
+    from api.app import create_app
+
+    settings = _settings(ui_index, data_dir=tmp_path_factory.mktemp("ui-starting-data"))
+    app = create_app(settings, engine=ui_engine)
+    with ThreadServer(app) as server:
+        service = StartingService(server, app)
+        try:
+            yield service
+        finally:
+            service.release()

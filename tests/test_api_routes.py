@@ -241,6 +241,51 @@ def test_a_failed_stream_stores_nothing(client: TestClient) -> None:
     assert len(client.get(f"/v1/conversations/{cid}").json()["turns"]) == 1
 
 
+def test_regenerate_answers_the_last_question_again_in_its_place(client: TestClient) -> None:
+    cid = client.post("/v1/conversations", json={"question": Q1}).json()["id"]
+    client.post(f"/v1/conversations/{cid}/followups", json={"question": "How is it treated?"})
+    before = client.get(f"/v1/conversations/{cid}").json()["turns"]
+
+    again = client.post(f"/v1/conversations/{cid}/regenerate", json={"audience": "patient"})
+    assert again.status_code == 200
+    body = again.json()
+    assert body["conversation_id"] == cid and body["turn"] == 1
+    assert body["answer"]["audience"] == "patient"
+    # Answered with the turn before it as context, as the follow-up was.
+    assert body["answer"]["standalone_query"] == f"How is it treated? {Q1}"
+    after = client.get(f"/v1/conversations/{cid}").json()["turns"]
+    assert after[0] == before[0]  # earlier turns are untouched
+    assert after[1]["answer"] == body["answer"] and after[1]["audience"] == "patient"
+    assert after[1]["question"] == before[1]["question"]
+    assert after[1]["asked_at"] == before[1]["asked_at"]
+
+
+def test_regenerate_streamed_is_stored_when_done(client: TestClient) -> None:
+    cid = client.post("/v1/conversations", json={"question": Q1}).json()["id"]
+    events = parse_sse(
+        client.post(
+            f"/v1/conversations/{cid}/regenerate", json={"audience": "patient", "stream": True}
+        ).text
+    )
+    check_event_order([name for name, _ in events])
+    done = events[-1][1]
+    assert done["conversation_id"] == cid and done["turn"] == 0
+    stored = client.get(f"/v1/conversations/{cid}").json()["turns"]
+    assert len(stored) == 1
+    assert stored[0]["answer"] == done["answer"]
+    assert stored[0]["audience"] == "patient"
+
+
+def test_regenerate_needs_a_question(client: TestClient) -> None:
+    empty = client.post("/v1/conversations", json={}).json()["id"]
+    response = client.post(f"/v1/conversations/{empty}/regenerate", json={})
+    assert response.status_code == 404
+    assert "no question yet" in response.json()["detail"]
+    assert client.post("/v1/conversations/c-unknown/regenerate", json={}).status_code == 404
+    # Unknown fields are refused, like every request model here.
+    assert client.post(f"/v1/conversations/{empty}/regenerate", json={"q": 1}).status_code == 422
+
+
 # ------------------------------------------------------------------ search and passages
 
 
@@ -317,6 +362,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         ("/v1/answers", "post"),
         ("/v1/conversations", "post"),
         ("/v1/conversations/{conversation_id}/followups", "post"),
+        ("/v1/conversations/{conversation_id}/regenerate", "post"),
         ("/v1/conversations/{conversation_id}", "get"),
         ("/v1/search", "post"),
         ("/v1/passages/{passage_id}", "get"),
@@ -331,6 +377,7 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
         "AnswerRequest",
         "ConversationCreate",
         "FollowupCreate",
+        "RegenerateCreate",
         "SearchRequest",
         "ChatCompletionRequest",
     ):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from answer.schema import Audience
-from api.store import DATABASE_FILE, ConversationNotFoundError, ConversationStore
+from api.store import DATABASE_FILE, ConversationNotFoundError, ConversationStore, NoTurnError
 from tests.fixtures_api import KeywordEngine
 
 
@@ -57,6 +57,25 @@ def test_turns_are_kept_in_order_with_their_answers(store, answers) -> None:
     assert [t.audience for t in got.turns] == [Audience.PATIENT, Audience.CLINICIAN]
     assert got.turns[0].answer == answers[0]  # the full Answer round-trips
     assert got.turns[1].answer == answers[1]
+
+
+def test_an_answer_is_replaced_in_place(store, answers) -> None:
+    created = store.create(Audience.CLINICIAN, question="Q one", answer=answers[0])
+    store.add_turn(created.id, "Q two", Audience.CLINICIAN, answers[0])
+    asked = store.get(created.id).turns[1]
+
+    replaced = store.replace_answer(created.id, 1, Audience.PATIENT, answers[1])
+    got = store.get(created.id)
+    assert got.turns[1] == replaced
+    assert (replaced.question, replaced.created_at) == ("Q two", asked.created_at)
+    assert (replaced.audience, replaced.answer) == (Audience.PATIENT, answers[1])
+    assert got.turns[0] == created.turns[0]
+    assert got.updated_at >= created.updated_at
+
+    with pytest.raises(NoTurnError):
+        store.replace_answer(created.id, 2, Audience.PATIENT, answers[1])
+    with pytest.raises(ConversationNotFoundError):
+        store.replace_answer("c-unknown", 0, Audience.PATIENT, answers[1])
 
 
 def test_a_reopened_store_has_everything(tmp_path: Path, answers) -> None:

@@ -1,4 +1,4 @@
-"""Server-side conversations: create, follow up, read, delete (kept in SQLite)."""
+"""Server-side conversations: create, follow up, answer again, read, delete (kept in SQLite)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from api.schemas import (
     ConversationOut,
     FollowupCreate,
     FollowupOut,
+    RegenerateCreate,
     TurnOut,
 )
-from api.store import StoredConversation
+from api.store import NoTurnError, StoredConversation
 from api.streaming import prime, sse_events, sse_response
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -126,6 +127,56 @@ def create_followup(
     answer = engine.answer(question, conversation=conversation, audience=audience, filters=filters)
     turn = store.add_turn(conversation_id, question, audience, answer)
     log_answer("followup", question, answer, settings, turn=turn.index)
+    return FollowupOut(conversation_id=conversation_id, turn=turn.index, answer=answer)
+
+
+@router.post(
+    "/{conversation_id}/regenerate",
+    response_model=FollowupOut,
+    summary="Answer the last question again, e.g. for the other audience",
+    responses={**STREAM_RESPONSE, **ERRORS, **NOT_FOUND},
+)
+def regenerate_last_answer(
+    conversation_id: str,
+    body: RegenerateCreate,
+    engine: EngineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> FollowupOut | StreamingResponse:
+    """Answer the last question again, with the turns before it as context, and store the new
+    answer in its place (the question and its time stay).
+
+    A reader who switches from clinician to patient wording sees the current answer rewritten,
+    and a reload shows what they saw last. Streamed, the turn is replaced when the answer is
+    complete; a failed or stopped stream leaves the stored answer as it was. 404 for a
+    conversation without a question.
+    """
+    stored = store.get(conversation_id)  # 404 before any work
+    if not stored.turns:
+        raise NoTurnError(conversation_id)
+    last = stored.turns[-1]
+    conversation = from_turns(stored.turns[:-1])
+    audience: Audience = audience_for(body.audience, settings, last.audience)
+    filters = body.filters.to_filters() if body.filters else None
+    question = last.question
+    if body.stream:
+
+        def store_answer(answer: Answer) -> dict[str, Any]:
+            turn = store.replace_answer(conversation_id, last.index, audience, answer)
+            log_answer("regenerate", question, answer, settings, turn=turn.index)
+            return {"conversation_id": conversation_id, "turn": turn.index}
+
+        first, events = prime(
+            engine.stream(question, conversation=conversation, audience=audience, filters=filters)
+        )
+        return sse_response(
+            sse_events(
+                first, events, on_done=store_answer, log_questions=settings.api.log_questions
+            )
+        )
+    answer = engine.answer(question, conversation=conversation, audience=audience, filters=filters)
+    turn = store.replace_answer(conversation_id, last.index, audience, answer)
+    log_answer("regenerate", question, answer, settings, turn=turn.index)
     return FollowupOut(conversation_id=conversation_id, turn=turn.index, answer=answer)
 
 

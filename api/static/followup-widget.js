@@ -13,9 +13,14 @@
  *             can read it: use a restricted key.
  *   audience  "clinician" (default) or "patient"; the user can switch it in the widget.
  *   heading   The widget's heading. Default: "Ask a medical question".
+ *   persist   Where the open conversation's id is kept, so that a reload restores it:
+ *             "local" (default: this browser's local storage, per API), "url" (the page's
+ *             ?conversation= parameter; the chat page at / uses it) or "none". Except with
+ *             "none", recent conversations are listed in local storage too.
  *
  * Events (bubbling, composed): "followup-answer" {answer, conversationId} when an answer is
- * complete, "followup-error" {status, detail} when a request fails.
+ * complete, "followup-error" {status, detail} when a request fails, "followup-restored"
+ * {conversationId, turns} when a stored conversation has been shown again.
  *
  * Safety: every string that comes from the service (answers, passages, titles) is inserted as a
  * text node; this file never parses markup from data, and links are made only from http(s) URLs.
@@ -37,6 +42,13 @@
     : "";
 
   const AUDIENCES = ["clinician", "patient"];
+  const PERSIST_MODES = ["local", "url", "none"];
+  const URL_PARAM = "conversation";
+  const RECENT_LIMIT = 8;
+  // While the index loads the API answers 503; /readyz is polled this often until it is ready.
+  const READY_POLL_MS = 1000;
+  const LOADING_TEXT = "Loading the evidence index…";
+  const NOT_RECORDED = "journal not recorded";
   const AUDIENCE_LABEL = { clinician: "Clinicians", patient: "Patients" };
   const AUDIENCE_NOTE = { clinician: "Written for clinicians", patient: "Written for patients" };
 
@@ -60,6 +72,150 @@
     research: "From the Research",
     notice: "Please note",
   };
+
+  // Boilerplate that PDF extraction leaves in a title: a leading citation of the journal
+  // ("British Journal of Nutrition (2003), 89, 295–301"), a copyright line (the "q" is a
+  // mis-extracted ©), a DOI, "All rights reserved", and footnote marks at the end.
+  // journal (year), volume(issue), first–last page
+  const TITLE_CITATION = new RegExp(
+    String.raw`^\s*([A-Z][A-Za-z&.,' -]{2,80}?)\s+\((\d{4})\)\s*[,;]?\s*` +
+      String.raw`\d+(?:\s*\(\d+\))?\s*[,:]\s*\d+(?:\s*[–-]\s*\d+)?\s*`,
+  );
+  const TITLE_BOILERPLATE = [
+    /(?:^|\s)(?:©|\(c\)|q)\s*(?:the\s+)?authors?\s+(?:\d{4}\b)?/gi,
+    /(?:^|\s)(?:copyright\s*)?(?:©|\(c\))\s*\d{4}\b[^.]*\./gi,
+    /(?:^|\s)copyright\s+\d{4}\b[^.]*\./gi,
+    /(?:^|\s)all rights reserved\.?/gi,
+    /(?:^|\s)doi\s*:?\s*10\.\d{4,9}\/\S+/gi,
+  ];
+
+  /**
+   * A reference title without extraction boilerplate: {title, journal, year}, where journal and
+   * year are read from a leading citation when there is one (else null).
+   */
+  function cleanTitle(raw) {
+    let title = typeof raw === "string" ? raw : "";
+    let journal = null;
+    let year = null;
+    const citation = title.match(TITLE_CITATION);
+    if (citation) {
+      journal = citation[1].trim().replace(/[,.]$/, "");
+      year = Number(citation[2]);
+      title = title.slice(citation[0].length);
+    }
+    for (const pattern of TITLE_BOILERPLATE) title = title.replace(pattern, " ");
+    title = title.replace(/[\s*†‡]+$/, "").replace(/\s+/g, " ").trim();
+    if (!title) return { title: String(raw || "").trim(), journal: null, year: null };
+    return { title, journal, year };
+  }
+
+  const squash = (text) => String(text || "").toLowerCase().replace(/[^a-z0-9]/g, "");
+
+  /**
+   * "Journal, year" for a reference. A research record whose source is only the data set it
+   * came from (document ids are "<data set>:<id>", e.g. "scifact:4442799") has no journal:
+   * that is said, never the data set's name.
+   */
+  function sourceLine(ref) {
+    const source = String(ref.source || "").trim();
+    const fromTitle = cleanTitle(ref.title);
+    const year = ref.year ?? fromTitle.year;
+    if ((ref.tier || "research") === "guideline") return [source, year].filter(Boolean).join(", ");
+    const id = String(ref.document_id || "");
+    const dataset = id.includes(":") ? id.slice(0, id.indexOf(":")) : "";
+    const isDataset = !source || (dataset && squash(source) === squash(dataset));
+    const journal = isDataset ? fromTitle.journal : source;
+    return [journal || NOT_RECORDED, year].filter(Boolean).join(", ");
+  }
+
+  function sentenceMarkdown(sentence) {
+    const text = String(sentence.text || "").split(/\s+/).join(" ");
+    if ((sentence.kind || "quote") !== "quote") return `*Note: ${text}*`;
+    const markers = (sentence.citations || []).map((n) => `[${n}]`).join("");
+    const sample = sentence.sample_size && `n = ${sentence.sample_size}`;
+    const study = [designLabel(sentence.design), sentence.year, sample].filter(Boolean).join(", ");
+    let line = `${text} ${markers}`.trim();
+    if (sentence.label) line = `*${sentence.label}:* ${line}`;
+    if (sentence.design) line += ` *(${study})*`;
+    return line;
+  }
+
+  /**
+   * The answer as Markdown with its references, laid out like answer.render.to_markdown, but
+   * with cleaned titles and "journal, year" as the page shows them.
+   */
+  function answerMarkdown(question, answer) {
+    const blocks = [`# ${question}`];
+    for (const section of answer.sections || []) {
+      const sentences = section.sentences || [];
+      if (section.kind === "notice") {
+        blocks.push(sentences.map((s) => `> **Note:** ${s.text}`).join("\n"));
+      } else if (section.kind === "bottom_line") {
+        blocks.push(`## ${section.title}\n\n${sentences.map(sentenceMarkdown).join("\n\n")}`);
+      } else {
+        const items = sentences.map((s) => `- ${sentenceMarkdown(s)}`);
+        blocks.push(`## ${section.title}\n\n${items.join("\n")}`);
+      }
+    }
+    const references = answer.references || [];
+    if (references.length) {
+      const lines = ["## References"];
+      for (const group of GROUPS) {
+        const members = references.filter((ref) => (ref.tier || "research") === group.tier);
+        if (!members.length) continue;
+        lines.push("", `### ${group.title}`, "");
+        for (const ref of members) {
+          const title = cleanTitle(ref.title || ref.document_id).title;
+          const parts = [`[${ref.n}] ${/[.?!]$/.test(title) ? title : `${title}.`}`];
+          const where = sourceLine(ref);
+          if (where) parts.push(`${where}.`);
+          if (ref.url) parts.push(ref.url);
+          parts.push(`(${designLabel(ref.design || ref.tier)})`);
+          lines.push(`- ${parts.join(" ")}`);
+        }
+      }
+      blocks.push(lines.join("\n"));
+    }
+    if (answer.disclaimer) blocks.push(`---\n\n*${answer.disclaimer}*`);
+    return `${blocks.join("\n\n")}\n`;
+  }
+
+  /** Resolves after ms, or rejects with an AbortError as soon as signal aborts. */
+  function delay(ms, signal) {
+    return new Promise((resolve, reject) => {
+      const aborted = () => {
+        clearTimeout(timer);
+        reject(new DOMException("The wait was stopped.", "AbortError"));
+      };
+      const timer = setTimeout(() => {
+        if (signal) signal.removeEventListener("abort", aborted);
+        resolve();
+      }, ms);
+      if (signal) {
+        if (signal.aborted) aborted();
+        else signal.addEventListener("abort", aborted, { once: true });
+      }
+    });
+  }
+
+  /** localStorage, when the page may use it (sandboxed frames and some privacy modes may not). */
+  function readStored(key, fallback) {
+    try {
+      const value = localStorage.getItem(key);
+      return value === null ? fallback : JSON.parse(value);
+    } catch {
+      return fallback;
+    }
+  }
+
+  function writeStored(key, value) {
+    try {
+      if (value === null) localStorage.removeItem(key);
+      else localStorage.setItem(key, JSON.stringify(value));
+    } catch {
+      // no storage: nothing persists, the chat still works
+    }
+  }
 
   const STYLES = `
 :host {
@@ -92,7 +248,9 @@
   background: var(--fu-bg);
   border: 1px solid var(--fu-border);
   border-radius: 12px;
-  overflow: hidden;
+  /* clip, not hidden: hidden would make this a scroll container and stop the question box
+     from sticking to the bottom of the page's viewport */
+  overflow: clip;
 }
 .head {
   display: flex;
@@ -127,6 +285,7 @@ fieldset.audience legend {
 .audience label {
   display: inline-flex;
   align-items: center;
+  min-height: 32px;
   gap: 0.35rem;
   cursor: pointer;
   padding: 0.3rem 0.75rem;
@@ -258,8 +417,24 @@ fieldset.audience legend {
 .section.notice h4 {
   color: #7a3e00;
 }
-.gap {
-  color: #4a2a00;
+/* The engine's own words about the evidence (an evidence gap): a note, never a quote. */
+.sentence.note {
+  list-style: none;
+  margin-left: -1.15rem;
+  padding: 0.35rem 0.7rem;
+  border-left: 4px solid #8a6a2f;
+  border-radius: 0 6px 6px 0;
+  background: #faf5ea;
+  color: #3d2c0c;
+  font-style: italic;
+}
+p.sentence.note {
+  margin: 0.4rem 0 0;
+}
+.sentence.note .note-label {
+  font-style: normal;
+  font-weight: 700;
+  margin-right: 0.3rem;
 }
 .label {
   font-style: italic;
@@ -278,18 +453,24 @@ fieldset.audience legend {
   color: #1e3a72;
   white-space: nowrap;
 }
-sup.cites {
-  line-height: 0;
+.cites {
   margin-left: 0.1em;
   white-space: nowrap;
 }
+/* 24 x 24 px at least: the WCAG 2.2 minimum target size, phones included. */
 button.cite {
+  display: inline-flex;
+  align-items: center;
+  justify-content: center;
+  min-width: 24px;
+  min-height: 24px;
+  vertical-align: 0.1em;
   font: inherit;
   font-size: 0.72rem;
   font-weight: 700;
   line-height: 1;
   cursor: pointer;
-  padding: 0.12em 0.3em;
+  padding: 0 0.3em;
   margin: 0 0.08em;
   border: 1px solid #b7c8e3;
   border-radius: 4px;
@@ -303,10 +484,33 @@ button.cite:hover {
 }
 .refs {
   margin-top: 1.25rem;
-  padding-top: 0.9rem;
+  padding-top: 0.6rem;
   border-top: 1px solid var(--fu-border);
 }
-.refs > h4,
+.refs > summary {
+  display: flex;
+  align-items: center;
+  gap: 0.4rem;
+  min-height: 32px;
+  cursor: pointer;
+  font-size: 0.8rem;
+  font-weight: 700;
+  letter-spacing: 0.06em;
+  text-transform: uppercase;
+  color: var(--fu-muted);
+  list-style: none;
+}
+.refs > summary::-webkit-details-marker {
+  display: none;
+}
+.refs > summary::before {
+  content: "▸";
+  font-size: 0.9rem;
+  transition: transform 0.15s;
+}
+.refs[open] > summary::before {
+  transform: rotate(90deg);
+}
 .followups > h4 {
   margin: 0 0 0.5rem;
   font-size: 0.8rem;
@@ -338,6 +542,7 @@ button.cite:hover {
   font-weight: 600;
 }
 .refs .ref-title {
+  min-height: 24px;
   font: inherit;
   font-weight: 600;
   text-align: left;
@@ -356,6 +561,11 @@ button.cite:hover {
   grid-column: 2;
   color: var(--fu-text);
   font-size: 0.88rem;
+}
+.refs .ref-meta a {
+  display: inline-flex;
+  align-items: center;
+  min-height: 24px;
 }
 .refs .ref-meta {
   grid-column: 2;
@@ -432,10 +642,95 @@ a:hover {
 .error strong {
   display: block;
 }
+.error code {
+  font-size: 0.9em;
+  padding: 0 0.25em;
+  border-radius: 4px;
+  background: #fff;
+}
+.actions {
+  display: flex;
+  flex-wrap: wrap;
+  gap: 0.5rem;
+  margin: 0.75rem 0 0;
+}
+.actions:empty {
+  display: none;
+}
+button.small {
+  min-height: 32px;
+  padding: 0.25rem 0.8rem;
+  font: inherit;
+  font-size: 0.88rem;
+  font-weight: 600;
+  cursor: pointer;
+  border-radius: 8px;
+  border: 1px solid #8c99a6;
+  background: var(--fu-bg);
+  color: var(--fu-text);
+}
+button.small:hover {
+  background: #e9edf2;
+}
+button.small.retry {
+  border-color: var(--fu-accent);
+  color: var(--fu-accent-strong);
+}
+.convs {
+  display: flex;
+  flex-wrap: wrap;
+  align-items: center;
+  gap: 0.5rem 0.75rem;
+  width: 100%;
+}
+.convs:has(> .recent[hidden]):has(> button[hidden]) {
+  display: none;
+}
+.recent {
+  font-size: 0.9rem;
+}
+.recent > summary {
+  display: inline-flex;
+  align-items: center;
+  min-height: 32px;
+  cursor: pointer;
+  color: var(--fu-accent-strong);
+  font-weight: 600;
+}
+.recent ol {
+  margin: 0.25rem 0 0;
+  padding: 0;
+  list-style: none;
+}
+.recent li button {
+  display: block;
+  width: 100%;
+  min-height: 32px;
+  padding: 0.25rem 0.5rem;
+  font: inherit;
+  text-align: left;
+  cursor: pointer;
+  border: 0;
+  border-radius: 6px;
+  background: none;
+  color: var(--fu-accent);
+  text-decoration: underline;
+  text-underline-offset: 2px;
+  overflow-wrap: anywhere;
+}
+.recent li button:hover {
+  background: #e7effa;
+}
+/* Sticky, as in chat applications: the question box stays in view at the bottom of the page
+   (or of the widget, when the host gives it a height and the log scrolls instead). */
 form.ask {
+  position: sticky;
+  bottom: 0;
+  z-index: 1;
   padding: 1rem 1.25rem 1.1rem;
   border-top: 1px solid var(--fu-border);
   background: var(--fu-surface);
+  box-shadow: 0 -4px 12px rgba(15, 30, 50, 0.06);
 }
 .log:empty + form.ask {
   border-top: 0;
@@ -509,6 +804,7 @@ button.secondary:hover {
   color: var(--fu-muted);
 }
 .linklike {
+  min-height: 24px;
   font: inherit;
   cursor: pointer;
   padding: 0;
@@ -665,12 +961,46 @@ mark {
   .log {
     padding: 0 0.9rem;
   }
+  /* The sticky box must not take a third of a phone's screen: the label is read to screen
+     readers only (the placeholder shows what to type), the keyboard hint is left out (phones
+     have no Shift+Enter), and the buttons sit beside the box. */
+  form.ask {
+    padding-top: 0.6rem;
+    padding-bottom: 0.5rem;
+  }
+  form.ask label {
+    position: absolute;
+    width: 1px;
+    height: 1px;
+    overflow: hidden;
+    clip: rect(0 0 0 0);
+    white-space: nowrap;
+  }
   .row {
-    flex-direction: column;
-    align-items: stretch;
+    gap: 0.4rem;
   }
   .buttons {
-    justify-content: flex-end;
+    flex-direction: column;
+    gap: 0.3rem;
+  }
+  button.primary,
+  button.secondary {
+    padding: 0.5rem 0.75rem;
+  }
+  .hint > span:first-child {
+    display: none;
+  }
+  fieldset.audience {
+    flex-wrap: wrap;
+  }
+  /* Too narrow for the legend and both choices on one line: the legend goes above them. */
+  fieldset.audience legend {
+    float: none;
+    margin: 0 0 0.3rem;
+    padding: 0;
+  }
+  .wide {
+    display: none;
   }
 }
 `;
@@ -753,11 +1083,19 @@ mark {
     return fallback;
   }
 
+  /** An error detail (text, or text and nodes) as plain text. */
+  function detailText(detail) {
+    if (!Array.isArray(detail)) return String(detail);
+    return detail.map((part) => (part instanceof Node ? part.textContent : String(part))).join("");
+  }
+
   class ApiError extends Error {
-    constructor(status, detail) {
-      super(detail);
+    /** heading: what the reader is told first, when the status alone would not say it. */
+    constructor(status, detail, heading = null) {
+      super(detailText(detail));
       this.status = status;
       this.detail = detail;
+      this.heading = heading;
     }
   }
 
@@ -820,12 +1158,18 @@ mark {
       this._controller = null;
       this._passages = new Map(); // passage id -> Promise of passage JSON
       this._turns = 0;
+      this._turnList = []; // the turn records on screen, oldest first
+      this._opening = 0; // which open() call is current, so a slower earlier one gives way
       this._dialogOpener = null;
       this._built = false;
     }
 
     connectedCallback() {
-      if (!this._built) this._build();
+      if (this._built) return;
+      this._build();
+      const saved = this._savedConversationId();
+      if (saved) this.open(saved);
+      this._announceLoading();
     }
 
     attributeChangedCallback(name) {
@@ -861,14 +1205,153 @@ mark {
       return this._ask(String(question || "").trim());
     }
 
-    /** Forget the conversation and clear the transcript. */
+    get persist() {
+      const value = (this.getAttribute("persist") || "").toLowerCase();
+      return PERSIST_MODES.includes(value) ? value : "local";
+    }
+
+    /** Forget the conversation and clear the transcript (it stays in the recent list). */
     reset() {
+      this._clear();
+      this._saveCurrent(null);
+      this._renderRecent();
+      this._setStatus("");
+      this._syncComposer();
+      this._input.focus();
+    }
+
+    /**
+     * Show a stored conversation (GET /v1/conversations/{id}) and continue it. Resolves when it
+     * is on screen; a conversation the service no longer has is dropped from the recent list.
+     */
+    async open(id) {
+      const ticket = ++this._opening;
+      this._clear();
+      this._setStatus("Loading the conversation…");
+      let stored;
+      try {
+        const response = await this._fetchJson(`/v1/conversations/${encodeURIComponent(id)}`, {});
+        stored = await response.json();
+      } catch (error) {
+        if (ticket !== this._opening) return;
+        if (error instanceof ApiError && error.status === 404) {
+          this._forget(id);
+          this._setStatus("That conversation is no longer stored. Ask a new question.");
+        } else {
+          const detail = error instanceof ApiError ? error.detail : String(error);
+          this._setStatus(`Could not load the conversation: ${detail}`);
+        }
+        this._syncComposer();
+        return;
+      }
+      if (ticket !== this._opening) return;
+      this._conversationId = String(stored.id);
+      for (const storedTurn of stored.turns || []) {
+        const turn = this._startTurn(storedTurn.question, storedTurn.audience);
+        this._finish(turn, { answer: storedTurn.answer, conversation_id: stored.id });
+        this._addActions(turn);
+      }
+      const turns = stored.turns || [];
+      // The reader's last choice of wording comes back with the conversation.
+      const last = turns[turns.length - 1];
+      if (last && AUDIENCES.includes(last.audience)) this.setAttribute("audience", last.audience);
+      this._remember(turns.length ? turns[0].question : "");
+      this._setStatus("");
+      this._syncComposer();
+      this._emit("followup-restored", { conversationId: this._conversationId, turns: turns.length });
+    }
+
+    _clear() {
       if (this._controller) this._controller.abort();
+      this._controller = null;
       this._conversationId = null;
       this._log.replaceChildren();
       this._turns = 0;
-      this._setStatus("");
-      this._syncComposer();
+      this._turnList = [];
+    }
+
+    // ---- keeping conversations across reloads -----------------------------------------------
+
+    /**
+     * Keys per API; the open conversation also per element id, so that two widgets on one page
+     * do not open each other's conversation (the recent list is shared).
+     */
+    _storageKey(name) {
+      const base = `followup:${this.apiBase || location.origin}`;
+      return name === "current" && this.id ? `${base}:${this.id}:current` : `${base}:${name}`;
+    }
+
+    _savedConversationId() {
+      if (this.persist === "url") return new URLSearchParams(location.search).get(URL_PARAM);
+      if (this.persist === "local") return readStored(this._storageKey("current"), null);
+      return null;
+    }
+
+    /** Keep (or with null, drop) the open conversation's id where a reload will find it. */
+    _saveCurrent(id) {
+      if (this.persist === "url") {
+        const url = new URL(location.href);
+        if (id) url.searchParams.set(URL_PARAM, id);
+        else url.searchParams.delete(URL_PARAM);
+        if (url.href !== location.href) history.replaceState(history.state, "", url.href);
+      } else if (this.persist === "local") {
+        writeStored(this._storageKey("current"), id);
+      }
+    }
+
+    _recent() {
+      if (this.persist === "none") return [];
+      const list = readStored(this._storageKey("recent"), []);
+      return Array.isArray(list) ? list.filter((item) => item && typeof item.id === "string") : [];
+    }
+
+    /** The open conversation becomes the current one and the first of the recent list. */
+    _remember(question) {
+      const id = this._conversationId;
+      if (!id) return;
+      this._saveCurrent(id);
+      if (this.persist !== "none") {
+        const recent = this._recent();
+        const known = recent.find((item) => item.id === id);
+        const entry = { id, question: (known && known.question) || question, at: Date.now() };
+        const others = recent.filter((item) => item.id !== id);
+        writeStored(this._storageKey("recent"), [entry, ...others].slice(0, RECENT_LIMIT));
+      }
+      this._renderRecent();
+    }
+
+    /** A conversation the service no longer has leaves the recent list and the address. */
+    _forget(id) {
+      if (this.persist !== "none") {
+        const others = this._recent().filter((item) => item.id !== id);
+        writeStored(this._storageKey("recent"), others);
+      }
+      if (this._savedConversationId() === id) this._saveCurrent(null);
+      this._renderRecent();
+    }
+
+    _renderRecent() {
+      const others = this._recent().filter((item) => item.id !== this._conversationId);
+      this._recentList.replaceChildren(
+        ...others.map((item) =>
+          h(
+            "li",
+            {},
+            h(
+              "button",
+              { type: "button", onclick: () => this._openRecent(item.id) },
+              item.question || "Untitled conversation",
+            ),
+          ),
+        ),
+      );
+      this._recentBox.hidden = !others.length;
+      this._recentSummary.textContent = `Recent conversations (${others.length})`;
+    }
+
+    async _openRecent(id) {
+      this._recentBox.open = false;
+      await this.open(id);
       this._input.focus();
     }
 
@@ -901,6 +1384,19 @@ mark {
       );
 
       this._log = h("div", { class: "log", role: "region", "aria-label": "Conversation" });
+      this._newButton = h(
+        "button",
+        { type: "button", class: "small", hidden: true, onclick: () => this.reset() },
+        "New conversation",
+      );
+      this._recentSummary = h("summary", {}, "Recent conversations");
+      this._recentList = h("ol", {});
+      this._recentBox = h(
+        "details",
+        { class: "recent", hidden: true },
+        this._recentSummary,
+        this._recentList,
+      );
 
       this._label = h("label", { for: `${id}-q` }, "Your question");
       this._input = h("textarea", {
@@ -924,11 +1420,6 @@ mark {
         },
         "Stop",
       );
-      this._newButton = h(
-        "button",
-        { type: "button", class: "linklike", hidden: true, onclick: () => this.reset() },
-        "Start a new conversation",
-      );
       this._status = h("span", { class: "status", role: "status" });
       const form = h(
         "form",
@@ -945,7 +1436,6 @@ mark {
           { class: "hint" },
           h("span", { id: `${id}-hint` }, "Press Enter to send, Shift+Enter for a new line."),
           this._status,
-          this._newButton,
         ),
       );
 
@@ -954,13 +1444,20 @@ mark {
         h(
           "div",
           { class: "root", part: "root", role: "group", "aria-labelledby": `${id}-title` },
-          h("header", { class: "head" }, this._title, audience),
+          h(
+            "header",
+            { class: "head" },
+            this._title,
+            audience,
+            h("div", { class: "convs" }, this._newButton, this._recentBox),
+          ),
           this._log,
           form,
         ),
         this._dialog,
       );
       this._syncAudience();
+      this._renderRecent();
     }
 
     _buildDialog() {
@@ -1028,10 +1525,20 @@ mark {
       this._ask(question);
     }
 
+    /**
+     * The reader chose the other audience: the latest answer is written again for it, in place
+     * on screen and in the stored conversation (POST .../regenerate), and later questions are
+     * answered for it too.
+     */
     _onAudienceChosen(value) {
       if (value === this.audience) return;
       this.setAttribute("audience", value);
-      if (this._turns) this._setStatus(`Next answers: ${AUDIENCE_NOTE[value].toLowerCase()}.`);
+      const latest = this._turnList[this._turnList.length - 1];
+      if (latest && latest.done && this._conversationId && !this._controller) {
+        this._ask(latest.question, { replace: latest, regenerate: true });
+      } else if (this._turns) {
+        this._setStatus(`Next answers: ${AUDIENCE_NOTE[value].toLowerCase()}.`);
+      }
     }
 
     _syncAudience() {
@@ -1044,7 +1551,8 @@ mark {
       this._input.placeholder = followup
         ? "e.g. What about during pregnancy?"
         : "e.g. Should ferritin be checked before starting iron tablets?";
-      this._send.textContent = followup ? "Ask follow-up" : "Ask";
+      // "follow-up" is left out at phone width, where the box needs the room.
+      this._send.replaceChildren("Ask", followup ? h("span", { class: "wide" }, " follow-up") : "");
       this._newButton.hidden = !this._turns;
       const busy = Boolean(this._controller);
       this._send.disabled = busy;
@@ -1073,13 +1581,114 @@ mark {
         });
       } catch (error) {
         if (error.name === "AbortError") throw error;
-        throw new ApiError(
-          0,
-          `Could not reach the answer service at ${this.apiBase || location.origin}.`,
-        );
+        throw await this._unreachable();
       }
       if (!response.ok) throw await this._errorFrom(response);
       return response;
+    }
+
+    /**
+     * Why fetch() failed. A browser hides a CORS refusal behind the same TypeError as a dead
+     * server; a "no-cors" request, whose answer the page cannot read but which succeeds when
+     * the server answers at all, tells the two apart.
+     */
+    async _unreachable() {
+      const where = this.apiBase || location.origin;
+      let crossOrigin = false;
+      try {
+        crossOrigin = new URL(where, location.href).origin !== location.origin;
+      } catch {
+        crossOrigin = false;
+      }
+      if (crossOrigin) {
+        try {
+          await fetch(`${this.apiBase}/healthz`, { mode: "no-cors", cache: "no-store" });
+          return new ApiError(
+            0,
+            [
+              `The answer service at ${where} is running, but it does not accept requests from `,
+              `this page's origin, ${location.origin}. Whoever runs the service can allow it: `,
+              h("code", {}, `followup serve --cors-origin ${location.origin}`),
+              " (or settings.api.cors_origins).",
+            ],
+            "This site is not allowed to use the answer service",
+          );
+        } catch {
+          // the server does not answer at all
+        }
+      }
+      return new ApiError(0, `Could not reach the answer service at ${where}.`);
+    }
+
+    /** A service still loading its index says so before the first question, until ready. */
+    async _announceLoading() {
+      try {
+        if ((await this._readiness()).status !== "loading") return;
+        this._setStatus(LOADING_TEXT);
+        await this._untilReady();
+      } catch {
+        return; // not reachable or not allowed: the first question will say why
+      }
+      if (this._status.textContent === LOADING_TEXT) this._setStatus("Ready for questions.");
+    }
+
+    /** GET /readyz: {status: "ready" | "loading" | "failed", detail}. */
+    async _readiness(signal) {
+      const response = await fetch(`${this.apiBase}/readyz`, { cache: "no-store", signal });
+      const body = await response.json().catch(() => ({}));
+      return response.ok ? { ...body, status: "ready" } : body;
+    }
+
+    /** Resolves once /readyz says the engine is ready; rejects if it failed to load. */
+    async _untilReady(signal) {
+      for (;;) {
+        const { status, detail } = await this._readiness(signal);
+        if (status === "ready") return;
+        if (status !== "loading") {
+          throw new ApiError(503, detail || "the answer engine failed to load");
+        }
+        await delay(READY_POLL_MS, signal);
+      }
+    }
+
+    /**
+     * POST, and while the index is still loading (503, and /readyz says "loading") say so and
+     * send again once it is ready: the reader never sees a raw 503 for a service that is
+     * starting. Any other 503 is shown as it is.
+     */
+    async _post(turn, path, body, signal) {
+      for (;;) {
+        try {
+          return await this._fetchJson(path, {
+            method: "POST",
+            body: JSON.stringify(body),
+            headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+            signal,
+          });
+        } catch (error) {
+          if (!(error instanceof ApiError) || error.status !== 503) throw error;
+          const loading = await this._readiness(signal).then(
+            (ready) => ready.status === "loading",
+            (failure) => {
+              if (failure.name === "AbortError") throw failure;
+              return false;
+            },
+          );
+          if (!loading) throw error;
+          turn.pending.textContent = LOADING_TEXT;
+          turn.node.dataset.loading = "true";
+          this._setStatus(LOADING_TEXT);
+          try {
+            await this._untilReady(signal);
+          } catch (failure) {
+            throw failure.name === "AbortError" || failure instanceof ApiError ? failure : error;
+          } finally {
+            delete turn.node.dataset.loading;
+          }
+          turn.pending.textContent = "Searching the evidence…";
+          this._setStatus("Searching the evidence…");
+        }
+      }
     }
 
     async _errorFrom(response) {
@@ -1093,24 +1702,36 @@ mark {
       return new ApiError(response.status, describeDetail(body, reason));
     }
 
-    async _ask(question) {
+    /**
+     * Ask, and render the answer as it streams in.
+     *
+     * options.replace: a turn on screen to answer again in its place (retry, regenerate).
+     * options.regenerate: that turn is the conversation's last; answer it again for the current
+     * audience and store the new answer in its place (POST .../regenerate).
+     */
+    async _ask(question, { replace = null, regenerate = false } = {}) {
       if (!question || this._controller) return;
       const controller = new AbortController();
       this._controller = controller;
-      const turn = this._startTurn(question, this.audience);
+      const turn = this._startTurn(question, this.audience, replace);
+      turn.regenerate = regenerate;
       this._syncComposer();
-      this._setStatus("Searching the evidence…");
-      const body = { question, audience: turn.audience, stream: true };
-      const path = this._conversationId
-        ? `/v1/conversations/${encodeURIComponent(this._conversationId)}/followups`
-        : "/v1/conversations";
+      this._setStatus(
+        regenerate
+          ? `Writing the answer again, ${AUDIENCE_NOTE[turn.audience].toLowerCase()}…`
+          : "Searching the evidence…",
+      );
+      const conversation = this._conversationId
+        ? `/v1/conversations/${encodeURIComponent(this._conversationId)}`
+        : null;
+      const path = !conversation
+        ? "/v1/conversations"
+        : `${conversation}/${regenerate ? "regenerate" : "followups"}`;
+      const body = regenerate
+        ? { audience: turn.audience, stream: true }
+        : { question, audience: turn.audience, stream: true };
       try {
-        const response = await this._fetchJson(path, {
-          method: "POST",
-          body: JSON.stringify(body),
-          headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-          signal: controller.signal,
-        });
+        const response = await this._post(turn, path, body, controller.signal);
         const type = response.headers.get("content-type") || "";
         if (type.includes("text/event-stream")) {
           await this._consume(turn, parseEventStream(response.body));
@@ -1120,6 +1741,7 @@ mark {
         }
         if (!turn.done)
           throw new ApiError(0, "The answer stream ended before the answer was complete.");
+        this._remember(this._turnList[0].question);
         this._setStatus("Answer complete.");
         this._emit("followup-answer", {
           answer: turn.answer,
@@ -1129,15 +1751,68 @@ mark {
         if (error.name === "AbortError") {
           turn.pending.remove();
           turn.answerBox.append(h("p", { class: "pending-stopped meta" }, "Stopped."));
-          this._setStatus("Stopped.");
+          turn.stopped = true;
+          // (A turn no longer on screen was stopped by opening another conversation.)
+          if (turn.node.isConnected) this._setStatus("Stopped.");
         } else {
           this._showError(turn, error);
         }
       } finally {
-        this._controller = null;
+        if (this._controller === controller) this._controller = null;
         turn.pending.remove();
+        if (turn.node.isConnected) this._addActions(turn);
         this._syncComposer();
       }
+    }
+
+    /** Copy (a finished answer) and Retry (the latest turn, after a stop or an error). */
+    _addActions(turn) {
+      const buttons = [];
+      if (turn.done && turn.answer && Array.isArray(turn.answer.sections)) {
+        const copy = h(
+          "button",
+          {
+            type: "button",
+            class: "small copy",
+            "aria-label": "Copy this answer as Markdown, with its references",
+            onclick: () => this._copy(turn, copy),
+          },
+          "Copy",
+        );
+        buttons.push(copy);
+      }
+      const latest = turn === this._turnList[this._turnList.length - 1];
+      if (latest && (turn.stopped || turn.failed)) {
+        buttons.push(
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small retry",
+              onclick: () =>
+                this._ask(turn.question, { replace: turn, regenerate: turn.regenerate }),
+            },
+            "Retry",
+          ),
+        );
+      }
+      turn.actions.replaceChildren(...buttons);
+    }
+
+    async _copy(turn, button) {
+      const markdown = answerMarkdown(turn.question, turn.answer);
+      try {
+        await navigator.clipboard.writeText(markdown);
+      } catch {
+        button.textContent = "Copy failed";
+        this._setStatus("The browser did not allow copying to the clipboard.");
+        return;
+      }
+      button.textContent = "Copied";
+      this._setStatus("Answer copied as Markdown.");
+      setTimeout(() => {
+        if (button.isConnected) button.textContent = "Copy";
+      }, 2000);
     }
 
     async _consume(turn, events) {
@@ -1160,8 +1835,8 @@ mark {
 
     // ---- rendering a turn -------------------------------------------------------------------
 
-    _startTurn(question, audience) {
-      const n = ++this._turns;
+    _startTurn(question, audience, replace = null) {
+      const n = replace ? replace.n : ++this._turns;
       const qid = `${this._id}-turn${n}`;
       const turn = {
         n,
@@ -1174,6 +1849,8 @@ mark {
         sentenceCount: 0,
         done: false,
         failed: false,
+        stopped: false,
+        regenerate: false,
         answer: null,
       };
       turn.refsReady = new Promise((resolve) => {
@@ -1185,6 +1862,7 @@ mark {
       // Streamed sentences land here; screen readers read them as they arrive.
       turn.answerBox = h("div", { class: "answer", "aria-live": "polite" }, turn.pending);
       turn.extras = h("div", { class: "extras" });
+      turn.actions = h("div", { class: "actions" });
       turn.node = h(
         "article",
         { class: "turn", "aria-labelledby": qid, "data-turn": n },
@@ -1192,9 +1870,23 @@ mark {
         turn.meta,
         turn.shift,
         turn.answerBox,
+        turn.actions,
         turn.extras,
       );
-      this._log.append(turn.node);
+      if (replace && replace.node.isConnected) {
+        replace.node.replaceWith(turn.node);
+        this._turnList[this._turnList.indexOf(replace)] = turn;
+      } else {
+        // Only the latest turn keeps its sources open, and only it can be retried.
+        for (const earlier of this._turnList) {
+          const sources = earlier.extras.querySelector("details.refs");
+          if (sources) sources.open = false;
+          const retry = earlier.actions.querySelector(".retry");
+          if (retry) retry.remove();
+        }
+        this._log.append(turn.node);
+        this._turnList.push(turn);
+      }
       turn.node.scrollIntoView({ block: "nearest" });
       return turn;
     }
@@ -1225,11 +1917,18 @@ mark {
     _sentence(turn, kind, sentence) {
       const section = this._section(turn, kind);
       const parts = [];
+      if (kind === "notice") {
+        // A notice section is one callout already: its sentences are its paragraphs.
+        const attrs = { class: "sentence", "data-kind": sentence.kind || "notice" };
+        section.body.append(h("p", attrs, h("em", {}, sentence.text)));
+        turn.sentenceCount += 1;
+        return;
+      }
       if (sentence.kind && sentence.kind !== "quote") {
         // The engine's own words about the evidence (an evidence gap): a note, never a quote.
-        const note = h("em", { class: "gap" }, sentence.text);
-        if (section.body.tagName === "UL") section.body.append(h("li", { class: "sentence" }, note));
-        else section.body.append(h("p", { class: "sentence gap" }, note));
+        const note = [h("span", { class: "note-label" }, "Note:"), sentence.text];
+        const attrs = { class: "sentence note", role: "note", "data-kind": sentence.kind };
+        section.body.append(h(section.body.tagName === "UL" ? "li" : "p", attrs, note));
         turn.sentenceCount += 1;
         return;
       }
@@ -1245,7 +1944,7 @@ mark {
       if (citations.length) {
         parts.push(
           h(
-            "sup",
+            "span",
             { class: "cites" },
             citations.map((n) =>
               h(
@@ -1296,7 +1995,10 @@ mark {
       turn.resolveRefs(turn.references);
       for (const button of turn.answerBox.querySelectorAll("button.cite")) {
         const ref = turn.references.get(Number(button.dataset.ref));
-        if (ref) button.setAttribute("aria-label", `Show reference ${ref.n}: ${ref.title}`);
+        if (ref) {
+          const title = cleanTitle(ref.title || ref.document_id).title;
+          button.setAttribute("aria-label", `Show reference ${ref.n}: ${title}`);
+        }
       }
       turn.extras.replaceChildren();
       if (references.length) {
@@ -1328,7 +2030,12 @@ mark {
     }
 
     _referenceList(turn, references) {
-      const box = h("section", { class: "refs" }, h("h4", {}, "References"));
+      // Open on the latest turn only (_startTurn closes it when the next question is asked).
+      const box = h(
+        "details",
+        { class: "refs", open: true },
+        h("summary", {}, `Sources (${references.length})`),
+      );
       for (const group of GROUPS) {
         const refs = references.filter((ref) => (ref.tier || "research") === group.tier);
         if (!refs.length) continue;
@@ -1351,14 +2058,14 @@ mark {
                     onclick: (event) => this._openCitation(turn, ref.n, null, event.currentTarget),
                   },
                   h("span", { class: "sr-only" }, `Reference ${ref.n}: `),
-                  ref.title || ref.document_id,
+                  cleanTitle(ref.title || ref.document_id).title,
                 ),
                 h("span", { class: "ref-section", hidden: true }),
                 h(
                   "span",
                   { class: "ref-meta" },
                   h("span", { class: `badge ${group.tier}` }, designLabel(ref.design || ref.tier)),
-                  [ref.source, ref.year].filter(Boolean).join(", "),
+                  h("span", { class: "ref-source" }, sourceLine(ref)),
                   url ? externalLink(url, "Source") : identifier(ref.url),
                 ),
               );
@@ -1381,7 +2088,9 @@ mark {
             const slot = turn.extras.querySelector(
               `.refs li[data-ref="${Number(ref.n)}"] .ref-section`,
             );
-            if (!slot || !heading || heading === (ref.title || "").trim()) return;
+            const title = cleanTitle(ref.title).title;
+            if (!slot || !heading || heading === title || heading === (ref.title || "").trim())
+              return;
             slot.textContent = heading;
             slot.hidden = false;
           },
@@ -1427,15 +2136,15 @@ mark {
       turn.pending.remove();
       const status = error instanceof ApiError ? error.status : 0;
       const detail = error instanceof ApiError ? error.detail : String(error && error.message);
-      const heading = status
-        ? `The service answered ${status}${this._statusHint(status)}`
-        : "Something went wrong";
+      const answered = `The service answered ${status}${this._statusHint(status)}`;
+      const fallback = status ? answered : "Something went wrong";
+      const heading = (error instanceof ApiError && error.heading) || fallback;
       turn.answerBox.append(
         h("div", { class: "error", role: "alert" }, h("strong", {}, heading), detail),
       );
       this._setStatus("");
       turn.resolveRefs(turn.references || new Map());
-      this._emit("followup-error", { status, detail });
+      this._emit("followup-error", { status, detail: detailText(detail) });
     }
 
     _statusHint(status) {
@@ -1474,7 +2183,7 @@ mark {
         this._dlgBody.replaceChildren(h("p", {}, `This answer has no reference [${n}].`));
         return;
       }
-      this._dlgTitle.textContent = ref.title || ref.document_id;
+      this._dlgTitle.textContent = cleanTitle(ref.title || ref.document_id).title;
       let passage;
       try {
         passage = await this._passage(ref.passage_id);
@@ -1482,7 +2191,7 @@ mark {
         this._passages.delete(ref.passage_id);
         const detail =
           error instanceof ApiError
-            ? `${error.status ? `${error.status}: ` : ""}${error.detail}`
+            ? `${error.status ? `${error.status}: ` : ""}${detailText(error.detail)}`
             : String(error);
         this._dlgBody.replaceChildren(
           h(
@@ -1509,7 +2218,7 @@ mark {
     }
 
     _renderPassage(ref, passage, sentenceText) {
-      const title = passage.title || ref.title || ref.document_id;
+      const title = cleanTitle(passage.title || ref.title || ref.document_id).title;
       this._dlgTitle.textContent = title;
       // GET /v1/passages: tier is the group ("guideline" | "research"), design the exact tier.
       const tier = GROUPS.some((g) => g.tier === passage.tier) ? passage.tier : ref.tier;
@@ -1535,7 +2244,7 @@ mark {
           h(
             "span",
             { class: "source" },
-            [source, year].filter((v) => v !== null && v !== undefined && v !== "").join(", "),
+            sourceLine({ ...ref, source, year, title: passage.title || ref.title, tier }),
           ),
         ),
         section ? h("p", { class: "dlg-section" }, section) : null,
@@ -1585,6 +2294,9 @@ mark {
   // Exposed for tests and for pages that want the same SSE reader.
   FollowupChat.parseEventStream = parseEventStream;
   FollowupChat.safeHttpUrl = safeHttpUrl;
+  FollowupChat.cleanTitle = cleanTitle;
+  FollowupChat.sourceLine = sourceLine;
+  FollowupChat.answerMarkdown = answerMarkdown;
 
   customElements.define(TAG, FollowupChat);
 })();

@@ -25,6 +25,8 @@ import logging
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,6 +129,20 @@ class ConversationStore:
     def path(self) -> Path:
         return self._path
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction, committed when the block ends and
+        rolled back if it raises."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
     def open(self) -> ConversationStore:
         """Open (and if needed create) the database; a no-op when already open."""
         with self._lock:
@@ -187,26 +203,17 @@ class ConversationStore:
             raise ValueError("give both question and answer for a first turn, or neither")
         conversation_id = new_conversation_id()
         now = _now()
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "INSERT INTO conversations (id, audience, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (conversation_id, audience.value, now, now),
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO conversations (id, audience, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?)",
+                (conversation_id, audience.value, now, now),
+            )
+            turns: tuple[StoredTurn, ...] = ()
+            if question is not None and answer is not None:
+                turns = (
+                    self._insert_turn(conn, conversation_id, 0, question, audience, answer, now),
                 )
-                turns: tuple[StoredTurn, ...] = ()
-                if question is not None and answer is not None:
-                    turns = (
-                        self._insert_turn(
-                            conn, conversation_id, 0, question, audience, answer, now
-                        ),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
         return StoredConversation(conversation_id, audience, now, now, turns)
 
     @staticmethod
@@ -235,29 +242,20 @@ class ConversationStore:
             ConversationNotFoundError: the conversation does not exist (or was just deleted).
         """
         now = _now()
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-                ).fetchone()
-                if row is None:
-                    raise ConversationNotFoundError(conversation_id)
-                (index,) = conn.execute(
-                    "SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?",
-                    (conversation_id,),
-                ).fetchone()
-                turn = self._insert_turn(
-                    conn, conversation_id, index, question, audience, answer, now
-                )
-                conn.execute(
-                    "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._writing() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                raise ConversationNotFoundError(conversation_id)
+            (index,) = conn.execute(
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?",
+                (conversation_id,),
+            ).fetchone()
+            turn = self._insert_turn(conn, conversation_id, index, question, audience, answer, now)
+            conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
         return turn
 
     def replace_answer(
@@ -273,34 +271,26 @@ class ConversationStore:
             NoTurnError: it has no turn ``index``.
         """
         now = _now()
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                found = conn.execute(
-                    "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
-                ).fetchone()
-                if found is None:
-                    raise ConversationNotFoundError(conversation_id)
-                row = conn.execute(
-                    "SELECT question, created_at FROM turns WHERE conversation_id = ? AND idx = ?",
-                    (conversation_id, index),
-                ).fetchone()
-                if row is None:
-                    raise NoTurnError(conversation_id, index)
-                question, asked_at = row
-                conn.execute(
-                    "UPDATE turns SET audience = ?, answer = ?"
-                    " WHERE conversation_id = ? AND idx = ?",
-                    (audience.value, answer.model_dump_json(), conversation_id, index),
-                )
-                conn.execute(
-                    "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._writing() as conn:
+            found = conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if found is None:
+                raise ConversationNotFoundError(conversation_id)
+            row = conn.execute(
+                "SELECT question, created_at FROM turns WHERE conversation_id = ? AND idx = ?",
+                (conversation_id, index),
+            ).fetchone()
+            if row is None:
+                raise NoTurnError(conversation_id, index)
+            question, asked_at = row
+            conn.execute(
+                "UPDATE turns SET audience = ?, answer = ? WHERE conversation_id = ? AND idx = ?",
+                (audience.value, answer.model_dump_json(), conversation_id, index),
+            )
+            conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
         return StoredTurn(index, question, audience, answer, asked_at)
 
     def get(self, conversation_id: str) -> StoredConversation:
@@ -348,17 +338,10 @@ class ConversationStore:
         Raises:
             ConversationNotFoundError: no such conversation.
         """
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = conn.execute(
-                    "DELETE FROM conversations WHERE id = ?", (conversation_id,)
-                ).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._writing() as conn:
+            deleted = conn.execute(
+                "DELETE FROM conversations WHERE id = ?", (conversation_id,)
+            ).rowcount
         if not deleted:
             raise ConversationNotFoundError(conversation_id)
 

@@ -7,6 +7,7 @@ many options (temperature, top_p, ...) that an extractive engine has no use for.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -31,7 +32,24 @@ def _question(value: str) -> str:
     return value
 
 
-class _Request(BaseModel):
+# A UTF-16 surrogate on its own: JSON can spell one ("\ud800"), but it is no Unicode
+# character, and encoding it (to the model's tokenizer, the log, SQLite) fails.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _ValidText(BaseModel):
+    """Every request model: its text fields (and lists of text) must be valid Unicode."""
+
+    @field_validator("*")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        if any(isinstance(t, str) and _LONE_SURROGATE.search(t) for t in texts):
+            raise ValueError("contains an unpaired surrogate: not valid Unicode text")
+        return value
+
+
+class _Request(_ValidText):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -342,14 +360,14 @@ class ReadyOut(BaseModel):
 # ------------------------------------------------------------------ OpenAI chat completions
 
 
-class TextPart(BaseModel):
+class TextPart(_ValidText):
     model_config = ConfigDict(extra="allow")
 
     type: str
     text: str | None = None
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(_ValidText):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
@@ -363,7 +381,7 @@ class ChatMessage(BaseModel):
         return "".join(part.text or "" for part in self.content if part.type == "text")
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(_ValidText):
     """OpenAI's chat completion request; the last message must be the user's question.
 
     Unknown OpenAI options (temperature, max_tokens, ...) are accepted and ignored. Extra

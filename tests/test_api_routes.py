@@ -8,8 +8,10 @@ with the real engine behind a real uvicorn server.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -431,3 +433,50 @@ def test_a_late_error_event_ends_both_kinds_of_stream(app, client) -> None:
         "error": {"message": "answer composition failed", "code": 500, "type": "server_error"}
     }
     assert all(data != "[DONE]" for _, data in events)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/answers", {"question": "iron \ud800"}),
+        (
+            "post",
+            "/v1/answers",
+            {"question": "iron", "history": [{"role": "user", "content": "a\udfff"}]},
+        ),
+        ("post", "/v1/search", {"query": "iron \ud800"}),
+        ("post", "/v1/conversations", {"question": "iron \ud800"}),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"model": "followup", "messages": [{"role": "user", "content": "iron \ud800"}]},
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "model": "followup",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}],
+            },
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_a_422_naming_the_field(
+    client: TestClient, method: str, path: str, body: dict[str, Any]
+) -> None:
+    # JSON can spell a lone surrogate ("\ud800"); json.dumps keeps it escaped on the wire.
+    response = client.request(
+        method, path, content=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert "unpaired surrogate" in response.text
+
+
+def test_a_lone_surrogate_in_a_follow_up_is_a_422(client: TestClient) -> None:
+    created = client.post("/v1/conversations", json={"question": "What is ferritin?"}).json()
+    response = client.post(
+        f"/v1/conversations/{created['id']}/followups",
+        content=json.dumps({"question": "and \ud800"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422 and "unpaired surrogate" in response.text

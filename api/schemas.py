@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from answer.schema import Answer, Audience, Reference
 from corpus.types import EvidenceKind, EvidenceTier, Passage
@@ -25,10 +33,14 @@ EXAMPLE_QUESTION = "Are vitamin B12 levels higher with lower ferritin levels?"
 EXAMPLE_FOLLOWUP = "What about in pregnancy?"
 
 
-def _question(value: str) -> str:
+# Characters that show nothing: a question of only these (and spaces) is empty.
+_INVISIBLE = re.compile("[\\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]+")
+
+
+def _text(value: str, name: str = "question") -> str:
     value = value.strip()
-    if not value:
-        raise ValueError("question must not be empty")
+    if not _INVISIBLE.sub("", value):
+        raise ValueError(f"{name} must not be empty")
     return value
 
 
@@ -139,12 +151,14 @@ class AnswerRequest(_Request):
         "they anchor the follow-up.",
     )
     filters: FiltersIn | None = None
-    stream: bool = Field(False, description="Answer as Server-Sent Events (text/event-stream).")
+    stream: StrictBool = Field(
+        False, description="Answer as Server-Sent Events (text/event-stream)."
+    )
 
     @field_validator("question")
     @classmethod
     def _check_question(cls, value: str) -> str:
-        return _question(value)
+        return _text(value)
 
 
 class ConversationCreate(_Request):
@@ -166,12 +180,14 @@ class ConversationCreate(_Request):
         None, description="Default wording for the conversation's answers."
     )
     filters: FiltersIn | None = None
-    stream: bool = Field(False, description="Answer the first question as Server-Sent Events.")
+    stream: StrictBool = Field(
+        False, description="Answer the first question as Server-Sent Events."
+    )
 
     @field_validator("question")
     @classmethod
     def _check_question(cls, value: str | None) -> str | None:
-        return None if value is None else _question(value)
+        return None if value is None else _text(value)
 
 
 class FollowupCreate(_Request):
@@ -190,12 +206,12 @@ class FollowupCreate(_Request):
     question: str = Field(description="The follow-up question.")
     audience: Audience | None = Field(None, description="Overrides the conversation's audience.")
     filters: FiltersIn | None = None
-    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    stream: StrictBool = Field(False, description="Answer as Server-Sent Events.")
 
     @field_validator("question")
     @classmethod
     def _check_question(cls, value: str) -> str:
-        return _question(value)
+        return _text(value)
 
 
 class RegenerateCreate(_Request):
@@ -212,7 +228,7 @@ class RegenerateCreate(_Request):
         None, description="Wording of the new answer; default: the last turn's audience."
     )
     filters: FiltersIn | None = None
-    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    stream: StrictBool = Field(False, description="Answer as Server-Sent Events.")
 
 
 class TurnOut(BaseModel):
@@ -274,16 +290,13 @@ class SearchRequest(_Request):
     )
 
     query: str = Field(description="What to search for.")
-    top_k: int = Field(10, ge=1, le=MAX_TOP_K, description="Passages in the fused list.")
+    top_k: StrictInt = Field(10, ge=1, le=MAX_TOP_K, description="Passages in the fused list.")
     filters: FiltersIn | None = None
 
     @field_validator("query")
     @classmethod
     def _check_query(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("query must not be empty")
-        return value
+        return _text(value, "query")
 
 
 class PassageOut(BaseModel):
@@ -413,7 +426,7 @@ class ChatCompletionRequest(_ValidText):
 
     model: str = Field(description="The served model's id (see GET /v1/models).")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_MESSAGES)
-    stream: bool = False
+    stream: StrictBool = False
     audience: Audience | None = None
     filters: FiltersIn | None = None
     cited_passage_ids: list[str] = Field(default_factory=list, max_length=MAX_CITED_IDS)

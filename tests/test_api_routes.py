@@ -480,3 +480,19 @@ def test_a_lone_surrogate_in_a_follow_up_is_a_422(client: TestClient) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 422 and "unpaired surrogate" in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/answers", {"question": "\u200b\u200d \ufeff"}, "question must not be empty"),
+        ("/v1/search", {"query": "\u2060\u00ad"}, "query must not be empty"),
+        ("/v1/answers", {"question": "What is ferritin?", "stream": 0}, "stream"),
+        ("/v1/search", {"query": "ferritin", "top_k": True}, "top_k"),
+    ],
+)
+def test_invisible_text_and_coerced_types_are_422(
+    client: TestClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    response = client.post(path, json=body)
+    assert response.status_code == 422 and field in response.text

@@ -35,6 +35,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retriever.types import EmptyQueryError
@@ -172,6 +173,18 @@ def error_response(status: int, detail: str, **extra: Any) -> JSONResponse:
     )
 
 
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of ``app`` accepts at the request's path."""
+    return [
+        method
+        for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in app.router.routes
+        )
+    ]
+
+
 def install_error_handlers(app: FastAPI, *, log_questions: bool) -> None:
     """Register the handlers that turn every error into ``{"detail": "..."}``.
 
@@ -188,6 +201,8 @@ def install_error_handlers(app: FastAPI, *, log_questions: bool) -> None:
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(_HEADERS.get(exc.status_code, {}))
         headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names the methods of one route; a path has more
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return JSONResponse(
             {"detail": detail_for(exc)}, status_code=exc.status_code, headers=headers or None
         )

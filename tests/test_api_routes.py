@@ -496,3 +496,10 @@ def test_invisible_text_and_coerced_types_are_422(
 ) -> None:
     response = client.post(path, json=body)
     assert response.status_code == 422 and field in response.text
+
+
+def test_a_405_names_every_method_of_the_path(client: TestClient) -> None:
+    response = client.put("/v1/conversations/c_unknown")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET"
+    assert client.get("/v1/answers").headers["allow"] == "POST"

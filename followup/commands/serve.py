@@ -186,6 +186,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from api.access_log import log_config
+
     try:
         settings = serve_settings(args)
     except ValidationError as error:
@@ -202,7 +204,11 @@ def run_serve(args: argparse.Namespace) -> int:
         from api.app import create_app
 
         uvicorn.run(
-            create_app(settings), host=api.host, port=api.port, timeout_graceful_shutdown=10
+            create_app(settings),
+            host=api.host,
+            port=api.port,
+            timeout_graceful_shutdown=10,
+            log_config=log_config(),
         )
     else:
         os.environ[SETTINGS_ENV] = settings_json(settings)
@@ -213,6 +219,7 @@ def run_serve(args: argparse.Namespace) -> int:
             port=api.port,
             workers=api.workers,
             timeout_graceful_shutdown=10,
+            log_config=log_config(),
         )
     return 0
 

@@ -171,7 +171,9 @@ def measure(index_path: Path, embedder, texts: list[str], config, warmup: int = 
     from retriever.hybrid import HybridRetriever
 
     warm(index_path)
-    index = PassageIndex.load(index_path, expected_model=embedder.model_name)
+    # No model check: the passage vectors are the cached torch ones whichever encoder the
+    # queries use, and search time does not depend on which model made them.
+    index = PassageIndex.load(index_path)
     retriever = HybridRetriever(index, embedder, config)
     samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
     for i, text in enumerate(texts):

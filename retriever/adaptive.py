@@ -67,8 +67,9 @@ FEEDBACK_PASSAGES = 10
 
 SUPPORT_FLOOR = 0.05
 """A word no feedback passage contains keeps this share of its idf in :func:`key_terms`, so
-among such words the rarer still wins (0.05 against 0.25 on LiveQA-Med dev BM25: 0.517 vs
-0.484 nDCG@10 at 10 terms; benchmarks/fusion_cv.py)."""
+among such words the rarer still wins. Picked on LiveQA-Med dev in an exploratory run (BM25
+alone 0.517 against 0.484 nDCG@10 for 0.25 at 10 terms; fused at 16 terms, 0.25 was 0.003
+higher): weak evidence either way (docs/eval.md)."""
 
 LENGTH_PIVOT = 3.0
 """``log2`` of the query length (8 content terms) at which the length term is 0."""
@@ -134,6 +135,11 @@ class AdaptiveFusion:
     agreement: float = 0.0
     max_terms: int = 0
 
+    @property
+    def uniform(self) -> bool:
+        """Every coefficient is 0: equal weights whatever the query (no features needed)."""
+        return not any((self.intercept, self.length, self.rare, self.peak, self.agreement))
+
     def __post_init__(self) -> None:
         if self.max_terms < 0:
             raise ValueError(f"max_terms must be >= 0, got {self.max_terms}")
@@ -142,9 +148,12 @@ class AdaptiveFusion:
                 raise ValueError(f"{name} must be finite, got {getattr(self, name)}")
 
 
-FITTED = AdaptiveFusion()
-"""The model ``RetrievalConfig`` uses under adaptive fusion. Not fitted yet: all zeros, which
-is the equal-weight z-score fusion of the query as typed."""
+FITTED = AdaptiveFusion(max_terms=16)
+"""The model ``RetrievalConfig`` uses under adaptive fusion: benchmarks/fusion_cv.py's
+recommended procedure ("key terms only": the cut chosen, weights equal) fitted on all queries
+of the four dev sets. The full model's weight coefficients did not survive cross-validation
+(no move gained 0.001 mean nDCG@10 on the training folds often enough to help held-out
+queries), so they stay 0 here. In-sample: docs/eval.md gives the procedure's CV figures."""
 
 
 # ----------------------------------------------------------------------------- key terms

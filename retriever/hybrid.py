@@ -5,9 +5,10 @@
 query with :mod:`retriever.followup`, searches both legs, fuses them with the previously cited
 passages, and groups the result with :mod:`retriever.policy`.
 
-Every default of :class:`RetrievalConfig` is the one measured best on the SciFact train split
-(benchmarks/retrieval_tuning.py; the follow-up knobs cross-validated on MTRAG,
-benchmarks/followup_mtrag.py).
+The fusion defaults of :class:`RetrievalConfig` were measured on SciFact train
+(benchmarks/retrieval_tuning.py) and then cross-validated on four dev sets
+(benchmarks/fusion_cv.py); the follow-up knobs were cross-validated on MTRAG
+(benchmarks/followup_mtrag.py).
 By default the fused list holds one passage per document (the document's best passage).
 
 Example::
@@ -75,12 +76,18 @@ logger = logging.getLogger(__name__)
 class RetrievalConfig:
     """How the hybrid retriever searches, fuses and groups.
 
-    The defaults are the SciFact train winner (benchmarks/retrieval_tuning.py): z-score
-    weighted fusion of BM25 and dense with equal weights, fused per document (each leg
-    max-pooled by document), 200 candidates per leg: nDCG@10 0.746 against 0.728 for plain RRF
-    (k=60, passages, depth 100; :meth:`plain_rrf`), on both halves of the queries. Equal weights
-    and the standard z-score were not tuned; the depth trades 0.0016 nDCG@10 (depth 1000) for
-    latency. The follow-up knobs were chosen on MTRAG (:class:`FollowupConfig`).
+    The defaults: z-score weighted fusion of BM25 and dense, fused per document (each leg
+    max-pooled by document), 200 candidates per leg, the SciFact train winner
+    (benchmarks/retrieval_tuning.py: nDCG@10 0.746 against 0.728 for plain RRF, k=60, passages,
+    depth 100; :meth:`plain_rrf`); in its adaptive form (:mod:`retriever.adaptive`), whose
+    fitted model (:data:`~retriever.adaptive.FITTED`) keeps the weights equal and has BM25
+    search a query of more than 16 content terms as its 16 key terms. Cross-validated on four
+    dev sets (benchmarks/fusion_cv.py, docs/eval.md) it is above the better single leg on each
+    and above RRF on average; the key terms gain +0.022 nDCG@10 on LiveQA-Med consumer
+    questions and change nothing elsewhere. Per-query weights did not survive
+    cross-validation, so the fitted weight coefficients are 0. The depth trades 0.0016 nDCG@10
+    (depth 1000) for latency. The follow-up knobs were chosen on MTRAG
+    (:class:`FollowupConfig`).
 
     Attributes:
         fusion: Reciprocal rank fusion, weighted score fusion, or adaptive: weighted z-score
@@ -104,7 +111,7 @@ class RetrievalConfig:
         followup: Follow-up query building and topic-shift detection.
     """
 
-    fusion: FusionMode = FusionMode.WEIGHTED
+    fusion: FusionMode = FusionMode.ADAPTIVE
     rrf_k: float = RRF_K
     normalization: Normalization = Normalization.ZSCORE
     unit: FusionUnit = FusionUnit.DOCUMENT
@@ -405,6 +412,8 @@ class HybridRetriever:
         cfg = self._config
         if cfg.fusion is not FusionMode.ADAPTIVE:
             return cfg.lexical_weight, cfg.dense_weight
+        if cfg.adaptive.uniform:  # the fitted default: no features to work out
+            return 1.0, 1.0
         documents = self._document_codes()
         lex, den = collapse_arrays(lexical, documents), collapse_arrays(dense, documents)
         words = content_words(plan.lexical[0].text, self._term_stats or _NoTermStatistics())

@@ -113,6 +113,7 @@ def test_query_features_count_rare_terms_and_read_both_legs() -> None:
 def test_zero_model_gives_equal_weights() -> None:
     features = QueryFeatures(terms=40, rare_share=0.5, lexical_top_z=3, dense_top_z=1, overlap=0)
     assert leg_weights(features, AdaptiveFusion()) == (1.0, 1.0)
+    assert AdaptiveFusion(max_terms=16).uniform and not AdaptiveFusion(peak=0.1).uniform
 
 
 def test_weight_rules_on_fixed_features() -> None:
@@ -246,7 +247,9 @@ def test_settings_offer_every_fusion_mode_and_take_the_retrievers_default() -> N
     )
 
 
-def test_build_engine_plumbs_adaptive_fusion(
+@pytest.mark.parametrize("fusion", ["adaptive", "rrf"])
+def test_build_engine_plumbs_the_fusion_setting(
+    fusion: str,
     tmp_path: Path,
     retriever_index: PassageIndex,  # noqa: F811
     retriever_embedder,  # noqa: F811
@@ -258,19 +261,13 @@ def test_build_engine_plumbs_adaptive_fusion(
     build_index(load_corpus(DOCS).documents, tmp_path / "index", retriever_embedder)
     settings = Settings(
         index={"path": tmp_path / "index"},
-        retrieval={"fusion": "adaptive", "top_k": 5},
+        retrieval={"fusion": fusion, "top_k": 5},
         answer={"sentence_cache_dir": None, "precompute_sentences": False},
     )
     engine = build_engine(settings)
     policy = PolicyConfig(fused_k=5, guideline_k=4, research_k=4)  # as build_engine sets it
-    expected = (
-        HybridRetriever(
-            retriever_index,
-            retriever_embedder,
-            RetrievalConfig(fusion=FusionMode.ADAPTIVE, policy=policy),
-        )
-        .evidence(QUESTION)
-        .fused
-    )
+    config = RetrievalConfig(fusion=FusionMode.parse(fusion), policy=policy)
+    expected = HybridRetriever(retriever_index, retriever_embedder, config).evidence(QUESTION)
     served = engine.search(QUESTION, top_k=5).fused
-    assert [sp.passage.id for sp in served] == [sp.passage.id for sp in expected]
+    assert [sp.passage.id for sp in served] == [sp.passage.id for sp in expected.fused]
+    assert [sp.score for sp in served] == pytest.approx([sp.score for sp in expected.fused])

@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD
 from index.encoders import DEFAULT_EXPORT_DIR
+from retriever.hybrid import RetrievalConfig
+
+_RETRIEVAL = RetrievalConfig()  # the retriever's defaults live there, once
 
 
 class _Section(BaseModel):
@@ -51,12 +54,18 @@ class EmbedderSettings(_Section):
 
 class RetrievalSettings(_Section):
     top_k: int = Field(8, ge=1, le=100, description="Passages handed to the answer composer.")
-    lexical_depth: int = Field(200, ge=1, le=1000, description="Candidates from BM25.")
-    dense_depth: int = Field(200, ge=1, le=1000, description="Candidates from the dense index.")
-    fusion: Literal["rrf", "weighted"] = Field(
-        "weighted",
-        description="How the two legs are fused: 'weighted' (z-score, the retriever's measured "
-        "default: SciFact train nDCG@10 0.746 against 0.728 for RRF) or 'rrf' (k = 60).",
+    lexical_depth: int = Field(
+        _RETRIEVAL.lexical_depth, ge=1, le=1000, description="Candidates from BM25."
+    )
+    dense_depth: int = Field(
+        _RETRIEVAL.dense_depth, ge=1, le=1000, description="Candidates from the dense index."
+    )
+    fusion: Literal["rrf", "weighted", "adaptive"] = Field(
+        _RETRIEVAL.fusion.value,
+        description="How the two legs are fused (default: RetrievalConfig's): 'weighted' "
+        "(z-score, equal weights), 'adaptive' (z-score with per-query weights and BM25 on the "
+        "key terms of long queries, retriever/adaptive.py) or 'rrf' (k = 60). docs/eval.md "
+        "has the cross-validated comparison on four dev sets.",
     )
 
 

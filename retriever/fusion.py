@@ -46,10 +46,16 @@ RRF_K = 60
 
 
 class FusionMode(enum.StrEnum):
-    """How the lexical and dense runs are combined."""
+    """How the lexical and dense runs are combined.
+
+    ``ADAPTIVE`` is weighted fusion whose leg weights depend on the query
+    (:mod:`retriever.adaptive`): the retriever works the weights out per query, and the
+    functions here, given those weights, fuse exactly as ``WEIGHTED``.
+    """
 
     RRF = "rrf"
     WEIGHTED = "weighted"
+    ADAPTIVE = "adaptive"
 
     @classmethod
     def parse(cls, value: str) -> FusionMode:
@@ -247,7 +253,8 @@ def fuse(
     normalization: Normalization | Sequence[Normalization] = Normalization.MINMAX,
     top_k: int | None = None,
 ) -> list[tuple[K, float]]:
-    """Dispatch to :func:`rrf` or :func:`weighted` by ``mode``; unused options are ignored."""
+    """Dispatch to :func:`rrf` or :func:`weighted` by ``mode`` (``ADAPTIVE``: weighted, with
+    the query's weights passed in); unused options are ignored."""
     return _FUSERS[mode](runs, weights, k, normalization, top_k)
 
 
@@ -256,6 +263,9 @@ _FUSERS: dict[FusionMode, Callable[..., list[tuple[Any, float]]]] = {
         runs, k=k, weights=weights, top_k=top_k
     ),
     FusionMode.WEIGHTED: lambda runs, weights, _k, norm, top_k: weighted(
+        runs, weights=weights, normalization=norm, top_k=top_k
+    ),
+    FusionMode.ADAPTIVE: lambda runs, weights, _k, norm, top_k: weighted(
         runs, weights=weights, normalization=norm, top_k=top_k
     ),
 }

@@ -5,9 +5,10 @@
 query with :mod:`retriever.followup`, searches both legs, fuses them with the previously cited
 passages, and groups the result with :mod:`retriever.policy`.
 
-Every default of :class:`RetrievalConfig` is the one measured best on the SciFact train split
-(benchmarks/retrieval_tuning.py; the follow-up knobs cross-validated on MTRAG,
-benchmarks/followup_mtrag.py).
+The fusion defaults of :class:`RetrievalConfig` were measured on SciFact train
+(benchmarks/retrieval_tuning.py) and then cross-validated on four dev sets
+(benchmarks/fusion_cv.py); the follow-up knobs were cross-validated on MTRAG
+(benchmarks/followup_mtrag.py).
 By default the fused list holds one passage per document (the document's best passage).
 
 Example::
@@ -32,12 +33,22 @@ import numpy as np
 import numpy.typing as npt
 
 from index.types import Embedder, Hits, Vectors
+from retriever.adaptive import (
+    FEEDBACK_PASSAGES,
+    FITTED,
+    AdaptiveFusion,
+    content_words,
+    key_terms,
+    leg_weights,
+    query_features,
+)
 from retriever.dense import DenseRetriever
 from retriever.followup import (
     FollowupConfig,
     FollowupQuery,
     LexicalTermStatistics,
     TermStatistics,
+    WeightedText,
     blend,
     build_query,
     context_texts,
@@ -65,23 +76,32 @@ logger = logging.getLogger(__name__)
 class RetrievalConfig:
     """How the hybrid retriever searches, fuses and groups.
 
-    The defaults are the SciFact train winner (benchmarks/retrieval_tuning.py): z-score
-    weighted fusion of BM25 and dense with equal weights, fused per document (each leg
-    max-pooled by document), 200 candidates per leg: nDCG@10 0.746 against 0.728 for plain RRF
-    (k=60, passages, depth 100; :meth:`plain_rrf`), on both halves of the queries. Equal weights
-    and the standard z-score were not tuned; the depth trades 0.0016 nDCG@10 (depth 1000) for
-    latency. The follow-up knobs were chosen on MTRAG (:class:`FollowupConfig`).
+    The defaults: z-score weighted fusion of BM25 and dense, fused per document (each leg
+    max-pooled by document), 200 candidates per leg, the SciFact train winner
+    (benchmarks/retrieval_tuning.py: nDCG@10 0.746 against 0.728 for plain RRF, k=60, passages,
+    depth 100; :meth:`plain_rrf`); in its adaptive form (:mod:`retriever.adaptive`), whose
+    fitted model (:data:`~retriever.adaptive.FITTED`) keeps the weights equal and has BM25
+    search a query of more than 16 content terms as its 16 key terms. Cross-validated on four
+    dev sets (benchmarks/fusion_cv.py, docs/eval.md) it is above the better single leg on each
+    and above RRF on average; the key terms gain +0.022 nDCG@10 on LiveQA-Med consumer
+    questions and change nothing elsewhere. Per-query weights did not survive
+    cross-validation, so the fitted weight coefficients are 0. The depth trades 0.0016 nDCG@10
+    (depth 1000) for latency. The follow-up knobs were chosen on MTRAG
+    (:class:`FollowupConfig`).
 
     Attributes:
-        fusion: Reciprocal rank fusion or weighted score fusion.
+        fusion: Reciprocal rank fusion, weighted score fusion, or adaptive: weighted z-score
+            fusion whose leg weights depend on the query (:mod:`retriever.adaptive`).
         rrf_k: The RRF rank constant (60, Cormack et al. 2009).
         normalization: Score normalisation for weighted fusion (the short list of carried
             passages is always min-max normalised: a z-score of one value carries nothing).
         unit: Fuse passages, or documents (each leg max-pooled by document, each document
             then represented by its best passage, so the result holds one passage per
             document).
-        lexical_weight: Weight of the BM25 leg in the fusion.
-        dense_weight: Weight of the dense leg in the fusion.
+        lexical_weight: Weight of the BM25 leg in the fusion (not used by adaptive fusion).
+        dense_weight: Weight of the dense leg in the fusion (not used by adaptive fusion).
+        adaptive: The adaptive fusion's model and key-term cut (used only when ``fusion`` is
+            adaptive); by default the one fitted on the four dev sets.
         lexical_depth: Candidates taken from BM25 (independent of the final ``top_k``).
         dense_depth: Candidates taken from the dense index.
         filter_oversample: With filters set, each leg fetches this many times its depth, so
@@ -91,12 +111,13 @@ class RetrievalConfig:
         followup: Follow-up query building and topic-shift detection.
     """
 
-    fusion: FusionMode = FusionMode.WEIGHTED
+    fusion: FusionMode = FusionMode.ADAPTIVE
     rrf_k: float = RRF_K
     normalization: Normalization = Normalization.ZSCORE
     unit: FusionUnit = FusionUnit.DOCUMENT
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
+    adaptive: AdaptiveFusion = FITTED
     lexical_depth: int = 200
     dense_depth: int = 200
     filter_oversample: int = 4
@@ -331,17 +352,18 @@ class HybridRetriever:
         plan, vector = self.plan(question, conversation)
         now = time.perf_counter()
         timings["query_ms"], start = (now - start) * 1000, now
+        # Dense first: under adaptive fusion its best passages guide the BM25 query's terms.
+        dense = _array_run(self._dense.hits_for_vector(vector, dense_depth))
+        now = time.perf_counter()
+        timings["dense_ms"], start = (now - start) * 1000, now
         lexical = _add_runs(
             [
                 (_array_run(self._lexical.hits(p.text, lexical_depth)), p.weight)
-                for p in plan.lexical
+                for p in self._lexical_queries(plan, dense)
             ]
         )
         now = time.perf_counter()
         timings["lexical_ms"], start = (now - start) * 1000, now
-        dense = _array_run(self._dense.hits_for_vector(vector, dense_depth))
-        now = time.perf_counter()
-        timings["dense_ms"], start = (now - start) * 1000, now
         carried = self._carried_run(plan.carried, vector)
         if filters is not None:
             # Ranks are counted among the passages that pass, down to each leg's usual depth.
@@ -361,13 +383,42 @@ class HybridRetriever:
             fused_z = fuse_arrays(FusionMode.WEIGHTED, legs, normalization=Normalization.ZSCORE)
             joint = _top(fused_z)
         signals = _Signals(_top(lexical), _top(dense), joint)
-        runs, weights = [lexical, dense], [cfg.lexical_weight, cfg.dense_weight]
+        runs, weights = [lexical, dense], list(self._leg_weights(plan, lexical, dense))
         if len(carried.keys):
             runs.append(carried)
             weights.append(cfg.followup.carry_weight)
         fused = self._to_scored(self._fuse(runs, weights))
         timings["fusion_ms"] = (time.perf_counter() - start) * 1000
         return plan, fused, timings, signals
+
+    def _lexical_queries(self, plan: FollowupQuery, dense: ArrayRun) -> tuple[WeightedText, ...]:
+        """The BM25 queries: the plan's, the question cut to its key terms under adaptive
+        fusion (:func:`retriever.adaptive.key_terms`, guided by the dense leg's best passages;
+        context words are already few)."""
+        cut = self._config.adaptive.max_terms
+        if self._config.fusion is not FusionMode.ADAPTIVE or not cut or self._term_stats is None:
+            return plan.lexical
+        passages = self._index.passages
+        feedback = [passages[row].text for row in dense.keys[:FEEDBACK_PASSAGES].tolist()]
+        first, *rest = plan.lexical
+        reduced = key_terms(first.text, self._term_stats, cut, feedback)
+        return (replace(first, text=reduced), *rest)
+
+    def _leg_weights(
+        self, plan: FollowupQuery, lexical: ArrayRun, dense: ArrayRun
+    ) -> tuple[float, float]:
+        """The configured leg weights, or under adaptive fusion the query's own
+        (:func:`retriever.adaptive.leg_weights`, features of the legs' document runs)."""
+        cfg = self._config
+        if cfg.fusion is not FusionMode.ADAPTIVE:
+            return cfg.lexical_weight, cfg.dense_weight
+        if cfg.adaptive.uniform:  # the fitted default: no features to work out
+            return 1.0, 1.0
+        documents = self._document_codes()
+        lex, den = collapse_arrays(lexical, documents), collapse_arrays(dense, documents)
+        words = content_words(plan.lexical[0].text, self._term_stats or _NoTermStatistics())
+        features = query_features(words, lex.keys, lex.scores, den.keys, den.scores)
+        return leg_weights(features, cfg.adaptive)
 
     def _fuse(self, runs: Sequence[ArrayRun], weights: Sequence[float]) -> ArrayRun:
         """Fuse passage runs, by passage or by document as configured."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from index.store import PassageIndex
+from retriever.adaptive import QueryFeatures, leg_weights
 from retriever.dense import DenseRetriever
 from retriever.fusion import FusionMode, FusionUnit, Normalization, collapse, rrf, weighted
 from retriever.hybrid import HybridRetriever, RetrievalConfig
@@ -136,8 +137,14 @@ class TestHybridRetriever(RetrieverContract):
     ) -> None:
         # Oracle for the default: each leg max-pooled by document, z-scores fused with equal
         # weights; each document shown through its best passage under passage-level fusion.
+        # (Adaptive fusion with the fitted model keeps equal weights, and cuts only queries of
+        # more than 16 content terms; this one is short.)
         config = RetrievalConfig(lexical_depth=20, dense_depth=20)
-        assert (config.fusion, config.unit) == (FusionMode.WEIGHTED, FusionUnit.DOCUMENT)
+        assert (config.fusion, config.unit) == (FusionMode.ADAPTIVE, FusionUnit.DOCUMENT)
+        assert leg_weights(
+            QueryFeatures(terms=8, rare_share=1.0, lexical_top_z=3, dense_top_z=1, overlap=0),
+            config.adaptive,
+        ) == (1.0, 1.0)
         hybrid = HybridRetriever(retriever_index, retriever_embedder, config)
         runs = legs(retriever_index, retriever_embedder, QUERIES[0], 20)
         document = {p.id: p.document_id for p in retriever_index.passages}

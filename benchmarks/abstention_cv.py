@@ -103,6 +103,7 @@ from answer.abstain import (  # noqa: E402
     judge_support,
     model_inputs,
 )
+from index.encoders import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 MTRAG = SHARED / "mtrag" / "reference.jsonl"
@@ -210,18 +211,18 @@ def features_of(engine: Any, question: str, conversation: Any) -> tuple[Abstenti
     return features, prepared.support.value
 
 
-def collect(threads: int) -> list[Row]:
+def collect(threads: int, encoder: str) -> list[Row]:
     """Run both engines over their questions (MTRAG first, then LiveQA)."""
     from abstention_mtrag import load, pool_engine
 
     from answer.engine import build_engine, sentence_cache_path
     from answer.settings import Settings
-    from index.embedder import SentenceTransformerEmbedder
+    from index.encoders import load_embedder
     from retriever.types import Conversation
 
     rows: list[Row] = []
     tasks, pool = load(MTRAG)
-    embedder = SentenceTransformerEmbedder.load(threads=threads)
+    embedder = load_embedder(encoder, threads=threads)  # type: ignore[arg-type]
     engine = pool_engine(pool, embedder, threads)
     started = time.perf_counter()
     for task in tasks:
@@ -568,7 +569,13 @@ def main(argv: list[str] | None = None) -> int:
         default="unanswerable",
         help="LiveQA questions without any judged answer: positives (default) or left out",
     )
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, default=2, help="encoder threads")
+    parser.add_argument(
+        "--encoder",
+        choices=BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="the encoder of the MTRAG pool index (LiveQA: the one its index was built with)",
+    )
     parser.add_argument("--reuse", action="store_true", help="use the cached features")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
     args = parser.parse_args(argv)
@@ -578,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse and cache.is_file():
         rows = load_rows(cache)
     else:
-        rows = collect(args.threads)
+        rows = collect(args.threads, args.encoder)
         save_rows(rows, cache)
     if args.liveqa_unjudged == "unanswerable":
         rows = [replace(r, label="UNANSWERABLE") if r.label == UNJUDGED else r for r in rows]

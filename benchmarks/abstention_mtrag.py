@@ -62,8 +62,10 @@ from answer.sentences import SentenceBank  # noqa: E402
 from answer.settings import Settings  # noqa: E402
 from answer.terms import content_terms, overlap  # noqa: E402
 from corpus.types import Document, EvidenceTier, Passage, passage_id  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from index.embedder import MODEL_NAME, SentenceTransformerEmbedder  # noqa: E402
+from index.encoders import backend_of  # noqa: E402
 from index.store import build_index  # noqa: E402
+from index.types import Embedder  # noqa: E402
 from retriever.types import Conversation, Turn  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "mtrag" / "reference.jsonl"
@@ -156,12 +158,12 @@ def f_beta(precision: float, recall: float, beta: float) -> float:
     return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
 
 
-def pool_engine(
-    pool: Sequence[Passage], embedder: SentenceTransformerEmbedder, threads: int
-) -> Engine:
+def pool_engine(pool: Sequence[Passage], embedder: Embedder, threads: int) -> Engine:
     """The real engine over an index of the pool (built once under var/cache), so the feature
     is computed exactly as at run time: hybrid retrieval, evidence policy, sentence scoring."""
-    path = CACHE / "index"
+    path = CACHE / (
+        "index" if embedder.model_name == MODEL_NAME else f"index-{backend_of(embedder.model_name)}"
+    )
     if not (path / "manifest.json").is_file():
         documents = [
             Document(

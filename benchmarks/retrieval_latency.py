@@ -215,6 +215,7 @@ def main() -> None:
 
     from corpus.demo import DEMO_CORPUS
     from corpus.loaders import load_corpus
+
     texts = queries(args.queries + 20)
     results: dict[str, Path] = {}
     cache = CachingEmbedder("scifact")

@@ -43,10 +43,10 @@ best sentence < 0.42 (old rule)    0.480        0.700        0.647        0.647 
 against 0.808 for the best sentence score alone. The issue's target, precision >= 0.7 at
 recall >= 0.5 on MTRAG, holds out of sample, with little margin. With the torch encoder (the
 earlier default) the same procedure gave 0.722±0.020 / 0.557±0.020. The weak notice marks 45%
-of the answers given (33% of ANSWERABLE ones); among them, 48% are not fully answerable. What limits it: the
-features measure how well the index *matches* the question, not whether a passage *answers*
-it (an MTRAG UNANSWERABLE question often matches on-topic passages well), and 349 questions
-from two non-clinical or consumer sets are few. Re-derive with::
+of the answers given (33% of ANSWERABLE ones); among them, 48% are not fully answerable. What
+limits it: the features measure how well the index *matches* the question, not whether a
+passage *answers* it (an MTRAG UNANSWERABLE question often matches on-topic passages well), and
+349 questions from two non-clinical or consumer sets are few. Re-derive with::
 
     nice python benchmarks/abstention_cv.py  # table, var/results/abstention_cv.json, constants
 

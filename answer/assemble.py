@@ -73,6 +73,31 @@ def year_of(passages: Sequence[Passage]) -> int | None:
     return max(years) if years else None
 
 
+# What a research reference shows where its record names no journal: SciFact and PubMedQA
+# records carry the data set's name as their source, which is no place of publication.
+NOT_RECORDED = "journal not recorded"
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def source_of(passage: Passage) -> str:
+    """The publisher or journal a reference names: never a data set's name for research.
+
+    Example:
+        >>> source_of(scifact_passage)  # source "SciFact", dataset "scifact"
+        'journal not recorded'
+    """
+    source = passage.source.strip()
+    dataset = _squash(passage.dataset)
+    if passage.kind is EvidenceKind.RESEARCH and (
+        not source or (dataset and dataset in _squash(source))  # "BEIR SciFact corpus"
+    ):
+        return NOT_RECORDED
+    return source
+
+
 def reference_for(n: int, passage: Passage) -> Reference:
     """The reference entry ``[n]`` for ``passage``."""
     return Reference(
@@ -82,7 +107,7 @@ def reference_for(n: int, passage: Passage) -> Reference:
         tier=passage.kind.value,
         design=passage.tier.value,
         title=passage.title,
-        source=passage.source,
+        source=source_of(passage),
         year=passage.year,
         url=passage.url,
     )

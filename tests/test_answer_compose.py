@@ -10,6 +10,7 @@ from answer.abstain import (
     WEAK_NOTICE,
     Support,
 )
+from answer.assemble import source_of
 from answer.compose import ComposeConfig, ExtractiveComposer, relevance
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.terms import content_terms, jaccard
@@ -69,7 +70,7 @@ def check_answer_rules(answer: Answer, evidence: Evidence) -> None:
         passage = passages[reference.passage_id]
         assert reference.tier == passage.kind.value
         assert reference.design == passage.tier.value
-        assert reference.title == passage.title and reference.source == passage.source
+        assert reference.title == passage.title and reference.source == source_of(passage)
 
 
 @pytest.mark.parametrize("question", ON_TOPIC)

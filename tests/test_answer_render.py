@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace as changed
 
 import pytest
 from rich.console import Console
 
 from answer.abstain import ABSTAIN_NOTICE, WEAK_NOTICE
-from answer.assemble import Draft, DraftSentence, assemble
+from answer.assemble import NOT_RECORDED, Draft, DraftSentence, assemble, reference_for
 from answer.engine import as_turn
 from answer.render import design_label, plain_text, reference_line, to_markdown, to_rich
 from answer.schema import DISCLAIMER, Answer, Audience, SectionKind
-from tests.fixtures_answer import passage_by_text
+from corpus.types import EvidenceKind
+from tests.fixtures_answer import load_passages, passage_by_text
 
 # Real sentences of the fixture passages (NHLBI pages; a SciFact RCT abstract).
 FERRITIN = "Ferritin is a protein that helps store iron in your body."
@@ -129,3 +131,14 @@ def test_rich_rendering_keeps_brackets_and_markers(answer: Answer) -> None:
     assert "(5.5 nmol/L for every 0.1 mg of folic acid). [2] (RCT)" in text
     assert "[1] Iron-Deficiency Anemia. NHLBI." in text
     assert "How to diagnose Iron-Deficiency Anemia?" in text
+
+
+def test_a_research_reference_never_names_a_data_set_as_its_journal() -> None:
+    research = next(p for p in load_passages() if p.kind is EvidenceKind.RESEARCH)
+    for source in ("SciFact", "BEIR SciFact corpus", ""):
+        passage = changed(research, source=source, dataset="scifact")
+        assert reference_for(1, passage).source == NOT_RECORDED
+    journal = changed(research, source="British Journal of Nutrition", dataset="scifact")
+    assert reference_for(1, journal).source == "British Journal of Nutrition"
+    guideline = next(p for p in load_passages() if p.kind is EvidenceKind.GUIDELINE)
+    assert reference_for(1, guideline).source == guideline.source

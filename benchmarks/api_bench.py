@@ -14,7 +14,7 @@ latency the client saw, the rest being HTTP, JSON and the server's queueing.
 
 Usage:
     nice python benchmarks/api_bench.py [--index var/demo-index] [--clients 1 4 8]
-        [--requests 120] [--warmup 10] [--workers 1] [--threads 1]
+        [--requests 120] [--warmup 10] [--workers 1] [--threads 1] [--stream-clients 8]
 """
 
 from __future__ import annotations
@@ -120,8 +120,11 @@ class Questions:
             return question
 
 
-def run_level(url: str, clients: int, requests: int, questions: Questions) -> dict[str, Any]:
-    """``requests`` in all, spread over ``clients`` threads sending back to back."""
+def run_level(
+    url: str, clients: int, requests: int, questions: Questions, *, stream: bool = False
+) -> dict[str, Any]:
+    """``requests`` in all, spread over ``clients`` threads sending back to back; with
+    ``stream``, each asks for Server-Sent Events and its latency ends with the last event."""
     latencies: list[float] = []
     timings: list[dict[str, float]] = []
     errors: list[str] = []
@@ -138,13 +141,16 @@ def run_level(url: str, clients: int, requests: int, questions: Questions) -> di
             for _ in range(count):
                 question = questions.take()
                 began = time.perf_counter()
-                response = http.post("/v1/answers", json={"question": question})
+                body = {"question": question, "stream": stream}
+                response = http.post("/v1/answers", json=body)  # reads the whole stream
                 elapsed = (time.perf_counter() - began) * 1000
                 with lock:
-                    if response.status_code != 200:
+                    if response.status_code != 200 or "event: error" in response.text:
                         errors.append(f"{response.status_code} {response.text[:200]}")
                         continue
                     latencies.append(elapsed)
+                    if stream:
+                        continue  # the engine's timings are in the done event, not parsed here
                     timing = dict(response.json().get("timings_ms", {}))
                     timing["app"] = server_timing(response)
                     timing["cpu"] = server_timing(response, "cpu")
@@ -238,6 +244,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument("--startup-timeout", type=float, default=900)
+    parser.add_argument(
+        "--stream-clients",
+        type=int,
+        nargs="*",
+        default=[8],
+        help="then the same, streamed (Server-Sent Events), at these concurrencies",
+    )
     args = parser.parse_args()
     if not (args.index / "manifest.json").is_file():
         sys.exit(f"no index at {args.index}; run `followup index build --demo --out {args.index}`")
@@ -250,6 +263,10 @@ def main() -> int:
             run_level(url, 1, args.warmup, questions)
             healthz = healthz_round_trip(url)
             levels = [run_level(url, n, args.requests, questions) for n in args.clients]
+            streamed = [
+                run_level(url, n, args.requests, questions, stream=True)
+                for n in args.stream_clients
+            ]
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
@@ -267,6 +284,14 @@ def main() -> int:
         print(
             f"| {lv['clients']} | {lv['requests']} | {lv['errors']} | {lv['throughput_rps']:.1f} "
             f"| {lv['p50_ms']:.1f} | {lv['p95_ms']:.1f} | {lv['p99_ms']:.1f} | {lv['max_ms']:.1f} |"
+        )
+    for lv in streamed:
+        plain = next((p for p in levels if p["clients"] == lv["clients"]), None)
+        ratio = f", {lv['p50_ms'] / plain['p50_ms']:.2f}x plain p50" if plain else ""
+        print(
+            f"| {lv['clients']} streamed | {lv['requests']} | {lv['errors']} "
+            f"| {lv['throughput_rps']:.1f} | {lv['p50_ms']:.1f}{ratio} | {lv['p95_ms']:.1f} "
+            f"| {lv['p99_ms']:.1f} | {lv['max_ms']:.1f} |"
         )
     single = next((lv for lv in levels if lv["clients"] == 1), levels[0])
     print(f"\nWhere the time goes ({single['clients']} client, engine timings_ms):\n")
@@ -289,6 +314,10 @@ def main() -> int:
         "manifest_build": manifest.get("build", {}),
         "workers": args.workers,
         "threads": args.threads,
+        "stream_levels": [
+            {k: v for k, v in lv.items() if k not in ("engine_timings", "latencies")}
+            for lv in streamed
+        ],
         "levels": [
             {k: v for k, v in lv.items() if k not in ("engine_timings", "latencies")}
             for lv in levels

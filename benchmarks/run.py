@@ -6,7 +6,8 @@ Runs, one after the other (never two at once: on 2 cores they would measure each
    add ``--quality`` here to run its SciFact quality gate too (tens of minutes the first time).
 2. ``retrieval_latency.py --only demo`` with each encoder (``--scale`` adds the ~100K-passage
    index, which takes a long first build).
-3. ``api_bench.py`` on the served index: ``POST /v1/answers`` at 1, 4 and 8 clients.
+3. ``api_bench.py`` on the served index: ``POST /v1/answers`` at 1, 4 and 8 clients, and
+   streamed at 8.
 
 Then prints one Markdown table from their JSON results (var/results/), alternatives side by
 side as ratios. Run it on a quiet machine: every figure is wall time.
@@ -84,6 +85,15 @@ def main() -> None:
             (
                 f"POST /v1/answers at {level['clients']} client(s): p50 / p95 ms, req/s",
                 f"{level['p50_ms']:.1f} / {level['p95_ms']:.1f}, {level['throughput_rps']:.0f}",
+            )
+        )
+    plain = {level["clients"]: level for level in api["levels"]}
+    for level in api.get("stream_levels", []):
+        rows.append(
+            (
+                f"streamed at {level['clients']} client(s): p50 / p95 ms, p50 / plain p50",
+                f"{level['p50_ms']:.1f} / {level['p95_ms']:.1f}, "
+                f"{level['p50_ms'] / plain[level['clients']]['p50_ms']:.2f}x",
             )
         )
     print("\n| measure | value |\n|---|---|")

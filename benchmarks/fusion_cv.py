@@ -39,6 +39,16 @@ against fitting noise), on a lookup table of each query's nDCG@10 at lexical sha
 runs are then fused with the exact continuous weights by the retriever's own functions.
 Fixed rows involve no fitting; their figures are plain means.
 
+**Issue 17, item 3** (printed after the table above): options on top of the shipped default,
+each family a small grid whose first value is the default, the value chosen by the same
+cross-validation (one choice for all sets; BM25 (k1, b) chosen within each set) and paired
+against the default: document scoring (:class:`retriever.fusion.DocumentScore`), Rocchio on the
+dense vector and RM3 on BM25 (:mod:`retriever.feedback`), a BM25 field over each passage's
+title and heading added to the BM25 leg, and BM25 (k1, b) per corpus. The first three are
+``RetrievalConfig`` options, and ``HybridRetriever`` with each is checked to rank the same top 10
+documents on a few queries per set; the last two are measured here only (new BM25 stores built
+from the index's passages, no encoding).
+
 Measures by ir-measures (pytrec_eval); paired tests by ``eval.significance.compare`` (t-test
 and sign-flip randomisation), adaptive (CV) against each leg, RRF and the old default.
 A check at the end runs ``HybridRetriever`` with ``fusion=adaptive`` and the fitted model on a
@@ -78,6 +88,7 @@ from ir_measures import nDCG  # noqa: E402
 from retrieval_data import DATA, RESULTS, ROOT, CachingEmbedder  # noqa: E402
 
 from eval.significance import compare  # noqa: E402
+from index.lexical import Bm25LexicalStore, Bm25Settings, Bm25Tokenizer  # noqa: E402
 from retriever.adaptive import (  # noqa: E402
     FEEDBACK_PASSAGES,
     FITTED,
@@ -89,14 +100,23 @@ from retriever.adaptive import (  # noqa: E402
     query_features,
 )
 from retriever.dense import DenseRetriever  # noqa: E402
+from retriever.feedback import (  # noqa: E402
+    FeedbackConfig,
+    feedback_words,
+    relevance_model,
+    rocchio,
+)
 from retriever.followup import LexicalTermStatistics  # noqa: E402
 from retriever.fusion import (  # noqa: E402
     RRF_K,
     ArrayRun,
+    DocumentScore,
     FusionMode,
     Normalization,
     collapse_arrays,
     fuse_arrays,
+    pool_arrays,
+    sum_arrays,
 )
 from retriever.hybrid import HybridRetriever, RetrievalConfig  # noqa: E402
 from retriever.lexical import LexicalRetriever  # noqa: E402
@@ -499,6 +519,301 @@ def check_retriever(ds: DevSet, queries, names, resources, model: AdaptiveFusion
     return min(CHECK_QUERIES, len(queries))
 
 
+# ----------------------------------------------------------------------------- item 3 candidates
+#
+# Issue 17, item 3: options on top of the shipped default (FITTED: key terms for long queries on
+# BM25, equal-weight z-score fusion by document). Each family is a small grid whose first value is
+# the default; cross-validation picks a value on the training folds of all four sets (the mean
+# of the sets' mean nDCG@10, as above) and scores it on the held-out fold.
+
+ITEM3: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
+    "document score": (
+        ("max", {}),
+        ("top2", {"document_score": DocumentScore.TOP2}),
+        ("sum", {"document_score": DocumentScore.SUM}),
+    ),
+    "Rocchio (dense)": (
+        ("off", {}),
+        ("beta 0.25", {"feedback": FeedbackConfig(rocchio_beta=0.25)}),
+        ("beta 0.5", {"feedback": FeedbackConfig(rocchio_beta=0.5)}),
+        ("beta 1.0", {"feedback": FeedbackConfig(rocchio_beta=1.0)}),
+    ),
+    "RM3 (BM25)": (
+        ("off", {}),
+        ("weight 0.2", {"feedback": FeedbackConfig(rm3_weight=0.2)}),
+        ("weight 0.5", {"feedback": FeedbackConfig(rm3_weight=0.5)}),
+        ("weight 1.0", {"feedback": FeedbackConfig(rm3_weight=1.0)}),
+    ),
+}
+# Measured here only, not RetrievalConfig options (see docs/eval.md): a BM25 field over each
+# passage's title and heading alone, its run added to the BM25 leg with this weight ...
+HEADING_WEIGHTS = (0.25, 0.5, 1.0)
+# ... and BM25 (k1, b) per corpus, chosen by CV within each set (the manifest already stores
+# an index's Bm25Settings, so a per-corpus choice needs no new code in the retriever).
+BM25_GRID = tuple((k1, b) for k1 in (0.6, 0.9, 1.2) for b in (0.2, 0.4, 0.75))
+PER_SET = frozenset({"BM25 k1, b per corpus"})
+ITEM3_CHECK = 5  # queries per set and option checked against HybridRetriever
+
+
+def option_run(
+    ds: DevSet,
+    qid: str,
+    vector: np.ndarray,
+    resources: Any,
+    document_of,
+    config: RetrievalConfig,
+    lexical: Any = None,
+    heading: tuple[Any, float] | None = None,
+) -> ArrayRun:
+    """One query's fused document run under ``config``, step by step as ``HybridRetriever``;
+    ``lexical`` replaces the index's BM25 store, ``heading`` adds (a heading-field retriever,
+    weight) to the BM25 leg."""
+    index, _, default_lexical, dense, stats = resources
+    lexical = lexical or default_lexical
+    fb = config.feedback
+    text = ds.queries[qid].strip()
+    d = ArrayRun.of(*_hits(dense.hits_for_vector(vector, DEPTH)))
+    if fb.rocchio_beta > 0:
+        moved = rocchio(vector, index.vectors(d.keys[: fb.rocchio_passages]), fb.rocchio_beta)
+        d = ArrayRun.of(*_hits(dense.hits_for_vector(moved, DEPTH)))
+    feedback = [index.passages[row].text for row in d.keys[:FEEDBACK_PASSAGES].tolist()]
+    query = key_terms(text, stats, FITTED.max_terms, feedback)
+    lex = ArrayRun.of(*_hits(lexical.hits(query, DEPTH)))
+    if fb.rm3_weight > 0:
+        top = lex.keys[: fb.rm3_passages].tolist()
+        terms = relevance_model(
+            [feedback_words(index.passages[r].text) for r in top],
+            lex.scores[: len(top)].tolist(),
+            fb.rm3_terms,
+            exclude=frozenset(feedback_words(query)),
+        )
+        if terms:
+            extra = ArrayRun.of(*_hits(lexical.hits(" ".join(t for t, _ in terms), DEPTH)))
+            lex = sum_arrays([(lex, 1.0), (extra, fb.rm3_weight)])
+    if heading is not None:
+        field, weight = heading
+        lex = sum_arrays([(lex, 1.0), (ArrayRun.of(*_hits(field.hits(query, DEPTH))), weight)])
+    pooled = [pool_arrays(r, document_of, config.document_score) for r in (lex, d)]
+    return zscore_fuse(pooled[0], pooled[1], (1.0, 1.0))
+
+
+def item3(ds: DevSet, names: Sequence[str]) -> tuple[dict[str, dict[str, dict[str, float]]], int]:
+    """family -> option -> per-query nDCG@10; and how many queries HybridRetriever matched."""
+    embedder = CachingEmbedder(ds.cache)
+    index = ds.open_index(embedder)
+    code = {n: i for i, n in enumerate(names)}
+    document_of = np.array([code[p.document_id] for p in index.passages], np.int64)
+    lexical = LexicalRetriever(index.lexical, index.passages)
+    dense = DenseRetriever(embedder, index.dense, index.passages)
+    stats = LexicalTermStatistics(index.lexical.tokenize, index.lexical.scores)
+    resources = (index, embedder, lexical, dense, stats)
+    qids = list(ds.queries)
+    vectors = embedder.encode_queries([ds.queries[q].strip() for q in qids])
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    checked = 0
+    for family, options in ITEM3.items():
+        out[family] = {}
+        for label, changes in options:
+            config = RetrievalConfig(**changes)
+            fused = {
+                q: option_run(ds, q, v, resources, document_of, config)
+                for q, v in zip(qids, vectors, strict=True)
+            }
+            runs = {q: as_run(f, names) for q, f in fused.items()}
+            out[family][label] = per_query(runs, ds.qrels, qids)
+            if changes:  # the served retriever must rank the same top 10 documents
+                retriever = HybridRetriever(index, embedder, config)
+                for q in qids[:ITEM3_CHECK]:
+                    served: list[str] = []
+                    for sp in retriever.candidates(ds.queries[q]):
+                        if sp.passage.document_id not in served:
+                            served.append(sp.passage.document_id)
+                    mine = [names[k] for k in fused[q].keys[:10].tolist()]
+                    if served[:10] != mine:
+                        raise AssertionError(
+                            f"{ds.name} {family} {label} {q}: {served[:10]} != {mine}"
+                        )
+                    checked += 1
+
+    def score(**extras: Any) -> dict[str, float]:
+        config = RetrievalConfig()
+        runs = {
+            q: as_run(option_run(ds, q, v, resources, document_of, config, **extras), names)
+            for q, v in zip(qids, vectors, strict=True)
+        }
+        return per_query(runs, ds.qrels, qids)
+
+    family = "title/heading BM25 field"
+    out[family] = {"off": out["document score"]["max"]}
+    texts = [heading_text(p) for p in index.passages]
+    if any(Bm25Tokenizer(Bm25Settings()).tokenize(texts)):
+        headings = LexicalRetriever(Bm25LexicalStore.build(texts), index.passages)
+        for weight in HEADING_WEIGHTS:
+            out[family][f"weight {weight}"] = score(heading=(headings, weight))
+    else:  # no passage has a title or heading (PubMedQA untitled): nothing to weight
+        for weight in HEADING_WEIGHTS:
+            out[family][f"weight {weight}"] = out[family]["off"]
+    family = "BM25 k1, b per corpus"
+    out[family] = {}
+    stores = bm25_variants([p.embedding_text for p in index.passages])
+    for (k1, b), store in stores.items():
+        label = f"k1 {k1}, b {b}"
+        if store is None:
+            out[family][label] = out["document score"]["max"]
+        else:
+            out[family][label] = score(lexical=LexicalRetriever(store, index.passages))
+    return out, checked
+
+
+def bm25_variants(texts: Sequence[str]) -> dict[tuple[float, float], Bm25LexicalStore | None]:
+    """A BM25 store per (k1, b) of :data:`BM25_GRID` (None for the default's), the texts
+    tokenised once, as ``Bm25LexicalStore.build`` does."""
+    import bm25s
+
+    default = Bm25Settings()
+    tokens = Bm25Tokenizer(default).tokenize(texts)
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(term, len(vocab)) for term in doc] for doc in tokens]
+    stores: dict[tuple[float, float], Bm25LexicalStore | None] = {}
+    for k1, b in BM25_GRID:
+        if (k1, b) == (default.k1, default.b):
+            stores[(k1, b)] = None
+            continue
+        settings = replace(default, k1=k1, b=b)
+        bm25 = bm25s.BM25(k1=k1, b=b, method=settings.method.value)
+        bm25.index((ids, vocab), show_progress=False)
+        stores[(k1, b)] = Bm25LexicalStore(bm25, settings)
+    return stores
+
+
+def heading_text(passage: Any) -> str:
+    """A passage's title and heading (the heading only when it differs from the title)."""
+    heading = passage.section if passage.section and passage.section != passage.title else ""
+    return ". ".join(t for t in (passage.title, heading) if t)
+
+
+def option_labels(family: str) -> list[str]:
+    """A family's options, the shipped default first."""
+    if family in ITEM3:
+        return [label for label, _ in ITEM3[family]]
+    if family == "title/heading BM25 field":
+        return ["off", *(f"weight {w}" for w in HEADING_WEIGHTS)]
+    default = (Bm25Settings().k1, Bm25Settings().b)
+    grid = [default, *(kb for kb in BM25_GRID if kb != default)]
+    return [f"k1 {k1}, b {b}" for k1, b in grid]
+
+
+FAMILIES = (*ITEM3, "title/heading BM25 field", "BM25 k1, b per corpus")
+
+
+def item3_cv(
+    per_set: Mapping[str, Mapping[str, Mapping[str, dict[str, float]]]],
+    folds: Mapping[str, Mapping[str, int]],
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, list[str]], dict[str, str]]:
+    """family -> set -> per-query CV nDCG@10; each fold's choice; the all-data choice."""
+    cv: dict[str, dict[str, dict[str, float]]] = {}
+    choices: dict[str, list[str]] = {}
+    full: dict[str, str] = {}
+
+    def best(family: str, keep: Callable[[str, str], bool], only: str | None = None) -> str:
+        labels = option_labels(family)
+        scores = []
+        for label in labels:
+            means = []
+            for name, fams in per_set.items():
+                if only is not None and name != only:
+                    continue
+                vals = [v for q, v in fams[family][label].items() if keep(name, q)]
+                means.append(float(np.mean(vals)))
+            scores.append(float(np.mean(means)))
+        # The first (the default) unless another is better by MIN_GAIN.
+        top = int(np.argmax(scores))
+        return labels[top] if scores[top] > scores[0] + MIN_GAIN else labels[0]
+
+    for family in FAMILIES:
+        cv[family] = {name: {} for name in per_set}
+        choices[family] = []
+        for i in range(FOLDS):
+            # One choice for all sets, or (PER_SET) each set's own, on its training folds.
+            for only in per_set if family in PER_SET else (None,):
+                label = best(family, lambda name, q, i=i: folds[name][q] != i, only)
+                choices[family].append(f"fold {i}" + (f" {only}" if only else "") + f": {label}")
+                for name, fams in per_set.items():
+                    if only is None or name == only:
+                        cv[family][name].update(
+                            {q: v for q, v in fams[family][label].items() if folds[name][q] == i}
+                        )
+        for only in per_set if family in PER_SET else (None,):
+            full[family + (f" {only}" if only else "")] = best(family, lambda n, q: True, only)
+    return cv, choices, full
+
+
+def report_item3(data, per_set, cv, choices, full, out: Path) -> dict[str, Any]:
+    """The item-3 tables (Markdown on stdout) and their JSON, with paired tests against the
+    shipped default (each family's first option)."""
+    sets = list(per_set)
+    result: dict[str, Any] = {"choices": choices, "all_data_choice": full, "sets": {}}
+    print("\n## Issue 17 item 3: candidates against the shipped default (nDCG@10)\n")
+    print("| candidate | " + " | ".join(sets) + " | mean of sets |")
+    print("|---|" + "---|" * (len(sets) + 1))
+    default = next(iter(ITEM3))
+    base = {s: per_set[s][default][ITEM3[default][0][0]] for s in sets}
+    rows: dict[str, dict[str, dict[str, float]]] = {"default (shipped)": base}
+    for family in FAMILIES:
+        for label in option_labels(family)[1:]:
+            rows[f"{family}: {label} (in-sample)"] = {s: per_set[s][family][label] for s in sets}
+        rows[f"{family} (CV)"] = cv[family]
+    for row, vals in rows.items():
+        means = [float(np.mean(list(vals[s].values()))) for s in sets]
+        print(f"| {row} | " + " | ".join(f"{m:.4f}" for m in means) + f" | {np.mean(means):.4f} |")
+    print("\nPaired against the default: difference (t p, randomisation p; better/worse)\n")
+    print("| candidate | " + " | ".join(sets) + " |")
+    print("|---|" + "---|" * len(sets))
+    for row, vals in rows.items():
+        if row == "default (shipped)":
+            continue
+        cells = []
+        for s in sets:
+            qids = list(base[s])
+            c = compare(
+                "nDCG@10", "default", [base[s][q] for q in qids], row, [vals[s][q] for q in qids]
+            ).to_dict()
+            result["sets"].setdefault(s, {})[row] = {"comparison": c, "per_query": vals[s]}
+            p = c["p_values"]
+            cells.append(
+                f"{c['mean_diff']:+.4f} (t {p['paired_t']:.2g}, rand {p['randomisation']:.2g}; "
+                f"{c['wins']}/{c['losses']})"
+                if c["wins"] or c["losses"]
+                else "+0.0000 (no query differs)"
+            )
+        print(f"| {row} | " + " | ".join(cells) + " |")
+    print("\nCV choices per fold:", choices, "\nall-data choice:", full)
+    result["verdicts"] = item3_verdicts(result, sets)
+    for family, verdict in result["verdicts"].items():
+        print(f"{family}: {verdict}")
+    return result
+
+
+def item3_verdicts(result: Mapping[str, Any], sets: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Item 3's bar for a new default, on each family's CV row: a mean over the sets above
+    the shipped default's, and no set where it loses with randomisation p < 0.05."""
+    verdicts = {}
+    for family in FAMILIES:
+        comps = {s: result["sets"][s][f"{family} (CV)"]["comparison"] for s in sets}
+        gain = float(np.mean([c["mean_diff"] for c in comps.values()]))
+        losing = [
+            s
+            for s, c in comps.items()
+            if c["mean_diff"] < 0 and c["p_values"]["randomisation"] < 0.05
+        ]
+        verdicts[family] = {
+            "mean_gain": gain,
+            "significant_losses": losing,
+            "keep": gain > 0 and not losing,
+        }
+    return verdicts
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -595,6 +910,27 @@ def main() -> None:
             },
             "median_terms": float(np.median([q.features[0].terms for q in queries])),
         }
+
+    # Issue 17, item 3: feedback and document scoring on top of the shipped default.
+    t0 = time.perf_counter()
+    per_set3, checked3 = {}, {}
+    for name in args.sets:
+        ds, queries, names, _, fold = data[name]
+        per_set3[name], checked3[name] = item3(ds, names)
+        log.info("item 3: %s done (%.0fs)", name, time.perf_counter() - t0)
+        shipped = results["sets"][name]["per_query"]["adaptive (FITTED, in-sample)"]
+        default3 = per_set3[name][next(iter(ITEM3))][ITEM3[next(iter(ITEM3))][0][0]]
+        gap = max(abs(shipped[q] - default3[q]) for q in shipped)
+        if gap > 1e-9:
+            raise AssertionError(f"{name}: item-3 default differs from FITTED by {gap}")
+    cv3, choices3, full3 = item3_cv(per_set3, {n: data[n][4] for n in args.sets})
+    results["item3"] = report_item3(data, per_set3, cv3, choices3, full3, args.out)
+    results["item3"]["retriever_check_queries"] = checked3
+    results["item3"]["options"] = {
+        family: {label: {k: str(v) for k, v in changes.items()} for label, changes in options}
+        for family, options in ITEM3.items()
+    }
+    log.info("item 3 in %.0fs", time.perf_counter() - t0)
 
     results["cv_choices"] = choices
     results["all_data_fits"] = {

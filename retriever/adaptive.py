@@ -85,7 +85,7 @@ BOILERPLATE = frozenset(
 """Words of the message around a health question ("Hello, I have a question ... Thank you"),
 never key terms even when the index happens to hold them rarely."""
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")
+WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def content_words(query: str, stats: TermStatistics) -> list[tuple[str, str, flo
     """
     seen: set[str] = set()
     out = []
-    for word in _WORD.findall(query):
+    for word in WORD.findall(query):
         lower = word.lower()
         if lower in STOP_WORDS or lower in BOILERPLATE or lower.isdigit():
             continue

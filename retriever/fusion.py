@@ -374,3 +374,64 @@ def collapse_arrays(run: ArrayRun, group_of: IntArray) -> ArrayRun:
     np.maximum.at(best, where, run.scores)
     order = np.lexsort((first, -best))
     return ArrayRun(unique[order], best[order])
+
+
+class DocumentScore(enum.StrEnum):
+    """How a leg scores a document from its passages' scores (issue 17, item 3).
+
+    ``max``: its best passage (the default). ``top2``: the sum of its two best passages (a
+    document with one matching passage keeps that passage's score). ``sum``: the sum of all
+    its passages in the leg's candidate list.
+    """
+
+    MAX = "max"
+    TOP2 = "top2"
+    SUM = "sum"
+
+    @classmethod
+    def parse(cls, value: str) -> DocumentScore:
+        return parse_choice(cls, value, "document score")
+
+
+def pool_arrays(
+    run: ArrayRun, group_of: IntArray, method: DocumentScore = DocumentScore.MAX
+) -> ArrayRun:
+    """A passage run pooled by document: ``group_of[key]`` is each key's document code.
+
+    ``max`` is :func:`collapse_arrays`. Documents are ordered by their pooled score, ties by
+    where their first passage stood in ``run``.
+    """
+    if method is DocumentScore.MAX:
+        return collapse_arrays(run, group_of)
+    groups = group_of[run.keys]
+    unique, first = _first_occurrences(groups)
+    sorter = np.argsort(unique)
+    where = sorter[np.searchsorted(unique, groups, sorter=sorter)]
+    if method is DocumentScore.TOP2:
+        # Rank of each passage within its document (runs are best first, so a stable sort by
+        # document keeps each document's passages best first).
+        by_group = np.argsort(where, kind="stable")
+        starts = np.searchsorted(where[by_group], where[by_group])
+        within = np.empty(len(where), np.int64)
+        within[by_group] = np.arange(len(where)) - starts
+        keep = within < 2
+    else:
+        keep = np.ones(len(where), bool)
+    total = np.zeros(len(unique), np.float64)
+    np.add.at(total, where[keep], run.scores[keep])
+    order = np.lexsort((first, -total))
+    return ArrayRun(unique[order], total[order])
+
+
+def sum_arrays(parts: Sequence[tuple[ArrayRun, float]]) -> ArrayRun:
+    """Weighted sum of score runs, best first; a row missing from a run adds 0 there (BM25 is
+    a sum over query terms, so this is BM25 of the union query with per-part weights)."""
+    if len(parts) == 1 and parts[0][1] == 1.0:
+        return parts[0][0]
+    keys = np.concatenate([run.keys for run, _ in parts])
+    scores = np.concatenate([run.scores * weight for run, weight in parts])
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    total = np.zeros(len(unique), np.float64)
+    np.add.at(total, inverse, scores)
+    order = np.lexsort((first, -total))  # ties: first-seen order
+    return ArrayRun(unique[order], total[order])

@@ -43,6 +43,7 @@ from retriever.adaptive import (
     query_features,
 )
 from retriever.dense import DenseRetriever
+from retriever.feedback import FeedbackConfig, feedback_words, relevance_model, rocchio
 from retriever.followup import (
     FollowupConfig,
     FollowupQuery,
@@ -57,11 +58,14 @@ from retriever.followup import (
 from retriever.fusion import (
     RRF_K,
     ArrayRun,
+    DocumentScore,
     FusionMode,
     FusionUnit,
     Normalization,
     collapse_arrays,
     fuse_arrays,
+    pool_arrays,
+    sum_arrays,
 )
 from retriever.lexical import LexicalRetriever, check_query, check_top_k
 from retriever.policy import PolicyConfig, apply_policy, passes
@@ -109,6 +113,11 @@ class RetrievalConfig:
         query_cache: Query embeddings kept in memory (earlier questions repeat every turn).
         policy: Sizes of the evidence lists and the relevance band width.
         followup: Follow-up query building and topic-shift detection.
+        document_score: How each leg scores a document from its passages under document
+            fusion (best passage by default; the sum of the best two, or of all, did not win
+            cross-validated: docs/eval.md).
+        feedback: Pseudo-relevance feedback (RM3 on BM25, Rocchio on the dense vector); off
+            by default, as neither won cross-validated (docs/eval.md).
     """
 
     fusion: FusionMode = FusionMode.ADAPTIVE
@@ -124,6 +133,8 @@ class RetrievalConfig:
     query_cache: int = 256
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     followup: FollowupConfig = field(default_factory=FollowupConfig)
+    document_score: DocumentScore = DocumentScore.MAX
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
     @classmethod
     def plain_rrf(cls, **changes: Any) -> RetrievalConfig:
@@ -153,24 +164,14 @@ class RetrievalConfig:
             object.__setattr__(self, "normalization", Normalization(str(self.normalization)))
         if not isinstance(self.unit, FusionUnit):
             object.__setattr__(self, "unit", FusionUnit.parse(str(self.unit)))
+        if not isinstance(self.document_score, DocumentScore):
+            object.__setattr__(
+                self, "document_score", DocumentScore.parse(str(self.document_score))
+            )
 
 
 def _array_run(hits: Hits) -> ArrayRun:
     return ArrayRun.of(hits.rows, hits.scores)
-
-
-def _add_runs(parts: Sequence[tuple[ArrayRun, float]]) -> ArrayRun:
-    """Weighted sum of score runs, best first; a row missing from a run adds 0 there (BM25 is
-    a sum over query terms, so this is BM25 of the union query with per-part weights)."""
-    if len(parts) == 1 and parts[0][1] == 1.0:
-        return parts[0][0]
-    keys = np.concatenate([run.keys for run, _ in parts])
-    scores = np.concatenate([run.scores * weight for run, weight in parts])
-    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    total = np.zeros(len(unique), np.float64)
-    np.add.at(total, inverse, scores)
-    order = np.lexsort((first, -total))  # ties: first-seen order
-    return ArrayRun(unique[order], total[order])
 
 
 @dataclass(frozen=True)
@@ -354,14 +355,20 @@ class HybridRetriever:
         timings["query_ms"], start = (now - start) * 1000, now
         # Dense first: under adaptive fusion its best passages guide the BM25 query's terms.
         dense = _array_run(self._dense.hits_for_vector(vector, dense_depth))
+        if cfg.feedback.rocchio_beta > 0 and len(dense.keys):
+            rows = dense.keys[: cfg.feedback.rocchio_passages]
+            moved = rocchio(vector, self._index.vectors(rows), cfg.feedback.rocchio_beta)
+            dense = _array_run(self._dense.hits_for_vector(moved, dense_depth))
         now = time.perf_counter()
         timings["dense_ms"], start = (now - start) * 1000, now
-        lexical = _add_runs(
+        lexical = sum_arrays(
             [
                 (_array_run(self._lexical.hits(p.text, lexical_depth)), p.weight)
                 for p in self._lexical_queries(plan, dense)
             ]
         )
+        if cfg.feedback.rm3_weight > 0:
+            lexical = self._rm3(plan, lexical, lexical_depth)
         now = time.perf_counter()
         timings["lexical_ms"], start = (now - start) * 1000, now
         carried = self._carried_run(plan.carried, vector)
@@ -404,6 +411,24 @@ class HybridRetriever:
         reduced = key_terms(first.text, self._term_stats, cut, feedback)
         return (replace(first, text=reduced), *rest)
 
+    def _rm3(self, plan: FollowupQuery, lexical: ArrayRun, depth: int) -> ArrayRun:
+        """The BM25 run plus ``rm3_weight`` times the run of RM3's expansion terms, chosen
+        from the run's best passages (:func:`retriever.feedback.relevance_model`)."""
+        fb = self._config.feedback
+        top = lexical.keys[: fb.rm3_passages].tolist()
+        passages = self._index.passages
+        query_words = frozenset(w for p in plan.lexical for w in feedback_words(p.text))
+        terms = relevance_model(
+            [feedback_words(passages[row].text) for row in top],
+            lexical.scores[: len(top)].tolist(),
+            fb.rm3_terms,
+            exclude=query_words,
+        )
+        if not terms:
+            return lexical
+        expansion = _array_run(self._lexical.hits(" ".join(t for t, _ in terms), depth))
+        return sum_arrays([(lexical, 1.0), (expansion, fb.rm3_weight)])
+
     def _leg_weights(
         self, plan: FollowupQuery, lexical: ArrayRun, dense: ArrayRun
     ) -> tuple[float, float]:
@@ -438,7 +463,7 @@ class HybridRetriever:
         documents, first = np.unique(document_of[by_passage.keys], return_index=True)
         best = np.full(int(document_of.max()) + 1, -1, np.int64)
         best[documents] = by_passage.keys[first]
-        by_document = fused([collapse_arrays(run, document_of) for run in runs])
+        by_document = fused([pool_arrays(run, document_of, cfg.document_score) for run in runs])
         return ArrayRun(best[by_document.keys], by_document.scores)
 
     def _document_codes(self) -> npt.NDArray[np.int64]:

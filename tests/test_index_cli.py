@@ -79,6 +79,19 @@ def test_hnsw_build_reports_recall(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "recall@10 of the approximate index vs exact search: 1.0000" in capsys.readouterr().out
 
 
+def test_build_records_bm25_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _write(tmp_path / "few.jsonl", LINES[:6])
+    out = tmp_path / "idx"
+    argv = ["index", "build", "--corpus", str(corpus), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--bm25-b", "0.75"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["bm25"]["k1"], manifest["bm25"]["b"]) == (0.9, 0.75)  # k1: the default
+    assert main(["index", "verify", "--index", str(out)]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--bm25-b", "2"]) == 1
+    assert "b must be within [0, 1], got 2.0" in capsys.readouterr().err
+
+
 def test_usage_and_input_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = str(tmp_path / "idx")
     assert main(["index", "build", "--out", out]) == 2

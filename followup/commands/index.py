@@ -19,6 +19,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,19 @@ def add_parser(subparsers: Any) -> None:
         choices=BACKENDS,
         help=f"the model's int8 ONNX export or the torch model (default: {DEFAULT_BACKEND}); "
         "queries are encoded with the same one",
+    )
+    build.add_argument(
+        "--bm25-k1",
+        type=float,
+        metavar="K1",
+        help="BM25 k1 for this corpus, recorded in the manifest (default: Bm25Settings's)",
+    )
+    build.add_argument(
+        "--bm25-b",
+        type=float,
+        metavar="B",
+        help="BM25 b for this corpus, recorded in the manifest (default: Bm25Settings's; "
+        "issue 17 found b 0.75 better on MedQuAD answers, docs/eval.md)",
     )
     _encoder_options(build)
     build.set_defaults(func=run_build)
@@ -195,6 +209,19 @@ def _check_encoder_args(args: argparse.Namespace) -> bool:
     return True
 
 
+def _bm25_settings(args: argparse.Namespace) -> Any:
+    """``Bm25Settings`` with ``--bm25-k1`` / ``--bm25-b`` where given (its own defaults
+    otherwise); a bad value raises ``ValueError`` naming it."""
+    from index.lexical import Bm25Settings
+
+    changes = {
+        name: value
+        for name, value in (("k1", args.bm25_k1), ("b", args.bm25_b))
+        if value is not None
+    }
+    return replace(Bm25Settings(), **changes)
+
+
 def run_build(args: argparse.Namespace) -> int:
     """Build an index from corpora (``--corpus`` and/or ``--demo``)."""
     from index.dense import DenseConfig, DenseKind
@@ -218,6 +245,7 @@ def run_build(args: argparse.Namespace) -> int:
             args.out,
             embedder,
             dense=DenseConfig(kind=DenseKind.parse(args.dense)),
+            bm25=_bm25_settings(args),
             progress=_progress(args),
             companions=companions,
         )

@@ -52,7 +52,10 @@ def same_question(a: frozenset[str], b: frozenset[str]) -> bool:
     """
     if not a or not b:
         return a == b
-    matched = sum(1 for term in a if any(_match(term, other) for other in b))
+    if len(a) < SAME_QUESTION_JACCARD * len(b):
+        return False  # even with every term of ``a`` matched the overlap is |a| / |b|
+    shared = a & b
+    matched = len(shared) + sum(1 for term in a - shared if any(_match(term, o) for o in b))
     return matched / (len(a) + len(b) - matched) >= SAME_QUESTION_JACCARD
 
 
@@ -174,11 +177,11 @@ def suggest_followups(
         topic = focus_of(passage)
         if topic not in topics and not any(mentions(c, topic) for c in focus):
             continue
+        qtype = _types(text)[0]
+        if qtype in asked_types:  # cheap (cached) before the paraphrase check
+            continue
         terms = content_terms(text)
         if any(same_question(terms, earlier_terms) for earlier_terms in seen):
-            continue
-        qtype = _types(text)[0]
-        if qtype in asked_types:
             continue
         seen.append(terms)
         found.append((_rank(qtype), order, text, passage))

@@ -76,6 +76,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "LETTERS",
@@ -487,8 +488,10 @@ def suspect_spans(text: str) -> tuple[Suspect, ...]:
     return tuple(sorted(found, key=lambda s: (s.start, s.end)))
 
 
+@lru_cache(maxsize=16384)
 def damaged(text: str) -> bool:
-    """Whether ``text`` (typically one sentence) probably lost a character upstream.
+    """Whether ``text`` (typically one sentence) probably lost a character upstream (cached:
+    the same sentences are candidates for answer after answer).
 
     Example:
         >>> damaged("Primary care doctors—such as a family doctor—often diagnose it.")

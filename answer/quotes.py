@@ -48,12 +48,12 @@ MAX_CHAIN = 2
 _LEANS_BACK = re.compile(
     r"^(?:It|Its|It's|This|These|That|Those|They|Their|Them|He|She|He or she|Such|Thus|"
     r"Therefore|However|Also|Here|Both|Hence|In addition|Instead|Additionally|Moreover|"
-    r"Furthermore|Similarly|Likewise|Consequently|Otherwise|Then|Other|Another|"
+    r"Furthermore|Similarly|Likewise|Consequently|Otherwise|Then|Soon|Other|Another|"
     r"Affected (?:individuals|people|persons|infants|children|babies|males|females|women|men)|"
     r"People with (?:this|the) (?:condition|disorder|disease|syndrome)|"
     r"(?:The|This|That) (?:condition|disorder|disease|syndrome|protein|enzyme|gene|mutation|"
     r"study|trial|review|analysis|cohort|treatment|therapy|drug|medicine|test|procedure|"
-    r"deficiency|finding|result|effect|association|patients?|participants|subjects|group)s?\b"
+    r"deficiency|finding|result|effect|association|patients?|participants|subjects|group|amount|number|dose|level|rate|value)s?\b"
     # "The treatment for chronic diarrhea ..." names its subject.
     r"(?!\s+(?:of|for|in|with)\b)|"
     r"In (?:this|the|our|these) (?:study|trial|studies|review|analysis|cohort|patients|group|"
@@ -126,7 +126,8 @@ _POINTS_BACK = re.compile(
     r"\b(?:this|these|those)\s+(?:condition|disorder|disease|syndrome|protein|enzyme|gene|"
     r"mutation|infants|babies|children|patients|people|individuals|women|men|subjects|"
     r"participants|study|trial|intervention|treatment|drug|cells|findings|results)\b|"
-    r"\bthe\s+intervention\b",
+    r"\bthe\s+intervention\b|"
+    r",\s*however\s*,",  # "In AI/ACD, however, iron stores are normal": contrasts with before
     re.IGNORECASE,
 )
 

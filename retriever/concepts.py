@@ -167,7 +167,7 @@ QUALIFIERS: dict[str, tuple[str, ...]] = {
     "anemia": ("anemia", "anaemia"),
     "overload": ("overload",),
     "toxicity": ("toxicity",),
-    "levels": ("levels", "level", "concentration", "concentrations", "status"),
+    "levels": ("levels", "level", "concentration", "concentrations", "status", "stores", "store"),
     "supplements": ("supplements", "supplement", "supplementation"),
     "intake": ("intake",),
 }
@@ -377,7 +377,13 @@ def build_concept(surface: str, aliases: Sequence[str] = ()) -> Concept:
     canonical = SYNONYM_OF.get(normalize(phrase))
     base = canonical or phrase
     split = _split_qualifier(base.split() if canonical else words)
-    if split is not None:
+    inner = None
+    if split is not None and split[1] in TRANSPARENT_QUALIFIERS:
+        inner = build_concept(split[0])
+    if inner is not None and inner.qualifier not in (None, *TRANSPARENT_QUALIFIERS):
+        # A measure of a condition is the condition: "low iron stores" is iron deficiency.
+        built = Concept(inner.name, inner.head, inner.qualifier, (*inner.terms, phrase.lower()))
+    elif split is not None:
         head_phrase, qualifier = split
         built = _qualified(SYNONYM_OF.get(normalize(head_phrase), head_phrase), qualifier)
     elif canonical:

@@ -262,3 +262,14 @@ def test_an_abstract_sentence_with_an_undefined_abbreviation_is_flagged() -> Non
         )
         is None
     )
+
+
+def test_a_definite_measure_or_a_contrast_leans_back() -> None:
+    # NHLBI, "Anemia"; NIDDK, "Anemia of Inflammation and Chronic Disease"; NHLBI,
+    # "Iron-Deficiency Anemia".
+    assert leans_back(
+        "The amount is given as a percentage of the total amount of iron you need every day."
+    )
+    assert not leans_back("The amount of iron you need depends on your age.")
+    assert leans_back("In AI/ACD, however, iron stores are normal or high.")
+    assert leans_back("Soon, the stored iron gets used up.")

@@ -516,3 +516,12 @@ def test_empty_question_is_an_error() -> None:
 def test_analysis_is_deterministic() -> None:
     question = "Are vitamin B12 levels higher with lower ferritin levels?"
     assert analyze(question) == analyze(question)
+
+
+def test_a_measure_of_a_condition_is_the_condition() -> None:
+    # "low iron stores" is iron deficiency, not "iron deficiency levels".
+    low = concept("low iron stores")
+    assert (low.name, low.qualifier) == ("iron deficiency", "deficiency")
+    assert low.mentioned_in("Iron-deficiency anemia is treated with iron supplements.")
+    assert concept("iron stores").name == "iron levels"
+    assert concept("ferritin levels").name == "ferritin levels"

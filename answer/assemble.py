@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -82,8 +83,20 @@ def _squash(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
+# A title that opens with its own citation (SciFact keeps some PDF headers as titles):
+# "British Journal of Nutrition (2003), 89, 295–301 q The Authors 2003 DOI ...". The chat page's
+# widget reads the journal the same way (TITLE_CITATION in api/static/followup-widget.js).
+_TITLE_CITATION = re.compile(
+    r"^\s*([A-Z][A-Za-z&.,' -]{2,80}?)\s+\((\d{4})\)\s*[,;]?\s*"
+    r"\d+(?:\s*\(\d+\))?\s*[,:]\s*\d+(?:\s*[–-]\s*\d+)?\s*"
+)
+
+
 def source_of(passage: Passage) -> str:
     """The publisher or journal a reference names: never a data set's name for research.
+
+    A research record whose source is its data set ("SciFact", "BEIR SciFact corpus") names
+    the journal its title cites, if it cites one, and otherwise :data:`NOT_RECORDED`.
 
     Example:
         >>> source_of(scifact_passage)  # source "SciFact", dataset "scifact"
@@ -92,9 +105,10 @@ def source_of(passage: Passage) -> str:
     source = passage.source.strip()
     dataset = _squash(passage.dataset)
     if passage.kind is EvidenceKind.RESEARCH and (
-        not source or (dataset and dataset in _squash(source))  # "BEIR SciFact corpus"
+        not source or (dataset and dataset in _squash(source))
     ):
-        return NOT_RECORDED
+        cited = _TITLE_CITATION.match(passage.title)
+        return cited.group(1).strip().rstrip(",.") if cited else NOT_RECORDED
     return source
 
 

@@ -140,5 +140,12 @@ def test_a_research_reference_never_names_a_data_set_as_its_journal() -> None:
         assert reference_for(1, passage).source == NOT_RECORDED
     journal = changed(research, source="British Journal of Nutrition", dataset="scifact")
     assert reference_for(1, journal).source == "British Journal of Nutrition"
+    # SciFact: a PDF header kept as the title cites the journal.
+    header = (
+        "British Journal of Nutrition (2003), 89, 295–301 q The Authors 2003 DOI: "
+        "10.1079/BJN2002776 Plasma homocysteine concentration is decreased by dietary intervention"
+    )
+    cited = changed(research, source="SciFact", dataset="scifact", title=header)
+    assert reference_for(1, cited).source == "British Journal of Nutrition"
     guideline = next(p for p in load_passages() if p.kind is EvidenceKind.GUIDELINE)
     assert reference_for(1, guideline).source == guideline.source

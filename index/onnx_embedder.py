@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,9 +53,17 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def weights_sha256(model_path: Path) -> str:
-    """SHA-256 of the model's weights file."""
+    """SHA-256 of the model's weights file (read once per process while the file is unchanged:
+    every load and :func:`index.encoders.encoder_name` asks for it)."""
+    weights = model_path / WEIGHTS_FILE
+    stat = weights.stat()
+    return _sha256(str(weights), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with open(model_path / WEIGHTS_FILE, "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

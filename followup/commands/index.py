@@ -23,7 +23,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from answer.sentences import SentenceCompanion
 from index.encoders import BACKENDS, DEFAULT_BACKEND, Backend, backend_of
 
 FORMAT_HELP = "beir, medquad, pubmedqa, demo-b12-iron, jsonl or markdown (default: detect)"
@@ -195,6 +194,15 @@ def _embedder(args: argparse.Namespace, backend: Backend) -> Any:
     return load_embedder(backend, threads=args.threads, batch_size=args.batch_size)
 
 
+def _sentences(embedder: Any, args: argparse.Namespace) -> Any:
+    """The answer layer's sentence file, written into every index version (no embedder:
+    carried over from the previous version)."""
+    from answer.sentences import SentenceCompanion
+
+    progress = embedder is not None and _progress(args)
+    return SentenceCompanion(embedder, progress=progress)
+
+
 def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() if args.progress is None else bool(args.progress)
 
@@ -239,7 +247,7 @@ def run_build(args: argparse.Namespace) -> int:
         return 1
     try:
         embedder = _embedder(args, args.encoder)
-        companions = [SentenceCompanion(embedder, progress=_progress(args))]
+        companions = [_sentences(embedder, args)]
         manifest = build_index(
             documents,
             args.out,
@@ -281,7 +289,7 @@ def run_add(args: argparse.Namespace) -> int:
             documents,
             embedder,
             progress=_progress(args),
-            companions=[SentenceCompanion(embedder, progress=_progress(args))],
+            companions=[_sentences(embedder, args)],
         )
     except (IndexLoadError, ModelNotInstalledError, IndexLockedError, ValueError) as error:
         _err(str(error))
@@ -313,7 +321,7 @@ def run_remove(args: argparse.Namespace) -> int:
         ids = list(args.ids)
     try:
         # Removing passages needs no new sentences: the index's sentence file is carried over.
-        report = remove_documents(args.index, ids, companions=[SentenceCompanion(None)])
+        report = remove_documents(args.index, ids, companions=[_sentences(None, args)])
     except (IndexLoadError, IndexLockedError, ValueError) as error:
         _err(str(error))
         return 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 
@@ -289,6 +289,8 @@ class Concept:
         qualifier: A condition or measure word attached to the head as asked ("deficiency",
             "levels", "deficiency anemia"), or ``None``.
         terms: Lower-cased variants whose presence in a text counts as a mention.
+        said: The user's own words for a synonym-table entity named by a synonym ("folic acid"
+            for folate), else ``None``. Not part of the concept's identity.
 
     Example:
         >>> c = concept("B12 levels")
@@ -302,6 +304,18 @@ class Concept:
     head: str
     qualifier: str | None
     terms: tuple[str, ...]
+    said: str | None = field(default=None, compare=False)
+
+    @property
+    def as_said(self) -> Concept:
+        """The concept named in the user's words, for text the user reads back or searches with:
+        "Why does folic acid matter?" finds the pages that say folic acid.
+
+        Example:
+            >>> concept("folic acid").name, concept("folic acid").as_said.name
+            ('folate', 'folic acid')
+        """
+        return replace(self, name=self.said) if self.said else self
 
     def mentioned_in(self, text: str) -> bool:
         """Whether ``text`` mentions the concept: any term, on word boundaries, ignoring case,
@@ -387,11 +401,12 @@ def build_concept(surface: str, aliases: Sequence[str] = ()) -> Concept:
         head_phrase, qualifier = split
         built = _qualified(SYNONYM_OF.get(normalize(head_phrase), head_phrase), qualifier)
     elif canonical:
-        built = Concept(canonical, canonical, None, _dedupe(SYNONYMS[canonical]))
+        said = phrase if normalize(phrase) != normalize(canonical) else None
+        built = Concept(canonical, canonical, None, _dedupe(SYNONYMS[canonical]), said)
     else:
         built = _plain(words)
     if aliases:
-        built = Concept(built.name, built.head, built.qualifier, _dedupe([*built.terms, *aliases]))
+        built = replace(built, terms=_dedupe([*built.terms, *aliases]))
     return built
 
 

@@ -533,7 +533,9 @@ def _pronoun(turn: _Turn) -> _Outcome:
     state, asked = turn.state, turn.asked
     template, used = _template(turn)
     added, people = _population(turn)
-    standalone = fill(_with_population(template, added), used)
+    # The user's words for what the pronoun stands for: a page that says "folic acid" is found
+    # by "folic acid", not by the table's "folate".
+    standalone = fill(_with_population(template, added), [c.as_said for c in used])
     if asked.focus:
         # The question names things of its own: after resolution it is a full question. Its
         # pronoun comes before them (a pronoun after them is theirs), so the concept it stood

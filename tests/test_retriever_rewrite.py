@@ -240,7 +240,8 @@ def test_population_words_inherit_the_focus_and_how_much_takes_it_as_object() ->
     )
     assert [c.name for c in turns[0].state.focus] == ["folate"]  # "the body" is no focus
     assert turns[0].analysis.qtype is QuestionType.DEFINITION  # purpose, not cause
-    assert turns[2].standalone == "Why does folate matter before pregnancy?"
+    # The pronoun is filled with the user's words ("folic acid"), not the table's "folate".
+    assert turns[2].standalone == "Why does folic acid matter before pregnancy?"
     last = turns[3]
     assert last.rule is R.INHERIT_FOCUS and not last.topic_shift  # was new_topic (woman, pregnancy)
     assert last.standalone == "How much folate should a woman take before pregnancy?"

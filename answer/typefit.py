@@ -305,7 +305,8 @@ _MODALITY = re.compile(
 def answers_specifically(qtype: QuestionType, text: str, focus: Sequence[Concept]) -> bool:
     """Whether ``text``, which fits ``qtype``, gives the specific answer the type asks for: a
     definition of the focus itself for DEFINITION, a named treatment for TREATMENT. Other
-    types have no such refinement (every fitting sentence is specific).
+    types have no such refinement. For every type, a sentence that names a focus concept only
+    as one item of a list (:func:`listed`) is not specific.
 
     Example:
         >>> answers_specifically(QuestionType.TREATMENT,
@@ -315,11 +316,33 @@ def answers_specifically(qtype: QuestionType, text: str, focus: Sequence[Concept
         ...     "The disorders are treated with blood transfusions and medicines.", [])
         True
     """
+    if any(listed(text, c) for c in focus):
+        return False
     if qtype is QuestionType.DEFINITION:
         return defines(text, focus)
     if qtype is QuestionType.TREATMENT:
         return _MODALITY.search(text) is not None
     return True
+
+
+# A list of three or more short items: "iron, vitamin B12, or folic acid deficiencies".
+_ITEM = r"[\w()-]+(?: [\w()-]+){0,2}"
+_LIST = re.compile(rf"{_ITEM}(?:, {_ITEM})+,? (?:and|or) {_ITEM}")
+
+
+def listed(text: str, concept: Concept) -> bool:
+    """Whether ``text`` names ``concept`` only as one item of a list of three or more: the
+    sentence is then about the list, not about the concept.
+
+    Example:
+        >>> from retriever.concepts import concept
+        >>> listed("People with anemia caused by iron, vitamin B12, or folic acid deficiencies "
+        ...        "are usually advised to include sources of these nutrients.", concept("folate"))
+        True
+        >>> listed("Folic acid also is very important for pregnant women.", concept("folate"))
+        False
+    """
+    return concept.mentioned_in(text) and not concept.mentioned_in(_LIST.sub(" ", text))
 
 
 def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> bool:

@@ -16,6 +16,7 @@ from answer.typefit import (
     defines,
     fits_type,
     has_amount,
+    listed,
     names_people,
     names_test,
     states_purpose,
@@ -313,3 +314,18 @@ def test_a_named_test_is_not_a_word_before_tests() -> None:
         "Your doctor will diagnose hemochromatosis based on your medical and family histories, "
         "a physical exam, and the results from tests and procedures."
     )
+
+
+def test_a_concept_named_only_in_a_list_is_not_answered_specifically() -> None:
+    # NIDDK, "Anemia of Inflammation and Chronic Disease", and NHLBI, "Anemia" (demo corpus),
+    # for "Who needs extra folic acid?": the first is about three nutrients, the second about
+    # folic acid.
+    folate = concept("folic acid")
+    listing = (
+        "People with anemia caused by iron, vitamin B12, or folic acid deficiencies are usually "
+        "advised to include sources of these nutrients in their diets."
+    )
+    about = "Folic acid also is very important for pregnant women."
+    assert listed(listing, folate) and not listed(about, folate)
+    assert not answers_specifically(QuestionType.OTHER, listing, [folate])
+    assert answers_specifically(QuestionType.OTHER, about, [folate])

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from answer.abstain import (
@@ -308,6 +308,9 @@ class ExtractiveComposer:
         config: selection settings.
         grounded: the retrieval check that a suggested follow-up is answered by the index
             (none: suggestions are not checked).
+        abstracts: each research document's passages, by document id. A retrieved chunk of an
+            abstract then brings the rest of it: its background chunk is often what matches
+            the question, its results chunk what answers it.
 
     Example:
         >>> composer = ExtractiveComposer(embedder, SentenceBank(embedder))
@@ -322,8 +325,10 @@ class ExtractiveComposer:
         config: ComposeConfig | None = None,
         *,
         grounded: Grounding | None = None,
+        abstracts: Mapping[str, Sequence[Passage]] | None = None,
     ) -> None:
         self._embedder = embedder
+        self._abstracts = abstracts or {}
         self._bank = bank if bank is not None else SentenceBank(embedder)
         self._config = config if config is not None else ComposeConfig()
         self._grounded = grounded
@@ -363,6 +368,11 @@ class ExtractiveComposer:
         profile = profile_for(audience)
         guideline = top_passages(evidence, EvidenceKind.GUIDELINE, config.passages_per_kind)
         research = top_passages(evidence, EvidenceKind.RESEARCH, config.passages_per_kind)
+        ranks = {p.id: i for i, p in enumerate(guideline)} | {
+            p.id: i for i, p in enumerate(research)
+        }
+        if config.focused:
+            research = self._whole_abstracts(research, ranks)
         passages = guideline + research
         if config.focused and analysis is None:
             analysis = evidence.analysis or analyze(evidence.standalone_query)
@@ -370,9 +380,6 @@ class ExtractiveComposer:
             return Prepared([], [], None, Support.NONE, analysis)
         query_vector = self._embedder.encode_queries([evidence.standalone_query])[0]
         query_terms = content_terms(evidence.standalone_query)
-        ranks = {p.id: i for i, p in enumerate(guideline)} | {
-            p.id: i for i, p in enumerate(research)
-        }
         shown = shown_text(conversation) if config.focused else ""
         asks = Asks.of(analysis) if analysis is not None else None
         candidates: list[Candidate] = []
@@ -422,6 +429,17 @@ class ExtractiveComposer:
             analysis=analysis,
         )
 
+    def _whole_abstracts(self, research: list[Passage], ranks: dict[str, int]) -> list[Passage]:
+        """``research`` with the other chunks of each abstract after it, ranked as it is
+        (``ranks`` gains them)."""
+        whole: dict[str, Passage] = {}
+        for passage in research:
+            for part in (*self._abstracts.get(passage.document_id, ()), passage):
+                if part.id not in whole:
+                    ranks.setdefault(part.id, ranks[passage.id])
+                    whole[part.id] = part
+        return list(whole.values())
+
     def _units(
         self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
     ) -> list[QuoteUnit]:
@@ -429,14 +447,16 @@ class ExtractiveComposer:
             return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
         units = quote_units(passage, spans, vectors)
         if passage.kind is EvidenceKind.RESEARCH:
+            parts = self._abstracts.get(passage.document_id, (passage,))
+            abstract = " ".join(part.text for part in parts)
             # Findings and conclusions only, readable without the abstract's definitions; a
             # framed research sentence would need the whole study title as its label.
             units = [
                 u
                 for u in units
                 if not u.framed
-                and reports_findings(u)
-                and undefined_abbreviation(u.span.text) is None
+                and reports_findings(u, passage.text)
+                and undefined_abbreviation(u.span.text, abstract) is None
             ]
         return units
 

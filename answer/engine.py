@@ -368,6 +368,15 @@ def _chat_client(settings: Settings) -> ChatClient:
     return ChatClient(llm.base_url, model=llm.model, api_key=key, timeout_s=llm.timeout_s)
 
 
+def _abstracts(passages: Sequence[Passage]) -> dict[str, list[Passage]]:
+    """Each research document's passages in text order (the composer's ``abstracts``)."""
+    abstracts: dict[str, list[Passage]] = defaultdict(list)
+    for passage in sorted(passages, key=lambda p: p.start):
+        if passage.kind is EvidenceKind.RESEARCH:
+            abstracts[passage.document_id].append(passage)
+    return dict(abstracts)
+
+
 def build_engine(settings: Settings) -> Engine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
@@ -462,6 +471,7 @@ def build_engine(settings: Settings) -> Engine:
             focused=answer_settings.composer == "focused",
         ),
         grounded=SearchGrounding(lexical.retrieve),
+        abstracts=_abstracts(index.passages),
     )
     llm = None
     if answer_settings.generator == "llm":

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from answer.sentences import SentenceSpan
+from answer.sentences import SentenceSpan, abstract_section
 from answer.terms import content_terms, overlap
 from corpus.types import Passage
 from index.types import Vectors
@@ -197,21 +197,30 @@ KNOWN_ABBREVIATIONS = frozenset(
 _ABBREVIATION = re.compile(r"\b([A-Z]{2,6})s?\b")
 
 
-def undefined_abbreviation(text: str) -> str | None:
+# An abbreviation an abstract defines in brackets, in any case: "homocysteine (Hcy)", "(tHcy)".
+_DEFINED = re.compile(r"\(([A-Za-z][A-Za-z0-9-]{1,7})\)")
+
+
+def undefined_abbreviation(text: str, abstract: str = "") -> str | None:
     """The first abbreviation ``text`` uses without defining it, unless a clinician knows it.
 
-    An abbreviation counts as defined when it stands in brackets in the same text
-    ("alveolar macrophages (AM)"). Capitals with digits (B12, C282Y) are names, not
-    abbreviations.
+    An abbreviation is a word in capitals, or one that ``abstract`` (the whole text ``text`` is
+    quoted from) defines in brackets, in any case ("homocysteine (Hcy)"). It counts as defined
+    when it stands in brackets in ``text`` itself. Capitals with digits (B12, C282Y) are names,
+    not abbreviations.
 
     Example:
         >>> undefined_abbreviation("AM recovered from 12 smokers (8 HS, 4 LS) contained iron.")
         'AM'
         >>> undefined_abbreviation("Risk of MI rose (OR 1.4, 95% CI 1.1-1.8).") is None
         True
+        >>> undefined_abbreviation("Folate is a cofactor of Hcy.", "homocysteine (Hcy) ...")
+        'Hcy'
     """
-    for match in _ABBREVIATION.finditer(text):
-        word = match.group(1)
+    defined = {m.group(1) for m in _DEFINED.finditer(abstract)} - KNOWN_ABBREVIATIONS
+    used = [m.group(1) for m in _ABBREVIATION.finditer(text)]
+    used += [m.group() for m in re.finditer(r"\b[\w-]+\b", text) if m.group() in defined]
+    for word in used:
         if word in KNOWN_ABBREVIATIONS or re.search(rf"\({re.escape(word)}\b", text):
             continue
         return word
@@ -225,9 +234,32 @@ class Role(str, enum.Enum):  # noqa: UP042 - str mixin like the other enums here
     METHODS = "methods"  # what was done or measured, or why: not evidence on its own
 
 
-def research_role(text: str) -> Role:
-    """A research sentence's role: methods when it states what was asked, or names a method
-    and no finding."""
+# Structured-abstract sections whose sentences say why and how a study was done, not what it
+# found; the first part of a combined label decides ("BACKGROUND/OBJECTIVES").
+_METHODS_SECTIONS = frozenset(
+    {
+        *("BACKGROUND", "INTRODUCTION", "CONTEXT", "RATIONALE", "PURPOSE"),
+        *("OBJECTIVE", "OBJECTIVES", "AIM", "AIMS"),
+        *("METHOD", "METHODS", "MATERIALS AND METHODS", "MATERIAL AND METHODS", "DESIGN"),
+        *("SETTING", "SETTINGS", "PARTICIPANTS", "PATIENTS", "SUBJECTS", "INTERVENTION"),
+        *("INTERVENTIONS", "MEASUREMENTS", "MAIN OUTCOME MEASURE", "MAIN OUTCOME MEASURES"),
+        *("DATA SOURCES", "STUDY SELECTION", "DATA EXTRACTION"),
+    }
+)
+
+
+def research_role(text: str, section: str | None = None) -> Role:
+    """A research sentence's role: methods when it stands in an abstract's background or
+    methods section (``section``, see :func:`answer.sentences.abstract_section`), states what
+    was asked, or names a method and no finding.
+
+    Example:
+        >>> research_role("Folic acid has been suggested to reduce the risk of preeclampsia.",
+        ...               "BACKGROUND/OBJECTIVES")
+        <Role.METHODS: 'methods'>
+    """
+    if section is not None and section.split("/")[0] in _METHODS_SECTIONS:
+        return Role.METHODS
     if _QUESTION_ASKED.search(text):
         return Role.METHODS
     if _METHODS.search(text) and not _RESULT.search(text):
@@ -235,11 +267,15 @@ def research_role(text: str) -> Role:
     return Role.RESULT
 
 
-def reports_findings(unit: QuoteUnit) -> bool:
+def reports_findings(unit: QuoteUnit, passage_text: str) -> bool:
     """Whether a research unit quotes findings: its sentence and any antecedent joined to it
-    are results or conclusions, not methods ("Methodology: 340 subjects ... were studied")."""
+    are results or conclusions, not background or methods ("Methodology: 340 subjects ... were
+    studied"). ``passage_text`` is the abstract the unit is a span of."""
     antecedent = unit.span.text[: len(unit.span.text) - len(unit.last)].strip()
-    return all(research_role(part) is Role.RESULT for part in (antecedent, unit.last) if part)
+    section = abstract_section(passage_text, unit.span.start)
+    return all(
+        research_role(part, section) is Role.RESULT for part in (antecedent, unit.last) if part
+    )
 
 
 def sample_size(text: str) -> int | None:

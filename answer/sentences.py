@@ -34,6 +34,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 SENTENCES_FILE = "sentences.npz"
 
 # Bump when the rules below change: cached vectors of an older splitter are not reused.
-SPLITTER_VERSION = 3
+SPLITTER_VERSION = 4
 
 # A quotable sentence has at least this many words and at most this many. Below 6 words it is
 # a heading or a fragment ("Key Points", "Outlook"); above 60 it is a run-on list or table that
@@ -58,15 +59,20 @@ MAX_WORDS = 60
 MIN_CHARS = 30
 MAX_CHARS = 450
 
-# Structured-abstract labels that SciFact and PubMed keep inline ("RESULTS Median serum ...").
-# No "^": Pattern.match(text, pos) already anchors at pos, where "^" would not match.
-_LABEL = re.compile(
+# Structured-abstract labels that SciFact and PubMed keep inline ("RESULTS Median serum ...",
+# "Background/Objectives:Folic acid ..."). In capitals a label may stand without its colon; in
+# title case it needs one ("Results are ..." is a sentence, "Results: ..." a label).
+_LABEL_NAMES = (
     # Longer labels first: "METHODS AND RESULTS" must not stop after "METHODS".
-    r"(?:(?:MATERIALS? AND METHODS|METHODS AND RESULTS|MAIN OUTCOME MEASURES?|DATA SOURCES|"
+    r"MATERIALS? AND METHODS|METHODS AND RESULTS|MAIN OUTCOME MEASURES?|DATA SOURCES|"
     r"STUDY SELECTION|DATA EXTRACTION|DATA SYNTHESIS|BACKGROUND|OBJECTIVES?|AIMS?|PURPOSE|"
     r"INTRODUCTION|CONTEXT|METHODS?|DESIGN|SETTINGS?|PARTICIPANTS|PATIENTS|SUBJECTS|"
     r"INTERVENTIONS?|MEASUREMENTS|OUTCOMES?|RESULTS?|FINDINGS|CONCLUSIONS?|INTERPRETATION|"
-    r"SUMMARY|SIGNIFICANCE|RATIONALE|LIMITATIONS)[:.]?\s+|"
+    r"DISCUSSION|SUMMARY|SIGNIFICANCE|RATIONALE|LIMITATIONS"
+)
+_LABEL = re.compile(
+    rf"(?:(?:{_LABEL_NAMES})(?:/(?:{_LABEL_NAMES}))*[:.]?\s+|"
+    rf"(?i:(?:{_LABEL_NAMES})(?:\s*/\s*(?:{_LABEL_NAMES}))*)\s?:\s*|"
     # MedlinePlus opens its pages with "Summary : ".
     r"Summary\s?:\s+)+(?=[A-Z0-9(])"
 )
@@ -152,6 +158,41 @@ def junk_reason(text: str) -> str | None:
     return None
 
 
+def abstract_section(text: str, position: int) -> str | None:
+    """The structured-abstract label in force at ``position`` of ``text``: the last one that
+    opens a sentence at or before it, upper-cased ("BACKGROUND/OBJECTIVES"), or ``None``.
+
+    Example:
+        >>> text = "BACKGROUND Iron is vital. RESULTS Ferritin fell by a third in the trial."
+        >>> abstract_section(text, text.index("Iron")), abstract_section(text, text.index("Ferr"))
+        ('BACKGROUND', 'RESULTS')
+    """
+    section = None
+    for start, end in _split(text):
+        if start > position:
+            break
+        label = _LABEL.match(text, start, end)
+        if label:
+            section = re.sub(r"[\s:.]+", " ", label.group()).strip().upper().replace(" / ", "/")
+    return section
+
+
+# A label run into the sentence before it: "... the lowest).Conclusions:Our study ...".
+_RUN_IN_LABEL = re.compile(rf"(?<=[.!?])[)\]]?(?=(?i:{_LABEL_NAMES})\s?:)")
+
+
+@lru_cache(maxsize=1024)
+def _split(text: str) -> tuple[tuple[int, int], ...]:
+    """The sentences of ``text``, also cut before a label that follows a full stop unspaced."""
+    cuts: list[tuple[int, int]] = []
+    for start, end in split_sentences(text):
+        for match in _RUN_IN_LABEL.finditer(text, start, end):
+            cuts.append((start, match.end()))
+            start = match.end()
+        cuts.append((start, end))
+    return tuple(cuts)
+
+
 def candidate_spans(passage: Passage) -> tuple[SentenceSpan, ...]:
     """The quotable sentences of ``passage``, in text order, as exact spans of its text.
 
@@ -159,7 +200,7 @@ def candidate_spans(passage: Passage) -> tuple[SentenceSpan, ...]:
     is quoted without its bullet."""
     text = passage.text
     spans: list[SentenceSpan] = []
-    for start, end in split_sentences(text):
+    for start, end in _split(text):
         label = _LABEL.match(text, start, end)
         bullet = _BULLET.match(text, start, end)
         if label or bullet:

@@ -16,7 +16,7 @@ from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, S
 from answer.terms import content_terms, jaccard
 from corpus.types import EvidenceKind
 from retriever.question import analyze
-from retriever.types import Conversation, Evidence, Turn
+from retriever.types import Conversation, Evidence, ScoredPassage, Turn
 from tests.fixtures_answer import evidence_for, load_bank, load_embedder, load_passages
 
 ON_TOPIC = [
@@ -336,3 +336,30 @@ def test_a_follow_up_does_not_quote_again_what_the_conversation_showed(
         if section.kind in (SectionKind.GUIDELINES, SectionKind.RESEARCH)
         for s in section.sentences
     } <= {first_lead.text}
+
+
+def test_a_retrieved_background_chunk_brings_the_findings_of_its_abstract() -> None:
+    # SciFact, "Randomized trial of folic acid supplementation and serum homocysteine levels"
+    # (demo corpus): its first chunk is background and methods, its findings are in the next.
+    passages = load_passages()
+    title = "Randomized trial of folic acid supplementation and serum homocysteine levels."
+    chunks = sorted((p for p in passages if p.title == title), key=lambda p: p.start)
+    assert len(chunks) >= 2 and "BACKGROUND" in chunks[0].text
+    question = "Does folic acid lower homocysteine?"
+    evidence = Evidence(
+        question=question,
+        standalone_query=question,
+        fused=[ScoredPassage(chunks[0], 1.0)],
+        guideline=[],
+        research=[ScoredPassage(chunks[0], 1.0)],
+    )
+    alone = ExtractiveComposer(load_embedder(), load_bank())
+    whole = ExtractiveComposer(
+        load_embedder(), load_bank(), abstracts={chunks[0].document_id: chunks}
+    )
+    assert not alone.prepare(evidence).research  # background and methods are not quoted
+    quoted = [c.span.text for c in whole.prepare(evidence).research]
+    assert any(text.startswith("A dosage of folic acid of 0.8 mg/d") for text in quoted)
+    assert all(
+        c.passage.document_id == chunks[0].document_id for c in whole.prepare(evidence).research
+    )

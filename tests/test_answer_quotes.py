@@ -175,7 +175,7 @@ def test_a_research_finding_joined_to_a_methods_antecedent_is_not_quoted() -> No
         spans = candidate_spans(p)
         units = quote_units(p, spans, np.eye(len(spans), 8, dtype=np.float32))
         assert [u.sentences for u in units] == [1, 2]
-        assert reports_findings(units[1]) is expected
+        assert reports_findings(units[1], p.text) is expected
 
 
 @pytest.mark.parametrize(
@@ -264,6 +264,21 @@ def test_an_abstract_sentence_with_an_undefined_abbreviation_is_flagged() -> Non
     )
 
 
+def test_an_abbreviation_the_abstract_defines_elsewhere_is_undefined_in_the_quote() -> None:
+    # SciFact, homocysteine in vitiligo (demo corpus): the abstract defines "homocysteine (Hcy)"
+    # in an earlier sentence, so "Hcy" alone means nothing to a reader of the quote.
+    abstract = (
+        "Therefore, it is possible that an increase of local homocysteine (Hcy) interferes with "
+        "normal melanogenesis and plays a role in the pathogenesis of vitiligo. Vitamin B12 and "
+        "folic acid, levels of which are decreased in vitiligo, are important cofactors in the "
+        "metabolism of Hcy."
+    )
+    quote = abstract[abstract.index("Vitamin B12") :]
+    assert undefined_abbreviation(quote, abstract) == "Hcy"
+    assert undefined_abbreviation(quote) is None  # without the abstract it looks like a word
+    assert undefined_abbreviation(abstract[: abstract.index(" Vitamin")], abstract) is None
+
+
 def test_a_definite_measure_or_a_contrast_leans_back() -> None:
     # NHLBI, "Anemia"; NIDDK, "Anemia of Inflammation and Chronic Disease"; NHLBI,
     # "Iron-Deficiency Anemia".
@@ -273,3 +288,28 @@ def test_a_definite_measure_or_a_contrast_leans_back() -> None:
     assert not leans_back("The amount of iron you need depends on your age.")
     assert leans_back("In AI/ACD, however, iron stores are normal or high.")
     assert leans_back("Soon, the stored iron gets used up.")
+
+
+def test_a_sentence_in_an_abstracts_background_is_not_a_finding() -> None:
+    # The SciFact abstract on folic acid and preeclampsia in the demo corpus: its background
+    # sentence names "reduce the risk", a finding's words, but reports no finding of the study.
+    text = (
+        "Background/Objectives:Folic acid supplementation has been suggested to reduce the risk "
+        "of preeclampsia. However, results from few epidemiologic studies have been inconclusive. "
+        "Results:Compared with nonusers, folic acid supplement users had a reduced risk of "
+        "preeclampsia (OR=0.61, 95% CI: 0.43, 0.87)."
+    )
+    p = passage(text, title="Folic acid and preeclampsia", source="SciFact")
+    spans = candidate_spans(p)
+    assert [s.text[:20] for s in spans] == [
+        "Folic acid supplemen",
+        "However, results fro",
+        "Compared with nonuse",
+    ]
+    units = quote_units(p, spans, np.eye(len(spans), 8, dtype=np.float32))
+    findings = {u.last[:20]: reports_findings(u, p.text) for u in units}
+    assert findings == {
+        "Folic acid supplemen": False,
+        "However, results fro": False,
+        "Compared with nonuse": True,
+    }

@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from answer.sentences import SentenceBank, candidate_spans, is_anaphoric, junk_reason
+from answer.sentences import (
+    SentenceBank,
+    abstract_section,
+    candidate_spans,
+    is_anaphoric,
+    junk_reason,
+)
 from corpus.types import EvidenceTier, Passage, passage_id
 from tests.fixtures_answer import load_embedder, load_passages, passage_by_text
 
@@ -191,7 +197,27 @@ def test_a_bullet_item_run_into_the_next_sentence_is_not_quoted() -> None:
             "A randomized, placebo-controlled study of folic acid (5 mg/d) for 6 weeks was "
             "undertaken in 33 patients.",
         ),
+        # Title-case labels without a space (SciFact: folic acid and preeclampsia).
+        (
+            "Background/Objectives:Folic acid supplementation has been suggested to reduce the "
+            "risk of preeclampsia.",
+            "Folic acid supplementation has been suggested to reduce the risk of preeclampsia.",
+        ),
     ],
 )
 def test_page_and_abstract_labels_are_trimmed(text: str, quoted: str) -> None:
     assert candidate_spans(_passage(text))[0].text == quoted
+
+
+def test_a_label_run_into_the_sentence_before_starts_a_sentence() -> None:
+    # SciFact, folic acid and preeclampsia (demo corpus): no space after the full stop.
+    text = (
+        "The reduced risk was only seen for severe preeclampsia (OR=0.52, 95% CI: 0.31-0.87, for "
+        "the highest quartile compared with the lowest).Conclusions:Our study results suggest "
+        "that folic acid supplementation and higher dietary folate intake during pregnancy reduce "
+        "the risk of preeclampsia."
+    )
+    spans = candidate_spans(_passage(text))
+    assert [s.text[:24] for s in spans] == ["The reduced risk was onl", "Our study results sugges"]
+    assert all(text[s.start : s.end] == s.text for s in spans)
+    assert abstract_section(text, spans[1].start) == "CONCLUSIONS"

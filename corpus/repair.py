@@ -23,9 +23,11 @@ apostrophe            2,036  repaired: contractions 405 (doesnt 122, dont 133, c
 apostrophe, unclear       -  left: "its" (1,330, nearly all genuine), "your doctors",
                              "the patients" (a plural, or a possessive)
 dash before "such"       90  repaired: "doctorssuch as" -> "doctors—such as"
+dash of an appositive     3  repaired: "ferritina protein that stores ironin the blood" (NIDDK),
+                             "ceruloplasmina protein that" (GARD)
 other glued words       771  flagged (366 words): "duodenumthe", "tractcalled", "kelpmay",
                              "comaa", "pathologista", "hemophiliaYou"
-glued before a/in/and  100s  not flagged: "ferritina", "ironin", "marrowa", "rectumand" cannot be
+glued before a/in/and  100s  not flagged: "marrowa", "rectumand" cannot be
                              told from "retina", "protein", "flexor" without a dictionary
 µ of a unit               7  repaired: ferritin in µg/L 4 (NIDDK), µmol/L 3 (GARD); the one
                              other "g/L" (fibrinogen 0.1 g/L) is genuine
@@ -302,6 +304,21 @@ MEDQUAD_REPAIRS: tuple[Repair, ...] = (
         "—such as",
         "no English word ends in 'such'; the lost character opens a parenthetical",
         needles=("such as",),
+    ),
+    Repair(
+        "dash:appositive",
+        re.compile(r"\b(ferritin|ceruloplasmin)a protein that\b"),
+        r"\1—a protein that",
+        "'ferritina' and 'ceruloplasmina' are not words: NIDDK's 'ferritin—a protein that "
+        "stores iron—in the blood' lost both dashes",
+        needles=("a protein that",),
+    ),
+    Repair(
+        "dash:appositive-end",
+        re.compile(r"(?<=a protein that stores )ironin\b"),
+        "iron—in",
+        "'ironin' is not a word; it closes the parenthetical the dash above opens",
+        needles=("ironin",),
     ),
     Repair(
         "micro:ferritin",

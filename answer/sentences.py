@@ -91,6 +91,12 @@ _BOILERPLATE = (
     "this summary",
     "this page",
     "key points",
+    # Sentences that point at text after them, which a quote does not show.
+    "described below",
+    "listed below",
+    "shown below",
+    "explained below",
+    "as follows",
 )
 
 
@@ -145,8 +151,8 @@ def junk_reason(text: str) -> str | None:
         return "no full stop"  # a heading, a list item or a sentence the splitter cut
     if not (text[0].isalnum() or text[0] in "\"'(“"):
         return "fragment"
-    if text[0].islower() and words[0].lower() in {"and", "or", "but", "which", "that", "so"}:
-        return "fragment"
+    if text[0].islower() and words[0].isalpha() and words[0].islower():
+        return "fragment"  # "and ...", "wash your hands ...": a cut sentence or a list item
     lowered = text.lower()
     if any(marker in lowered for marker in _BOILERPLATE):
         return "boilerplate"

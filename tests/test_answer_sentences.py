@@ -66,6 +66,14 @@ def test_every_candidate_is_an_exact_span_of_its_passage() -> None:
             "is seen in people with this condition.",
             "boilerplate",
         ),
+        # GARD, hypophosphatemic rickets: it points at text a quote does not show.
+        ("The different inheritance patterns are described below.", "boilerplate"),
+        # NIHSeniorHealth, shingles: list items the page ran together, with no capital.
+        (
+            "wash your hands often to prevent the spread of varicella zoster virus. keep the "
+            "rash covered avoid touching or scratching the rash.",
+            "fragment",
+        ),
     ],
 )
 def test_junk_reasons(text: str, reason: str) -> None:
@@ -74,6 +82,8 @@ def test_junk_reasons(text: str, reason: str) -> None:
 
 def test_a_plain_sentence_is_not_junk() -> None:
     assert junk_reason("Ferritin is a protein that helps store iron in your body.") is None
+    # A name in lower case is a word of the sentence, not a cut: mRNA, p53.
+    assert junk_reason("mRNA levels of ferroportin fell in the treated mice.") is None
 
 
 def test_inline_list_run_on_is_junk() -> None:

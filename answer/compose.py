@@ -50,6 +50,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from answer.abstain import (
     ABSTAIN_NOTICE,
     ABSTAIN_THRESHOLD,
@@ -600,6 +602,41 @@ class ExtractiveComposer:
             return best
         return new
 
+    def _continued(self, bottom: Candidate, prepared: Prepared) -> Candidate:
+        """The lead with the sentence that follows it in its passage, when that sentence goes
+        on about the focus ("Hereditary hypophosphatemic rickets can have several patterns of
+        inheritance. When the condition results from mutations in the PHEX gene, it is
+        inherited in an X-linked dominant pattern."): one contiguous span, as the page reads.
+        """
+        if not self._config.focused or prepared.analysis is None or not prepared.analysis.focus:
+            return bottom
+        text = bottom.passage.text
+        nexts = [
+            c
+            for c in (*prepared.guideline, *prepared.research)
+            if c.passage.id == bottom.passage.id
+            and c.span.end > bottom.span.end
+            and (
+                c.span.start == bottom.span.start  # the next sentence leans on the lead
+                or (c.span.start >= bottom.span.end and _adjacent(text, bottom, c))
+            )
+            and (c.covered_framed if c.kind is EvidenceKind.GUIDELINE else c.covered)
+            and c.relevance >= self._floor
+            and not c.shown
+            and not c.damaged
+        ]
+        following = min(nexts, key=lambda c: c.span.end, default=None)
+        if following is None:
+            return bottom
+        end = following.span.end
+        vector = bottom.vector + following.vector
+        return replace(
+            bottom,
+            span=SentenceSpan(bottom.span.start, end, text[bottom.span.start : end]),
+            vector=vector / max(float(np.linalg.norm(vector)), 1e-12),
+            terms=bottom.terms | following.terms,
+        )
+
     def _gap_parts(
         self, prepared: Prepared, analysis: QuestionAnalysis
     ) -> list[tuple[Candidate, str]]:
@@ -667,6 +704,7 @@ class ExtractiveComposer:
         lead: list[DraftSentence] = []
         chosen: list[Candidate] = []
         if bottom is not None:
+            bottom = self._continued(bottom, prepared)
             chosen = [bottom]
             lead = [self._draft(bottom)]
         elif analysis is not None and analysis.focus:
@@ -677,7 +715,12 @@ class ExtractiveComposer:
         best_relevance = prepared.best or 0.0
 
         def names_focus(c: Candidate) -> bool:
-            return (c.covered_framed if c.kind is EvidenceKind.GUIDELINE else c.covered) > 0
+            if c.kind is EvidenceKind.GUIDELINE:
+                return c.covered_framed > 0
+            # A study has no page label to frame it, and stands on its own words: one on iron
+            # in the lungs is no evidence on iron deficiency, though a guideline sentence on
+            # iron on an iron-deficiency page is.
+            return analysis is not None and any(f.mentioned_in(c.span.text) for f in analysis.focus)
 
         # With a focus, quote only what names it; if nothing does, the closest sentences follow
         # the gap statement under the weak-evidence notice.
@@ -691,8 +734,11 @@ class ExtractiveComposer:
         def on_focus(c: Candidate) -> bool:
             return not focus_bound or names_focus(c)
 
+        def quotable(c: Candidate) -> bool:
+            return not c.shown and on_focus(c) and not any(overlaps(c, o) for o in chosen)
+
         guideline = self._select(
-            [c for c in prepared.guideline if c not in chosen and not c.shown and on_focus(c)],
+            [c for c in prepared.guideline if quotable(c)],
             config.guideline_sentences,
             chosen=chosen,
             per_document=config.per_guideline_document,
@@ -700,8 +746,12 @@ class ExtractiveComposer:
         )
         if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
+        # Under a quote that answers, a study speaks to the question when it reports what the
+        # question asks (a treatment, a risk ...): a prevalence figure is no evidence on
+        # treatment. Under a gap statement, studies on each concept are what there is.
+        typed = bottom is not None and analysis is not None and analysis.qtype not in _UNTYPED
         research = self._select(
-            [c for c in prepared.research if c not in chosen and not c.shown and on_focus(c)],
+            [c for c in prepared.research if quotable(c) and (c.fits_any or not typed)],
             min(config.research_sentences, profile.research_sentences),
             chosen=[*chosen, *guideline],
             per_document=config.per_study,
@@ -781,6 +831,21 @@ class ExtractiveComposer:
             label=label or candidate.label,
             sample_size=sample_size(candidate.passage.text) if research else None,
         )
+
+
+# Question types that any sentence on the focus can speak to.
+_UNTYPED = frozenset({QuestionType.OTHER, QuestionType.DEFINITION})
+
+
+def _adjacent(text: str, earlier: Candidate, later: Candidate) -> bool:
+    """Only white space (no line break: no heading or list) stands between the two."""
+    between = text[earlier.span.end : later.span.start]
+    return not between.strip() and "\n" not in between
+
+
+def overlaps(a: Candidate, b: Candidate) -> bool:
+    """Whether two candidates quote some of the same text of one passage."""
+    return a.passage.id == b.passage.id and a.span.start < b.span.end and b.span.start < a.span.end
 
 
 def shown_text(conversation: Conversation | None) -> str:

@@ -14,7 +14,8 @@ from answer.assemble import source_of
 from answer.compose import ComposeConfig, ExtractiveComposer, relevance
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.terms import content_terms, jaccard
-from corpus.types import EvidenceKind
+from answer.typefit import fits_type
+from corpus.types import EvidenceKind, EvidenceTier, Passage, passage_id
 from retriever.question import analyze
 from retriever.types import Conversation, Evidence, ScoredPassage, Turn
 from tests.fixtures_answer import evidence_for, load_bank, load_embedder, load_passages
@@ -363,3 +364,58 @@ def test_a_retrieved_background_chunk_brings_the_findings_of_its_abstract() -> N
     assert all(
         c.passage.document_id == chunks[0].document_id for c in whole.prepare(evidence).research
     )
+
+
+def test_the_lead_goes_on_with_the_sentence_that_continues_it() -> None:
+    # GHR, "hereditary hypophosphatemic rickets" (MedQuAD): the first sentence only announces
+    # the answer, the next gives it; the lead quotes both, as one span, and no section quotes
+    # the second on its own.
+    text = (
+        "Hereditary hypophosphatemic rickets can have several patterns of inheritance. When the "
+        "condition results from mutations in the PHEX gene, it is inherited in an X-linked "
+        "dominant pattern. The PHEX gene is located on the X chromosome, which is one of the two "
+        "sex chromosomes."
+    )
+    page = Passage(
+        id=passage_id("ghr:rickets", 0, len(text)),
+        document_id="ghr:rickets",
+        text=text,
+        start=0,
+        end=len(text),
+        section="How is hereditary hypophosphatemic rickets inherited?",
+        title="hereditary hypophosphatemic rickets",
+        tier=EvidenceTier.GUIDELINE,
+        source="GHR",
+        licence="public domain",
+        dataset="medquad",
+    )
+    question = "How is rickets inherited?"
+    evidence = Evidence(
+        question=question,
+        standalone_query=question,
+        fused=[ScoredPassage(page, 1.0)],
+        guideline=[ScoredPassage(page, 1.0)],
+        research=[],
+    )
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
+    (lead,) = [s for s in answer.sections if s.kind is SectionKind.BOTTOM_LINE]
+    assert lead.sentences[0].text == text[: text.index(" The PHEX gene")]
+    quoted = [s.text for section in answer.sections for s in section.sentences]
+    assert all(q == lead.sentences[0].text for q in quoted if "X-linked dominant" in q)
+
+
+def test_a_study_is_quoted_on_its_own_words_and_for_what_the_question_asks(
+    composer: ExtractiveComposer,
+) -> None:
+    # On the demo corpus, studies on iron in the lungs and on the prevalence of microcytosis
+    # were quoted for this treatment question: neither names iron deficiency as a treatment
+    # finding would.
+    question = "How is low iron treated?"
+    answer = composer.compose(evidence_for(question, top_k=12))
+    analysis = analyze(question)
+    research = [s for s in answer.sections if s.kind is SectionKind.RESEARCH]
+    for sentence in research[0].sentences if research else []:
+        assert any(c.mentioned_in(sentence.text) for c in analysis.focus), sentence.text
+        assert fits_type(analysis.qtype, sentence.text, analysis.focus), sentence.text
+    quoted = " ".join(s.text for section in answer.sections for s in section.sentences)
+    assert "pulmonary iron" not in quoted.lower() and "microcytosis" not in quoted

@@ -709,7 +709,8 @@ class ExtractiveComposer:
             lead = [self._draft(bottom)]
         elif analysis is not None and analysis.focus:
             lead = [DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
-            for candidate, label in self._gap_parts(prepared, analysis):
+            for part, label in self._gap_parts(prepared, analysis):
+                candidate = self._continued(part, prepared)
                 chosen.append(candidate)
                 lead.append(self._draft(candidate, label=label))
         best_relevance = prepared.best or 0.0

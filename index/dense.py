@@ -112,7 +112,7 @@ def _to_hits(rows: npt.NDArray[np.int64], scores: npt.NDArray[np.float32]) -> Hi
 
 
 class FaissDenseStore:
-    """A FAISS index whose row ``i`` is passage ``i`` of the :class:`~index.store.PassageIndex`.
+    """A FAISS index whose row ``i`` is passage ``i`` of the :class:`~index.load.PassageIndex`.
 
     Example:
         >>> store = FaissDenseStore.build(vectors, DenseConfig(kind=DenseKind.FLAT))

@@ -105,7 +105,7 @@ class ReplayEmbedder:
     """
 
     def __init__(self, embedder: Embedder, index_path: Path) -> None:
-        from index.store import PassageIndex
+        from index.load import PassageIndex
 
         index = PassageIndex.load(index_path)
         vectors = index.vectors()
@@ -167,7 +167,7 @@ def sample_index(
     tmp_path_factory: pytest.TempPathFactory, index_embedder: SentenceTransformerEmbedder
 ) -> Path:
     """A flat index over the 20 sample documents, built once; copy it before changing it."""
-    from index.store import build_index
+    from index.build import build_index
 
     out = tmp_path_factory.mktemp("sample-index") / "index"
     build_index(sample_documents(), out, index_embedder)

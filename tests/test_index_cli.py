@@ -9,7 +9,7 @@ import pytest
 
 from followup.cli import main
 from index.encoders import DEFAULT_BACKEND, encoder_name
-from index.store import PassageIndex
+from index.load import PassageIndex
 from tests.fixtures_index import DOCS_FILE
 
 LINES = DOCS_FILE.read_text(encoding="utf-8").splitlines(keepends=True)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from corpus.chunking import ChunkingConfig, CounterKind, chunk_documents
+from index.build import build_index
 from index.dense import DenseConfig, DenseKind
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import (
@@ -21,16 +22,13 @@ from index.errors import (
     IndexModelMismatchError,
     IndexNotFoundError,
 )
+from index.layout import DATA_FILES
 from index.lexical import Bm25Settings
+from index.load import PassageIndex
 from index.manifest import FORMAT_VERSION, FileEntry, Manifest, corpus_fingerprint
-from index.store import (
-    DATA_FILES,
-    IndexLockedError,
-    PassageIndex,
-    build_index,
-    document_content_hash,
-    verify,
-)
+from index.publish import IndexLockedError
+from index.records import document_content_hash
+from index.verify import verify
 from tests.fixtures_index import (  # noqa: F401
     KeywordEmbedder,
     ReplayEmbedder,

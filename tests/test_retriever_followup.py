@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.followup import (
     FollowupConfig,
     LexicalTermStatistics,

@@ -232,9 +232,10 @@ def _bm25_settings(args: argparse.Namespace) -> Any:
 
 def run_build(args: argparse.Namespace) -> int:
     """Build an index from corpora (``--corpus`` and/or ``--demo``)."""
+    from index.build import build_index
     from index.dense import DenseConfig, DenseKind
     from index.errors import ModelNotInstalledError
-    from index.store import IndexLockedError, build_index
+    from index.publish import IndexLockedError
 
     _quiet_libraries()
     if not args.corpus and not args.demo:
@@ -271,9 +272,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     """Add or update documents in an index."""
+    from index.build import add_documents
     from index.errors import IndexLoadError, ModelNotInstalledError
     from index.manifest import Manifest
-    from index.store import IndexLockedError, add_documents
+    from index.publish import IndexLockedError
 
     _quiet_libraries()
     if not _check_encoder_args(args):
@@ -306,8 +308,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     """Remove documents from an index by id."""
+    from index.build import remove_documents
     from index.errors import IndexLoadError
-    from index.store import IndexLockedError, remove_documents
+    from index.publish import IndexLockedError
 
     _quiet_libraries()
     if args.ids_file is not None:
@@ -380,7 +383,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Check an index end to end; exit 1 if anything is wrong."""
-    from index.store import verify
+    from index.verify import verify
 
     _quiet_libraries()
     if not args.index.exists():

@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus.loaders import (
-    MAX_RECORD_BYTES,
-    CorpusError,
-    document_to_json,
-    load_corpus,
-    load_jsonl,
-    load_medquad,
-)
+from corpus.formats.jsonl import document_to_json, load_jsonl
+from corpus.formats.medquad import load_medquad
+from corpus.formats.records import MAX_RECORD_BYTES
+from corpus.loaders import CorpusError, load_corpus
 
 DATA = Path(__file__).parent / "data" / "corpus"
 

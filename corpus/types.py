@@ -17,8 +17,8 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -117,6 +117,20 @@ class Document:
         """The sections, or the whole text as one unlabelled section."""
         return self.sections or (Section("", 0, len(self.text)),)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a JSON value: the tier by name, MeSH terms as a list, sections as
+        ``{heading, start, end}`` objects. A document's content hash (:mod:`index.records`)
+        and its generic JSONL record (:mod:`corpus.formats.jsonl`) are both made from this."""
+        data = {name: getattr(self, name) for name in DOCUMENT_FIELDS}
+        data["tier"] = self.tier.value
+        data["mesh"] = list(self.mesh)
+        data["sections"] = [asdict(section) for section in self.sections]
+        return data
+
+
+DOCUMENT_FIELDS = tuple(f.name for f in fields(Document))
+"""The fields of a :class:`Document`, in declaration order."""
+
 
 def passage_id(document_id: str, start: int, end: int) -> str:
     """A stable id from the document id and character offsets (never Python's salted hash)."""
@@ -145,6 +159,27 @@ class Passage:
     year: int | None = None
     url: str | None = None
     mesh: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def of(cls, document: Document, start: int, end: int, section: str = "") -> Passage:
+        """The span ``document.text[start:end]`` under ``section``, with its stable id and the
+        document's evidence fields."""
+        return cls(
+            id=passage_id(document.id, start, end),
+            document_id=document.id,
+            text=document.text[start:end],
+            start=start,
+            end=end,
+            section=section,
+            title=document.title,
+            tier=document.tier,
+            source=document.source,
+            licence=document.licence,
+            dataset=document.dataset,
+            year=document.year,
+            url=document.url,
+            mesh=document.mesh,
+        )
 
     @property
     def kind(self) -> EvidenceKind:

@@ -21,19 +21,8 @@ def document_content_hash(document: Document) -> str:
     (tier, source, year, ...) are copied into each passage. A change to any of them means the
     document's passages must be replaced on ``add``.
     """
-    record = {
-        "id": document.id,
-        "title": document.title,
-        "text": document.text,
-        "tier": document.tier.value,
-        "source": document.source,
-        "licence": document.licence,
-        "dataset": document.dataset,
-        "year": document.year,
-        "url": document.url,
-        "mesh": list(document.mesh),
-        "sections": [[s.heading, s.start, s.end] for s in document.sections],
-    }
+    record = document.to_dict()
+    record["sections"] = [[s.heading, s.start, s.end] for s in document.sections]
     canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

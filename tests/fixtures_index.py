@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from corpus.loaders import load_corpus
-from corpus.types import Document, Passage, passage_id
+from corpus.types import Document, Passage
 from index.embedder import SentenceTransformerEmbedder
 from index.types import Embedder, Vectors
 
@@ -43,22 +43,7 @@ def sentence_passages(documents: Sequence[Document]) -> list[Passage]:
             end = match.end()
             if end - start < 3:
                 continue
-            passages.append(
-                Passage(
-                    id=passage_id(doc.id, start, end),
-                    document_id=doc.id,
-                    text=doc.text[start:end],
-                    start=start,
-                    end=end,
-                    section="",
-                    title=doc.title,
-                    tier=doc.tier,
-                    source=doc.source,
-                    licence=doc.licence,
-                    dataset=doc.dataset,
-                    url=doc.url,
-                )
-            )
+            passages.append(Passage.of(doc, start, end))
     return passages
 
 

@@ -22,23 +22,10 @@ from corpus.formats.records import (
     type_name,
     year_field,
 )
-from corpus.types import Document, Section
+from corpus.types import DOCUMENT_FIELDS, Document, Section
 
-JSONL_FIELDS = frozenset(
-    {
-        "id",
-        "title",
-        "text",
-        "tier",
-        "source",
-        "licence",
-        "dataset",
-        "year",
-        "url",
-        "mesh",
-        "sections",
-    }
-)
+JSONL_FIELDS = frozenset(DOCUMENT_FIELDS)
+_OPTIONAL = frozenset({"year", "url", "mesh", "sections"})
 
 
 def _sections(value: Any, text: str) -> tuple[Section, ...]:
@@ -128,24 +115,10 @@ def load_jsonl(
 
 
 def document_to_json(document: Document) -> dict[str, Any]:
-    """A document as one generic-JSONL record (the inverse of the ``jsonl`` loader)."""
-    record: dict[str, Any] = {
-        "id": document.id,
-        "title": document.title,
-        "text": document.text,
-        "tier": document.tier.value,
-        "source": document.source,
-        "licence": document.licence,
-        "dataset": document.dataset,
+    """A document as one generic-JSONL record (the inverse of the ``jsonl`` loader): every
+    field, the optional ones left out when empty."""
+    return {
+        name: value
+        for name, value in document.to_dict().items()
+        if name not in _OPTIONAL or value not in (None, [])
     }
-    if document.year is not None:
-        record["year"] = document.year
-    if document.url is not None:
-        record["url"] = document.url
-    if document.mesh:
-        record["mesh"] = list(document.mesh)
-    if document.sections:
-        record["sections"] = [
-            {"heading": s.heading, "start": s.start, "end": s.end} for s in document.sections
-        ]
-    return record

@@ -24,14 +24,13 @@ from corpus.formats.records import (
     type_name,
     year_field,
 )
-from corpus.types import Document
+from corpus.types import DOCUMENT_FIELDS, Document
 
 logger = logging.getLogger(__name__)
 
 
-MARKDOWN_FIELDS = frozenset(
-    {"id", "title", "tier", "source", "licence", "dataset", "year", "url", "mesh"}
-)
+# The body is the text, and its headings are the sections.
+MARKDOWN_FIELDS = frozenset(DOCUMENT_FIELDS) - {"text", "sections"}
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
+
+# A UTF-16 surrogate on its own: JSON can spell one ("\ud800"), but no UTF-8 text can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_choice(choices: type[E], value: object, what: str) -> E:
@@ -112,6 +116,14 @@ class Document:
             raise ValueError("document id must not be empty")
         if not self.text.strip():
             raise ValueError(f"document {self.id!r} has no text")
+        for name in DOCUMENT_FIELDS:
+            for text in _texts(getattr(self, name)):
+                if surrogate := _SURROGATE.search(text):
+                    raise ValueError(
+                        f"document {self.id!r}: field {name!r} is not valid Unicode (a lone "
+                        f"surrogate U+{ord(surrogate.group()):04X} at character "
+                        f"{surrogate.start()})"
+                    )
 
     def spans(self) -> tuple[Section, ...]:
         """The sections, or the whole text as one unlabelled section."""
@@ -130,6 +142,15 @@ class Document:
 
 DOCUMENT_FIELDS = tuple(f.name for f in fields(Document))
 """The fields of a :class:`Document`, in declaration order."""
+
+
+def _texts(value: object) -> Iterator[str]:
+    """The strings of a document field: itself, its items, or its sections' headings."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _texts(item.heading if isinstance(item, Section) else item)
 
 
 def passage_id(document_id: str, start: int, end: int) -> str:

@@ -143,7 +143,12 @@ class FaissDenseStore:
         return cls(index, config)
 
     def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+        # Through a Python file, not faiss.write_index(path): FAISS ignores an error closing
+        # the file, so a full disk would leave a truncated file and no error. (faiss's type
+        # stubs leave out PyCallbackIOWriter.)
+        with path.open("wb") as handle:
+            writer = faiss.PyCallbackIOWriter(handle.write)  # type: ignore[attr-defined]
+            faiss.write_index(self._index, writer)
 
     @property
     def config(self) -> DenseConfig:

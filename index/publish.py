@@ -20,10 +20,14 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from index.errors import IndexDiskFullError
 from index.layout import Layout
 from index.manifest import Manifest
 
 logger = logging.getLogger(__name__)
+
+# No space left, or the user's disk quota reached.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class IndexLockedError(RuntimeError):
@@ -53,8 +57,14 @@ def writer_lock(layout: Layout) -> Iterator[None]:
     Raises:
         IndexLockedError: another process holds it.
     """
-    layout.parent.mkdir(parents=True, exist_ok=True)
-    with layout.lock.open("a") as handle:
+    try:
+        layout.parent.mkdir(parents=True, exist_ok=True)
+        lock = layout.lock.open("a")
+    except OSError as error:
+        if error.errno in _DISK_FULL:
+            raise _disk_full(error, layout.lock, layout) from error
+        raise
+    with lock as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -67,6 +77,14 @@ def writer_lock(layout: Layout) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _disk_full(error: OSError, path: Path, layout: Layout) -> IndexDiskFullError:
+    """The one-line error for a full disk, naming the file (else ``path``)."""
+    return IndexDiskFullError(
+        f"disk full: no space left on device to write {error.filename or path}; "
+        f"{layout.link} is unchanged"
+    )
 
 
 def _remove(path: Path) -> None:
@@ -99,24 +117,32 @@ def publish(layout: Layout, build_id: str, write: Callable[[Path], Manifest]) ->
     """Write a version with ``write(partial_dir)``, then switch ``DIR`` to it atomically.
 
     Must be called with the writer lock held.
+
+    Raises:
+        IndexDiskFullError: the disk filled before the switch; ``DIR`` is unchanged.
     """
     _check_link_target(layout)
     _clean_leftovers(layout)
     previous = layout.current()
     partial = layout.partial(build_id)
-    partial.mkdir(parents=True)
     version = layout.version(build_id)
+    temp_link = layout.temp_link(build_id)
     try:
+        partial.mkdir(parents=True)
         manifest = write(partial)
         _fsync_tree(partial)
         os.rename(partial, version)
-    except BaseException:
-        _remove(partial)  # a killed process cannot get here; the next writer cleans up then
+        _fsync_path(layout.parent)
+        temp_link.symlink_to(version.name)  # relative: the parent folder can move as a whole
+        os.replace(temp_link, layout.link)  # the atomic switch
+    except BaseException as error:
+        # A killed process cannot get here; the next writer cleans up then.
+        if layout.current() != version:
+            for path in (partial, version, temp_link):
+                _remove(path)
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            raise _disk_full(error, partial, layout) from error
         raise
-    _fsync_path(layout.parent)
-    temp_link = layout.temp_link(build_id)
-    temp_link.symlink_to(version.name)  # relative: the parent folder can move as a whole
-    os.replace(temp_link, layout.link)  # the atomic switch
     _fsync_path(layout.parent)
     logger.info("%s now points to %s", layout.link, version.name)
     if previous is not None and previous != version:

@@ -234,7 +234,7 @@ def run_build(args: argparse.Namespace) -> int:
     """Build an index from corpora (``--corpus`` and/or ``--demo``)."""
     from index.build import build_index
     from index.dense import DenseConfig, DenseKind
-    from index.errors import ModelNotInstalledError
+    from index.errors import IndexDiskFullError, ModelNotInstalledError
     from index.publish import IndexLockedError
 
     _quiet_libraries()
@@ -258,7 +258,13 @@ def run_build(args: argparse.Namespace) -> int:
             progress=_progress(args),
             companions=companions,
         )
-    except (ModelNotInstalledError, IndexLockedError, FileExistsError, ValueError) as error:
+    except (
+        ModelNotInstalledError,
+        IndexLockedError,
+        IndexDiskFullError,
+        FileExistsError,
+        ValueError,
+    ) as error:
         _err(str(error))
         return 1
     seconds = manifest.build_seconds  # chunk, encode, index and write; not the model load
@@ -273,7 +279,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_add(args: argparse.Namespace) -> int:
     """Add or update documents in an index."""
     from index.build import add_documents
-    from index.errors import IndexLoadError, ModelNotInstalledError
+    from index.errors import IndexDiskFullError, IndexLoadError, ModelNotInstalledError
     from index.manifest import Manifest
     from index.publish import IndexLockedError
 
@@ -293,7 +299,13 @@ def run_add(args: argparse.Namespace) -> int:
             progress=_progress(args),
             companions=[_sentences(embedder, args)],
         )
-    except (IndexLoadError, ModelNotInstalledError, IndexLockedError, ValueError) as error:
+    except (
+        IndexLoadError,
+        ModelNotInstalledError,
+        IndexLockedError,
+        IndexDiskFullError,
+        ValueError,
+    ) as error:
         _err(str(error))
         return 1
     print(
@@ -309,7 +321,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     """Remove documents from an index by id."""
     from index.build import remove_documents
-    from index.errors import IndexLoadError
+    from index.errors import IndexDiskFullError, IndexLoadError
     from index.publish import IndexLockedError
 
     _quiet_libraries()
@@ -325,7 +337,7 @@ def run_remove(args: argparse.Namespace) -> int:
     try:
         # Removing passages needs no new sentences: the index's sentence file is carried over.
         report = remove_documents(args.index, ids, companions=[_sentences(None, args)])
-    except (IndexLoadError, IndexLockedError, ValueError) as error:
+    except (IndexLoadError, IndexLockedError, IndexDiskFullError, ValueError) as error:
         _err(str(error))
         return 1
     for missing in report.missing_documents:

@@ -26,7 +26,6 @@ from corpus.types import Document
 
 logger = logging.getLogger(__name__)
 
-
 # Display names for BEIR data sets (the folder name is used for any other).
 BEIR_NAMES = {"scifact": "SciFact", "nfcorpus": "NFCorpus", "trec-covid": "TREC-COVID"}
 

@@ -95,6 +95,10 @@ class LoadResult:
     format: CorpusFormat | None = None
 
 
+# ---------------------------------------------------------------------------------------------
+# Reading lines safely
+
+
 class RecordError(Exception):
     """A problem with one record; the driver adds the file and line."""
 

@@ -483,7 +483,9 @@ def test_damaged_passes_intact_text(text: str) -> None:
 def test_damaged_cannot_see_every_glued_word() -> None:
     # Documented limit: a dash lost before "a" leaves "marrowa", which a pattern cannot tell
     # from "retina" without a dictionary (the table repairs the few seen in leads).
-    assert not damaged("These cells are made in the bone marrowa sponge-like tissue inside the bones.")
+    assert not damaged(
+        "These cells are made in the bone marrowa sponge-like tissue inside the bones."
+    )
 
 
 def test_the_demo_corpus_is_repaired() -> None:

@@ -67,7 +67,7 @@ class EvidenceSource(Protocol):
 
 
 class PassageLookup(Protocol):
-    """Finds passages by id (``index.store.PassageIndex`` is one)."""
+    """Finds passages by id (``index.load.PassageIndex`` is one)."""
 
     def get(self, passage_id: str) -> Passage | None: ...
 
@@ -392,7 +392,7 @@ def build_engine(settings: Settings) -> Engine:
     """
     from answer.llm_rewrite import LLMRewriter
     from index.encoders import backend_of, load_embedder
-    from index.store import PassageIndex
+    from index.load import PassageIndex
     from retriever.fusion import FusionMode
     from retriever.hybrid import HybridRetriever, RetrievalConfig, index_vocabulary
     from retriever.lexical import LexicalRetriever

@@ -10,7 +10,7 @@ standalone question and nothing else. Nothing it writes is searched unchecked
 * not one question: several, or neither a final "?" nor a question word or auxiliary first
   ("Oral iron is safe." is an answer; "how is it treated" is tidied into "How is it treated?");
 * missing one of the follow-up's own content words. Every word of the follow-up outside
-  :data:`STOP_WORDS` (question words, auxiliaries, pronouns, determiners, the glue of an
+  :data:`DROPPABLE_WORDS` (question words, auxiliaries, pronouns, determiners, the glue of an
   ellipsis such as "and for") must be in the rewrite, stems compared (Snowball English, the
   stemmer of the BM25 index), or named there by a synonym from
   :mod:`retriever.question`'s table ("B12" by "cobalamin"). So "And for B12?" may become "How is
@@ -53,7 +53,7 @@ LENGTH_FACTOR = 3
 """A rewrite longer than this many times the questions it was given (follow-up and earlier
 questions together) is rejected: a standalone question restates, it does not elaborate."""
 
-STOP_WORDS = (
+DROPPABLE_WORDS = (
     QUESTION_WORDS
     | AUXILIARIES
     | frozenset(
@@ -119,13 +119,13 @@ def _stems(words: Sequence[str]) -> set[str]:
 
 
 def content_words(text: str) -> list[str]:
-    """The words of ``text`` a rewrite must keep: normalised, outside :data:`STOP_WORDS`.
+    """The words of ``text`` a rewrite must keep: normalised, outside :data:`DROPPABLE_WORDS`.
 
     Example:
         >>> content_words("And is it safe for B-12 in pregnancy?")
         ['safe', 'b12', 'pregnancy']
     """
-    return [w for w in _TOKEN.findall(normalize(text)) if w not in STOP_WORDS]
+    return [w for w in _TOKEN.findall(normalize(text)) if w not in DROPPABLE_WORDS]
 
 
 def dropped_words(question: str, standalone: str) -> list[str]:

@@ -29,9 +29,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from answer.terms import STOP_WORDS, content_terms
+from answer.terms import content_terms
 from retriever.concepts import SYMPTOM_WORDS, Concept
 from retriever.question import QuestionType
+from retriever.terms import STOP_WORDS
 
 
 def _alternatives(words: Sequence[str] | frozenset[str]) -> str:

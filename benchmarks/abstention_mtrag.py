@@ -62,9 +62,9 @@ from answer.sentences import SentenceBank  # noqa: E402
 from answer.settings import Settings  # noqa: E402
 from answer.terms import content_terms, overlap  # noqa: E402
 from corpus.types import Document, EvidenceTier, Passage, passage_id  # noqa: E402
+from index.build import build_index  # noqa: E402
 from index.embedder import MODEL_NAME, SentenceTransformerEmbedder  # noqa: E402
 from index.encoders import backend_of  # noqa: E402
-from index.store import build_index  # noqa: E402
 from index.types import Embedder  # noqa: E402
 from retriever.types import Conversation, Turn  # noqa: E402
 

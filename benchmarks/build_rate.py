@@ -1,4 +1,4 @@
-"""Index build rate per encoder: the demo corpus built by ``index.store.build_index`` with each
+"""Index build rate per encoder: the demo corpus built by ``index.build.build_index`` with each
 encoder, one after the other, passages only (no companion files), 2 threads.
 
 Prints passages per second per encoder and their ratio; writes var/results/build_rate.json.
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus.demo import load_demo  # noqa: E402
+from index.build import build_index  # noqa: E402
 from index.encoders import BACKENDS, load_embedder  # noqa: E402
-from index.store import build_index  # noqa: E402
 
 RESULTS = ROOT / "var" / "results" / "build_rate.json"
 

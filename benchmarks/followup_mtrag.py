@@ -2,7 +2,7 @@
 
 Data: ../shared/data/mtrag/reference.jsonl (350 MTRAG-UN tasks). The pool is every gold context
 passage of every task (717 unique document ids), indexed with the project's own
-``index.store.build_index`` (default chunking; a document's score is its best passage's).
+``index.build.build_index`` (default chunking; a document's score is its best passage's).
 Scored tasks: later turns (``turn > 1``) with gold contexts (222, one per conversation);
 UNANSWERABLE tasks have none and are skipped. Every system goes through the same
 ``HybridRetriever.evidence`` over the same index:
@@ -175,7 +175,8 @@ def load_tasks(path: Path) -> tuple[list[Document], list[Task]]:
 
 
 def open_index(documents: list[Document], embedder: CachingEmbedder):
-    from index.store import PassageIndex, build_index
+    from index.build import build_index
+    from index.load import PassageIndex
 
     if not (INDEX_DIR / "manifest.json").exists():
         INDEX_DIR.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Fusion across domains and query styles, cross-validated on four dev sets (issue 17).
 
 Does the hybrid hold against its best single leg on every kind of query the engine meets? Four
-dev sets, each searched over its own index built with the project's ``index.store.build_index``
+dev sets, each searched over its own index built with the project's ``index.build.build_index``
 (default chunking and BM25 settings; a document's score in a leg is its best passage's):
 
 * ``scifact``: SciFact **train** claims (809) over the 5,183 abstracts (var/indexes/scifact);
@@ -164,7 +164,8 @@ class DevSet:
 
     def open_index(self, embedder: CachingEmbedder) -> Any:
         """The set's index, built first (encoding through the cache) if it is not there."""
-        from index.store import PassageIndex, build_index
+        from index.build import build_index
+        from index.load import PassageIndex
 
         if not (self.index_dir / "manifest.json").exists():
             log.info("building %s (encoding is slow on CPU; vectors are cached)", self.index_dir)

@@ -6,7 +6,7 @@ resident memory (``wait4`` rusage ``ru_maxrss``) is its own:
 
 * ``raw``: ``SentenceTransformer.encode`` alone over the passages' embedding texts (batch 64,
   normalised, the same call the index makes): the ceiling a build can reach.
-* ``build``: ``index.store.build_index`` end to end (chunk, encode, FAISS, BM25, write, fsync,
+* ``build``: ``index.build.build_index`` end to end (chunk, encode, FAISS, BM25, write, fsync,
   atomic switch), timed by its manifest (model loading excluded, as for ``raw``).
 * ``load``: ``PassageIndex.load`` in a fresh process (best of 3) and the first dense + BM25 query.
 
@@ -179,8 +179,9 @@ def phase_build(corpus: str, encoder: str) -> dict[str, Any]:
 
     import numpy as np
 
+    from index.build import build_index
     from index.dense import DenseConfig, DenseKind
-    from index.store import build_index, verify
+    from index.verify import verify
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     documents = _documents(corpus)
@@ -232,7 +233,7 @@ def _query_recall(corpus: str, out: Path) -> float | None:
     import numpy as np
 
     from index.dense import exact_search
-    from index.store import PassageIndex
+    from index.load import PassageIndex
 
     path = ROOT / "var" / "cache" / corpus / "all-MiniLM-L6-v2__queries-train.npy"
     if not path.exists():
@@ -251,7 +252,7 @@ def phase_load(corpus: str, encoder: str) -> dict[str, Any]:
     """PassageIndex.load (best of 3) and the first dense and BM25 queries."""
     import numpy as np
 
-    from index.store import PassageIndex
+    from index.load import PassageIndex
 
     out = OUT / f"{corpus}-{encoder}"
     times = []

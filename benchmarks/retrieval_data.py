@@ -175,7 +175,7 @@ def _text_key(text: str) -> str:
 class CachingEmbedder:
     """An :class:`index.types.Embedder` that serves vectors from a per-text disk cache.
 
-    For benchmarks only: building an index over SciFact through ``index.store.build_index``
+    For benchmarks only: building an index over SciFact through ``index.build.build_index``
     then costs no encoding when the passages were encoded before. Texts not in the cache are
     encoded with the real model (loaded on first need) and added to
     ``var/cache/<dataset>/<model>__by-text.{npy,json}``. MiniLM has no query/document prompts,

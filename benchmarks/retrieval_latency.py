@@ -129,8 +129,8 @@ def corpus_100k():
 
 
 def build(name: str, documents, embedder, dense_kind: str):
+    from index.build import build_index
     from index.dense import DenseConfig, DenseKind
-    from index.store import build_index
 
     out = OUT / name
     if not (out / "manifest.json").exists():
@@ -167,7 +167,7 @@ def warm(index_path: Path) -> None:
 
 
 def measure(index_path: Path, embedder, texts: list[str], config, warmup: int = 20) -> dict:
-    from index.store import PassageIndex
+    from index.load import PassageIndex
     from retriever.hybrid import HybridRetriever
 
     warm(index_path)

@@ -7,7 +7,7 @@ Two parts:
 
 * **system** (default): SciFact is loaded with ``corpus.loaders.load_corpus`` (document ids
   ``scifact:<id>``), chunked with the default ``ChunkingConfig`` and indexed with
-  ``index.store.build_index`` (12,301 passages) under var/cache/scifact/index. Every system
+  ``index.build.build_index`` (12,301 passages) under var/cache/scifact/index. Every system
   is a retriever of the ``retriever`` package on that index; a document's score is the best score
   of its passages (MaxP), and the ``scifact:`` prefix is dropped to match the qrels. Each row is
   also computed on two halves of the queries (split by a hash of the query id) to show how
@@ -111,7 +111,8 @@ def evaluate(run: dict[str, dict[str, float]], qrels) -> dict[str, float]:
 
 
 def open_index():
-    from index.store import PassageIndex, build_index
+    from index.build import build_index
+    from index.load import PassageIndex
 
     embedder = CachingEmbedder("scifact")
     if not (INDEX_DIR / "manifest.json").exists():

@@ -44,7 +44,6 @@ from corpus.types import (
     Section,
     TokenCounter,
     parse_choice,
-    passage_id,
 )
 
 logger = logging.getLogger(__name__)
@@ -485,24 +484,7 @@ def chunk_document(
         units = _units(doc, section, budget, counter)
         for first, last in _pack(units, budget, config.overlap_sentences):
             start, end = units[first][0], units[last - 1][1]
-            passages.append(
-                Passage(
-                    id=passage_id(doc.id, start, end),
-                    document_id=doc.id,
-                    text=doc.text[start:end],
-                    start=start,
-                    end=end,
-                    section=section.heading,
-                    title=doc.title,
-                    tier=doc.tier,
-                    source=doc.source,
-                    licence=doc.licence,
-                    dataset=doc.dataset,
-                    year=doc.year,
-                    url=doc.url,
-                    mesh=doc.mesh,
-                )
-            )
+            passages.append(Passage.of(doc, start, end, section.heading))
     return passages
 
 

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol, TypeVar
 
 E = TypeVar("E", bound=enum.Enum)
+
+# A UTF-16 surrogate on its own: JSON can spell one ("\ud800"), but no UTF-8 text can hold it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_choice(choices: type[E], value: object, what: str) -> E:
@@ -112,10 +116,41 @@ class Document:
             raise ValueError("document id must not be empty")
         if not self.text.strip():
             raise ValueError(f"document {self.id!r} has no text")
+        for name in DOCUMENT_FIELDS:
+            for text in _texts(getattr(self, name)):
+                if surrogate := _SURROGATE.search(text):
+                    raise ValueError(
+                        f"document {self.id!r}: field {name!r} is not valid Unicode (a lone "
+                        f"surrogate U+{ord(surrogate.group()):04X} at character "
+                        f"{surrogate.start()})"
+                    )
 
     def spans(self) -> tuple[Section, ...]:
         """The sections, or the whole text as one unlabelled section."""
         return self.sections or (Section("", 0, len(self.text)),)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as a JSON value: the tier by name, MeSH terms as a list, sections as
+        ``{heading, start, end}`` objects. A document's content hash (:mod:`index.records`)
+        and its generic JSONL record (:mod:`corpus.formats.jsonl`) are both made from this."""
+        data = {name: getattr(self, name) for name in DOCUMENT_FIELDS}
+        data["tier"] = self.tier.value
+        data["mesh"] = list(self.mesh)
+        data["sections"] = [asdict(section) for section in self.sections]
+        return data
+
+
+DOCUMENT_FIELDS = tuple(f.name for f in fields(Document))
+"""The fields of a :class:`Document`, in declaration order."""
+
+
+def _texts(value: object) -> Iterator[str]:
+    """The strings of a document field: itself, its items, or its sections' headings."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _texts(item.heading if isinstance(item, Section) else item)
 
 
 def passage_id(document_id: str, start: int, end: int) -> str:
@@ -145,6 +180,27 @@ class Passage:
     year: int | None = None
     url: str | None = None
     mesh: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def of(cls, document: Document, start: int, end: int, section: str = "") -> Passage:
+        """The span ``document.text[start:end]`` under ``section``, with its stable id and the
+        document's evidence fields."""
+        return cls(
+            id=passage_id(document.id, start, end),
+            document_id=document.id,
+            text=document.text[start:end],
+            start=start,
+            end=end,
+            section=section,
+            title=document.title,
+            tier=document.tier,
+            source=document.source,
+            licence=document.licence,
+            dataset=document.dataset,
+            year=document.year,
+            url=document.url,
+            mesh=document.mesh,
+        )
 
     @property
     def kind(self) -> EvidenceKind:

@@ -112,7 +112,7 @@ def _to_hits(rows: npt.NDArray[np.int64], scores: npt.NDArray[np.float32]) -> Hi
 
 
 class FaissDenseStore:
-    """A FAISS index whose row ``i`` is passage ``i`` of the :class:`~index.store.PassageIndex`.
+    """A FAISS index whose row ``i`` is passage ``i`` of the :class:`~index.load.PassageIndex`.
 
     Example:
         >>> store = FaissDenseStore.build(vectors, DenseConfig(kind=DenseKind.FLAT))
@@ -143,7 +143,12 @@ class FaissDenseStore:
         return cls(index, config)
 
     def save(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+        # Through a Python file, not faiss.write_index(path): FAISS ignores an error closing
+        # the file, so a full disk would leave a truncated file and no error. (faiss's type
+        # stubs leave out PyCallbackIOWriter.)
+        with path.open("wb") as handle:
+            writer = faiss.PyCallbackIOWriter(handle.write)  # type: ignore[attr-defined]
+            faiss.write_index(self._index, writer)
 
     @property
     def config(self) -> DenseConfig:

@@ -36,3 +36,9 @@ class IndexCorruptError(IndexLoadError):
 
 class IndexFormatError(IndexLoadError):
     """The index was written in a format version newer than this code can read."""
+
+
+class IndexDiskFullError(OSError):
+    """The disk filled while a new index version was written; the index is unchanged.
+
+    The message is one line that names the path that could not be written."""

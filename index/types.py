@@ -2,7 +2,7 @@
 
 An :class:`Embedder` turns text into L2-normalised float32 rows. A :class:`DenseStore` and a
 :class:`LexicalStore` each answer a query with the rows of the passages they matched; the row
-number is the passage's position in :attr:`index.store.PassageIndex.passages`.
+number is the passage's position in :attr:`index.load.PassageIndex.passages`.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from retriever.followup import STOP_WORDS, TermStatistics
+from retriever.followup import TermStatistics
+from retriever.terms import QUERY_STOP_WORDS
 
 RARE_IDF = 4.0
 """An index term this rare or rarer counts as rare: idf ``ln(1 + (N - df + .5)/(df + .5))``
@@ -169,7 +170,7 @@ def content_words(query: str, stats: TermStatistics) -> list[tuple[str, str, flo
     out = []
     for word in WORD.findall(query):
         lower = word.lower()
-        if lower in STOP_WORDS or lower in BOILERPLATE or lower.isdigit():
+        if lower in QUERY_STOP_WORDS or lower in BOILERPLATE or lower.isdigit():
             continue
         terms = stats.analyze(word)
         if len(terms) != 1 or terms[0] in seen:

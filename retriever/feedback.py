@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from retriever.adaptive import BOILERPLATE, WORD
-from retriever.followup import STOP_WORDS
+from retriever.terms import QUERY_STOP_WORDS
 
 
 @dataclass(frozen=True)
@@ -129,4 +129,6 @@ def feedback_words(text: str) -> list[str]:
     words. They are surface words, so an expansion query made of them is analysed by BM25 like
     any query."""
     words = (w.lower() for w in WORD.findall(text))
-    return [w for w in words if w not in STOP_WORDS and w not in BOILERPLATE and not w.isdigit()]
+    return [
+        w for w in words if w not in QUERY_STOP_WORDS and w not in BOILERPLATE and not w.isdigit()
+    ]

@@ -12,8 +12,8 @@ then turns that query, with the earlier turns, into the parts of one search:
   ``lexical_weight`` times. A word's salience is its idf in the index times the weight of the
   turn it came from (``decay ** age``, age 0 for the most recent turn; answer words are further
   multiplied by ``answer_term_weight``). Words already in the follow-up and stop words
-  (:data:`STOP_WORDS` and the index's own) are skipped. The chosen words are shown in the order
-  they were said.
+  (:data:`retriever.terms.QUERY_STOP_WORDS` and the index's own) are skipped. The chosen words
+  are shown in the order they were said.
 * **Dense leg.** One query vector: the normalised sum of the follow-up's embedding (weight 1)
   and each earlier question's embedding with weight ``dense_weight * decay ** age``
   (a Rocchio-style blend; Rocchio 1971).
@@ -23,9 +23,9 @@ then turns that query, with the earlier turns, into the parts of one search:
 
 **Topic shift.** A follow-up that changes the subject must not be dragged back to the old one.
 An elliptical follow-up, with at most ``short_question_terms`` content words (an index term of a
-word outside :data:`STOP_WORDS`), always leans on the conversation ("What dose?", "Is it safe
-in pregnancy?"): its embedding says little on its own. A longer question is judged a topic
-shift when its embedding's cosine to every considered earlier question is below
+word outside :data:`~retriever.terms.QUERY_STOP_WORDS`), always leans on the conversation ("What
+dose?", "Is it safe in pregnancy?"): its embedding says little on its own. A longer question is
+judged a topic shift when its embedding's cosine to every considered earlier question is below
 ``hard_shift_similarity``, or below ``shift_similarity`` unless it leans on the conversation:
 it shares a content word with an earlier question or answer, or it contains an anaphoric or
 elliptical cue (``it``, ``this``, ``they``, ``what about``, ``what dose`` ...). A stray "this"
@@ -65,6 +65,7 @@ from corpus.types import parse_choice
 from index.types import Vectors
 from retriever.question import QuestionAnalysis
 from retriever.rewrite import Rewrite, RewriteRule
+from retriever.terms import QUERY_STOP_WORDS
 from retriever.types import Conversation
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -75,28 +76,6 @@ _CUES = re.compile(
     r"what about|how about|and what|what if|how much|how many|how long|how often|what dose|"
     r"which one|which ones|more|less|again)\b",
     re.IGNORECASE,
-)
-
-
-# Function words and conversational filler that carry no topic. The index's own stop list
-# (Lucene's 33 words) keeps question words such as "what", "which" and "does"; those must not
-# count as shared topic words or be carried into the next query.
-STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any anything are aren't as at be
-    because been before being below between both but by can can't cannot could couldn't did
-    didn't do does doesn't doing don't down during each else ever every few for from further
-    get gets getting give go going got had hadn't has hasn't have haven't having he her here
-    hers herself him himself his how however i i'm if in into is isn't it it's its itself
-    just know let like ll make many may me mean might more most much must my myself need no
-    nor not now of off often on once one only or other others our ours ourselves out over
-    own please really right said same say see shall she should shouldn't so some something
-    still such sure take tell than thank thanks that that's the their theirs them themselves
-    then there there's these they they're thing things think this those through to too under
-    until up us use used using ve very want was wasn't way we well were weren't what what's
-    when where which while who whom whose why will with won't would wouldn't yes yet you
-    your yours yourself yourselves
-    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 
@@ -326,11 +305,12 @@ def blend(vectors: Vectors, weights: Sequence[float]) -> Vectors:
     return (total / norm if norm > 0 else total).astype(np.float32)
 
 
-def content_terms(text: str, stats: TermStatistics) -> list[str]:
-    """Index terms of the words of ``text`` that are not in :data:`STOP_WORDS`, in order."""
+def index_terms(text: str, stats: TermStatistics) -> list[str]:
+    """Index terms of the words of ``text`` that are not in :data:`QUERY_STOP_WORDS`, in
+    order."""
     terms: list[str] = []
     for word in _WORD.findall(text.lower()):
-        if word not in STOP_WORDS:
+        if word not in QUERY_STOP_WORDS:
             terms.extend(stats.analyze(word))
     return terms
 
@@ -355,7 +335,7 @@ def _salient_words(
             weight = source_weight * config.decay**age
             seen_here: set[str] = set()
             for word in _WORD.findall(text.lower()):
-                if word in STOP_WORDS:
+                if word in QUERY_STOP_WORDS:
                     continue
                 terms = stats.analyze(word)
                 if len(terms) != 1:  # a stop word, or a word the analyser splits
@@ -380,8 +360,8 @@ def _earlier_terms(conversation: Conversation, turns: list[int], stats: TermStat
     terms: set[str] = set()
     for index in turns:
         turn = conversation.turns[index]
-        terms.update(content_terms(turn.question, stats))
-        terms.update(content_terms(turn.answer, stats))
+        terms.update(index_terms(turn.question, stats))
+        terms.update(index_terms(turn.answer, stats))
     return terms
 
 
@@ -396,7 +376,7 @@ def detect_shift(
     turns = considered_turns(conversation, config)
     matrix = np.asarray(vectors, np.float32)
     similarity = float(np.max(matrix[1:] @ matrix[0])) if len(matrix) > 1 else 1.0
-    question_terms = content_terms(question, stats)
+    question_terms = index_terms(question, stats)
     shared = sorted(set(question_terms) & _earlier_terms(conversation, turns, stats))
     cue = find_cue(question)
     signals = ShiftSignals(similarity, tuple(shared), cue, len(question_terms))
@@ -457,7 +437,7 @@ def build_query(
             topic_shift=True,
             signals=signals,
         )
-    words = _salient_words(set(content_terms(question, stats)), conversation, turns, stats, config)
+    words = _salient_words(set(index_terms(question, stats)), conversation, turns, stats, config)
     lexical = [WeightedText(question, 1.0)]
     if words and config.lexical_weight > 0:
         lexical.append(WeightedText(" ".join(words), config.lexical_weight))

@@ -199,7 +199,7 @@ class HybridRetriever:
     The constructor only stores its arguments; the index and embedder are loaded by the caller.
 
     Args:
-        index: An opened index (``index.store.PassageIndex``).
+        index: An opened index (``index.load.PassageIndex``).
         embedder: The model the index was built with.
         config: Search, fusion, policy and follow-up settings.
         term_stats: Term statistics for follow-up context words; by default taken from the

@@ -44,7 +44,7 @@ class Retriever(Protocol):
 
 
 class SearchIndex(Protocol):
-    """What the retrievers need from an opened index (``index.store.PassageIndex`` is one).
+    """What the retrievers need from an opened index (``index.load.PassageIndex`` is one).
 
     Row ``i`` of :attr:`dense`, :attr:`lexical` and :meth:`vectors` is ``passages[i]``.
     """

@@ -32,7 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpus.loaders import document_to_json, load_beir, load_medquad, load_pubmedqa  # noqa: E402
+from corpus.formats.beir import load_beir  # noqa: E402
+from corpus.formats.jsonl import document_to_json  # noqa: E402
+from corpus.formats.medquad import load_medquad  # noqa: E402
+from corpus.formats.pubmedqa import load_pubmedqa  # noqa: E402
 from corpus.types import Document, EvidenceTier  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

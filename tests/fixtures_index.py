@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from corpus.loaders import load_corpus
-from corpus.types import Document, Passage, passage_id
+from corpus.types import Document, Passage
 from index.embedder import SentenceTransformerEmbedder
 from index.types import Embedder, Vectors
 
@@ -43,22 +43,7 @@ def sentence_passages(documents: Sequence[Document]) -> list[Passage]:
             end = match.end()
             if end - start < 3:
                 continue
-            passages.append(
-                Passage(
-                    id=passage_id(doc.id, start, end),
-                    document_id=doc.id,
-                    text=doc.text[start:end],
-                    start=start,
-                    end=end,
-                    section="",
-                    title=doc.title,
-                    tier=doc.tier,
-                    source=doc.source,
-                    licence=doc.licence,
-                    dataset=doc.dataset,
-                    url=doc.url,
-                )
-            )
+            passages.append(Passage.of(doc, start, end))
     return passages
 
 
@@ -105,7 +90,7 @@ class ReplayEmbedder:
     """
 
     def __init__(self, embedder: Embedder, index_path: Path) -> None:
-        from index.store import PassageIndex
+        from index.load import PassageIndex
 
         index = PassageIndex.load(index_path)
         vectors = index.vectors()
@@ -167,7 +152,7 @@ def sample_index(
     tmp_path_factory: pytest.TempPathFactory, index_embedder: SentenceTransformerEmbedder
 ) -> Path:
     """A flat index over the 20 sample documents, built once; copy it before changing it."""
-    from index.store import build_index
+    from index.build import build_index
 
     out = tmp_path_factory.mktemp("sample-index") / "index"
     build_index(sample_documents(), out, index_embedder)

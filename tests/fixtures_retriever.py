@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from corpus.loaders import load_corpus
+from index.build import build_index
 from index.embedder import SentenceTransformerEmbedder
-from index.store import PassageIndex, build_index
+from index.load import PassageIndex
 
 DOCS = Path(__file__).parent / "data" / "retriever_docs.jsonl"
 _SESSION: dict[str, Any] = {}

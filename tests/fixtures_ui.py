@@ -167,8 +167,8 @@ def _markup_document() -> Document:
 @pytest.fixture(scope="session")
 def ui_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real index (real chunker, model, FAISS and BM25) over :func:`ui_documents`."""
+    from index.build import build_index
     from index.embedder import SentenceTransformerEmbedder
-    from index.store import build_index
 
     out = tmp_path_factory.mktemp("ui-index") / "index"
     build_index(ui_documents(), out, SentenceTransformerEmbedder.load(threads=2, batch_size=32))

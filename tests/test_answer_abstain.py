@@ -25,7 +25,7 @@ from answer.compose import ExtractiveComposer
 from answer.settings import Settings
 from corpus.types import EvidenceTier, Passage, passage_id
 from index.embedder import SentenceTransformerEmbedder
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.concepts import concept
 from retriever.dense import DenseRetriever
 from retriever.hybrid import HybridRetriever, RetrievalConfig

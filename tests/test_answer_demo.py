@@ -18,8 +18,8 @@ from answer.schema import SectionKind, SentenceKind
 from answer.settings import Settings
 from corpus.demo import load_demo
 from corpus.types import EvidenceKind
+from index.build import build_index
 from index.embedder import SentenceTransformerEmbedder
-from index.store import build_index
 
 pytestmark = pytest.mark.slow
 

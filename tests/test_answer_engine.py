@@ -16,7 +16,8 @@ from answer.schema import Answer, Audience, SectionKind, SentenceKind
 from answer.settings import Settings
 from corpus.types import EvidenceKind
 from followup.cli import main
-from index.store import PassageIndex, build_index
+from index.build import build_index
+from index.load import PassageIndex
 from retriever.question import analyze
 from retriever.types import Conversation, EmptyQueryError, Filters
 from tests.fixtures_answer import load_bank, load_documents, load_embedder

@@ -24,7 +24,7 @@ from answer.llm_rewrite import (
     validate_rewrite,
 )
 from answer.settings import AnswerSettings
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.hybrid import HybridRetriever, index_vocabulary
 from retriever.rewrite import RewriteRule, RuleRewriter
 from retriever.types import Conversation, Turn

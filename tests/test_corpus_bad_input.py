@@ -10,14 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from corpus.loaders import (
-    MAX_RECORD_BYTES,
-    CorpusError,
-    document_to_json,
-    load_corpus,
-    load_jsonl,
-    load_medquad,
-)
+from corpus.formats.jsonl import document_to_json, load_jsonl
+from corpus.formats.medquad import load_medquad
+from corpus.formats.records import MAX_RECORD_BYTES
+from corpus.loaders import CorpusError, load_corpus
 
 DATA = Path(__file__).parent / "data" / "corpus"
 
@@ -189,6 +185,35 @@ def test_non_utf8_markdown_and_pubmedqa(tmp_path: Path) -> None:
     assert message.startswith(f"{pq}:3: not valid UTF-8")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("text", "iron \ud800 deficiency"), ("mesh", ["\udfff"])]
+)
+def test_a_lone_surrogate_names_the_record(tmp_path: Path, field: str, value: object) -> None:
+    """JSON can spell half of a UTF-16 pair ("\\ud800"); no UTF-8 text can hold one, so the
+    index could not write it."""
+    records = _generic()
+    records[1][field] = value
+    path = _write(tmp_path / "mine.jsonl", records)
+    where = "U+D800 at character 5" if field == "text" else "U+DFFF at character 0"
+    assert _error(path) == (
+        f"{path}:2: document {records[1]['id']!r}: field {field!r} is not valid Unicode "
+        f"(a lone surrogate {where})"
+    )
+
+
+def test_a_lone_surrogate_in_pubmedqa_names_the_entry(tmp_path: Path) -> None:
+    data = json.loads((DATA / "pubmedqa_sample.json").read_text())
+    pmid = "21276532"
+    data[pmid]["QUESTION"] = "Is \ud800 iron low?"
+    path = tmp_path / "ori_pqal.json"
+    path.write_text(json.dumps(data, indent=4))
+    line = path.read_text().splitlines().index(f'    "{pmid}": {{') + 1
+    assert _error(path) == (
+        f"{path}:{line}: entry {pmid!r}: document 'pubmedqa:{pmid}': field 'title' is not valid "
+        "Unicode (a lone surrogate U+D800 at character 3)"
+    )
+
+
 def test_a_huge_line_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
     records = _generic()
     huge = dict(records[1], text="iron " * (MAX_RECORD_BYTES // 5 + 10))
@@ -347,6 +372,11 @@ BODY = "# Iron\n\nIron is a mineral that our bodies need for many functions.\n"
             "---\ntier: guideline\nsource: NHLBI\nlicence: CC BY 4.0\nyear: 2015-06-01\n---\n"
             + BODY,
             "1: field 'year' must be a four-digit year, got datetime.date(2015, 6, 1)",
+        ),
+        (
+            '---\ntier: guideline\nsource: "NHLBI \\ud800"\nlicence: CC BY 4.0\n---\n' + BODY,
+            "1: document 'md:leaflet': field 'source' is not valid Unicode (a lone surrogate "
+            "U+D800 at character 6)",
         ),
     ],
 )

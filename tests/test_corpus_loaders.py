@@ -11,15 +11,10 @@ import pytest
 
 from corpus.chunking import chunk_documents
 from corpus.demo import DEMO_ATTRIBUTION, DEMO_CORPUS, load_demo
-from corpus.loaders import (
-    CorpusError,
-    CorpusFormat,
-    detect_format,
-    document_to_json,
-    load_corpora,
-    load_corpus,
-    normalise_medquad_answer,
-)
+from corpus.detect import detect_format
+from corpus.formats.jsonl import document_to_json
+from corpus.formats.medquad import normalise_medquad_answer
+from corpus.loaders import CorpusError, CorpusFormat, load_corpora, load_corpus
 from corpus.types import EvidenceKind, EvidenceTier, Section
 
 DATA = Path(__file__).parent / "data" / "corpus"
@@ -125,7 +120,7 @@ def test_medquad_sample() -> None:
 
 
 def test_medquad_text_changes_only_in_whitespace() -> None:
-    from corpus.loaders import load_medquad
+    from corpus.formats.medquad import load_medquad
 
     raw = [json.loads(line) for line in (DATA / "medquad_sample.jsonl").open()]
     documents = load_medquad(DATA / "medquad_sample.jsonl", repair=False).documents
@@ -177,7 +172,7 @@ def test_pubmedqa_sample() -> None:
 
 
 def test_pubmedqa_without_the_conclusion() -> None:
-    from corpus.loaders import load_pubmedqa
+    from corpus.formats.pubmedqa import load_pubmedqa
 
     document = load_pubmedqa(DATA / "pubmedqa_sample.json", include_conclusion=False).documents[0]
     assert "CONCLUSIONS" not in [s.heading for s in document.sections]

@@ -19,14 +19,11 @@ from types import ModuleType
 import pytest
 
 from corpus.demo import DEMO_CORPUS, load_demo
-from corpus.loaders import (
-    load_beir,
-    load_demo_b12_iron,
-    load_jsonl,
-    load_medquad,
-    load_pubmedqa,
-    normalise_medquad_answer,
-)
+from corpus.formats.beir import load_beir
+from corpus.formats.demo_b12_iron import load_demo_b12_iron
+from corpus.formats.jsonl import load_jsonl
+from corpus.formats.medquad import load_medquad, normalise_medquad_answer
+from corpus.formats.pubmedqa import load_pubmedqa
 from corpus.repair import LETTERS, MEDQUAD_REPAIRS, damaged, repair_medquad, suspect_spans
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -486,7 +483,9 @@ def test_damaged_passes_intact_text(text: str) -> None:
 def test_damaged_cannot_see_every_glued_word() -> None:
     # Documented limit: a dash lost before "a" leaves "marrowa", which a pattern cannot tell
     # from "retina" without a dictionary (the table repairs the few seen in leads).
-    assert not damaged("These cells are made in the bone marrowa sponge-like tissue inside the bones.")
+    assert not damaged(
+        "These cells are made in the bone marrowa sponge-like tissue inside the bones."
+    )
 
 
 def test_the_demo_corpus_is_repaired() -> None:

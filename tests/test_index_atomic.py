@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from corpus.chunking import ChunkingConfig, CounterKind
-from index.store import PassageIndex, build_index, verify
+from index.build import build_index
+from index.load import PassageIndex
+from index.verify import verify
 from tests.fixtures_index import (  # noqa: F401
     KeywordEmbedder,
     copy_index,
@@ -54,7 +56,7 @@ MID_ENCODE_SCRIPT = textwrap.dedent(
     import dataclasses, sys
     from pathlib import Path
     from index.embedder import SentenceTransformerEmbedder
-    from index.store import build_index
+    from index.build import build_index
     from tests.fixtures_index import sample_documents
 
     class Announcing:
@@ -119,7 +121,7 @@ LOOP_SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     from corpus.chunking import ChunkingConfig, CounterKind
-    from index.store import build_index, add_documents, remove_documents
+    from index.build import build_index, add_documents, remove_documents
     from tests.fixtures_index import KeywordEmbedder, sample_documents
 
     out, docs = Path(sys.argv[1]), sample_documents()
@@ -170,7 +172,7 @@ def test_failure_at_each_stage_keeps_the_old_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str
 ) -> None:
     """An exception at each step of publishing leaves the link on the complete old version."""
-    import index.store as store
+    import index.publish as publish
 
     link = tmp_path / "index"
     docs = sample_documents()
@@ -180,11 +182,11 @@ def test_failure_at_each_stage_keeps_the_old_index(
         raise OSError(f"simulated failure at {stage}")
 
     if stage == "write":
-        monkeypatch.setattr(store, "_fsync_tree", boom)
+        monkeypatch.setattr(publish, "_fsync_tree", boom)
     elif stage == "rename":
-        monkeypatch.setattr(store.os, "rename", boom)
+        monkeypatch.setattr(publish.os, "rename", boom)
     else:
-        monkeypatch.setattr(store.os, "replace", boom)
+        monkeypatch.setattr(publish.os, "replace", boom)
     with pytest.raises(OSError, match="simulated"):
         build_index(docs[4:9], link, KeywordEmbedder(), FAST_CHUNKING)
     monkeypatch.undo()

@@ -9,7 +9,7 @@ import pytest
 
 from followup.cli import main
 from index.encoders import DEFAULT_BACKEND, encoder_name
-from index.store import PassageIndex
+from index.load import PassageIndex
 from tests.fixtures_index import DOCS_FILE
 
 LINES = DOCS_FILE.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -67,6 +67,25 @@ def test_build_add_remove_info_verify(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["index", "verify", "--index", str(out), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and "vectors.npy" in report["checks"][0]["detail"]
+
+
+def test_a_lone_surrogate_fails_validate_and_build_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON escape of half a UTF-16 pair loads as text that UTF-8 cannot hold."""
+    record = json.loads(LINES[1])
+    record["text"] = "Iron \ud800 " + record["text"]
+    corpus = _write(tmp_path / "mine.jsonl", [LINES[0], json.dumps(record) + "\n"])
+    line = (
+        f"error: {corpus}:2: document {record['id']!r}: field 'text' is not valid Unicode "
+        "(a lone surrogate U+D800 at character 5)"
+    )
+    assert main(["corpus", "validate", str(corpus)]) == 1
+    assert line in capsys.readouterr().err.splitlines()
+    out = tmp_path / "idx"
+    assert main(["index", "build", "--corpus", str(corpus), "--out", str(out)]) == 1
+    assert capsys.readouterr().err.splitlines() == [line]
+    assert not out.exists()
 
 
 def test_hnsw_build_reports_recall(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,9 +10,10 @@ import pytest
 from answer.engine import build_engine
 from answer.sentences import SENTENCES_FILE, SentenceBank, SentenceCompanion
 from answer.settings import Settings
+from index.build import add_documents, build_index, remove_documents
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import IndexCorruptError
-from index.store import PassageIndex, add_documents, build_index, remove_documents
+from index.load import PassageIndex
 from tests.fixtures_index import index_embedder, sample_documents  # noqa: F401
 
 

@@ -10,11 +10,12 @@ import pytest
 
 from answer.engine import build_engine
 from answer.settings import Settings
+from index.build import build_index
 from index.embedder import MODEL_NAME, SentenceTransformerEmbedder
 from index.encoders import backend_of, encoder_name, load_embedder
 from index.errors import IndexModelMismatchError
+from index.load import PassageIndex
 from index.onnx_embedder import OnnxEmbedder
-from index.store import PassageIndex, build_index
 from tests.fixtures_index import index_embedder, sample_documents, sample_index  # noqa: F401
 
 

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from corpus.chunking import ChunkingConfig, CounterKind, chunk_documents
+from corpus.types import Document, EvidenceTier, Section
+from index.build import build_index
 from index.dense import DenseConfig, DenseKind
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import (
@@ -21,16 +23,13 @@ from index.errors import (
     IndexModelMismatchError,
     IndexNotFoundError,
 )
+from index.layout import DATA_FILES
 from index.lexical import Bm25Settings
+from index.load import PassageIndex
 from index.manifest import FORMAT_VERSION, FileEntry, Manifest, corpus_fingerprint
-from index.store import (
-    DATA_FILES,
-    IndexLockedError,
-    PassageIndex,
-    build_index,
-    document_content_hash,
-    verify,
-)
+from index.publish import IndexLockedError
+from index.records import document_content_hash
+from index.verify import verify
 from tests.fixtures_index import (  # noqa: F401
     KeywordEmbedder,
     ReplayEmbedder,
@@ -88,6 +87,26 @@ def test_fingerprint_ignores_order_and_sees_content() -> None:
     assert corpus_fingerprint(pairs) == corpus_fingerprint(reversed(pairs))
     changed = [(pairs[0][0], "0" * 64), *pairs[1:]]
     assert corpus_fingerprint(changed) != corpus_fingerprint(pairs)
+
+
+def test_content_hash_is_pinned() -> None:
+    """The hash every built index stores per document: if it changed, ``add`` would re-embed
+    every unchanged document of an existing index."""
+    document = Document(
+        id="pubmedqa:1",
+        title="Ferritin and B12",
+        text="Background. Results.",
+        tier=EvidenceTier.RCT,
+        source="PubMedQA",
+        licence="MIT",
+        dataset="pubmedqa",
+        year=2011,
+        url="https://pubmed.ncbi.nlm.nih.gov/1/",
+        mesh=("Ferritins", "Vitamin B 12"),
+        sections=(Section("BACKGROUND", 0, 11), Section("RESULTS", 12, 20)),
+    )
+    expected = "675f2d414cbb3395cd92b2560949cdf0ddd7d19af9ebc6eafe789b9695b4a5f5"
+    assert document_content_hash(document) == expected
 
 
 def test_load_gives_consistent_views(

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from corpus.types import EvidenceTier
+from index.build import add_documents, build_index, remove_documents
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import IndexModelMismatchError
 from index.lexical import Bm25LexicalStore
-from index.store import PassageIndex, add_documents, build_index, remove_documents, verify
+from index.load import PassageIndex
+from index.verify import verify
 from tests.fixtures_index import (  # noqa: F401
     KeywordEmbedder,
     ReplayEmbedder,

@@ -13,7 +13,7 @@ import pytest
 
 from answer.settings import RetrievalSettings, Settings
 from index.lexical import Bm25Settings, Bm25Tokenizer
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.adaptive import (
     FITTED,
     AdaptiveFusion,
@@ -256,7 +256,7 @@ def test_build_engine_plumbs_the_fusion_setting(
 ) -> None:
     from answer.engine import build_engine
     from corpus.loaders import load_corpus
-    from index.store import build_index
+    from index.build import build_index
 
     build_index(load_corpus(DOCS).documents, tmp_path / "index", retriever_embedder)
     settings = Settings(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.adaptive import QueryFeatures, leg_weights
 from retriever.dense import DenseRetriever
 from retriever.fusion import FusionMode, FusionUnit, Normalization, collapse, rrf, weighted

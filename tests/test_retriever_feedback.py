@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.dense import DenseRetriever
 from retriever.feedback import FeedbackConfig, feedback_words, relevance_model, rocchio
 from retriever.fusion import ArrayRun, DocumentScore, pool_arrays, sum_arrays

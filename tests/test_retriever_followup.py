@@ -15,18 +15,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.followup import (
     FollowupConfig,
     LexicalTermStatistics,
     ShiftRule,
     blend,
     build_query,
-    content_terms,
     context_texts,
     detect_shift,
     find_cue,
     imposed_shift,
+    index_terms,
 )
 from retriever.hybrid import HybridRetriever, RetrievalConfig
 from retriever.policy import PolicyConfig
@@ -344,8 +344,8 @@ def test_cues() -> None:
     assert find_cue("Which vaccines protect against measles?") is None
 
 
-def test_content_terms_skip_question_words(stats: LexicalTermStatistics) -> None:
-    assert content_terms("What does folic acid do?", stats) == ["folic", "acid"]
+def test_index_terms_skip_question_words(stats: LexicalTermStatistics) -> None:
+    assert index_terms("What does folic acid do?", stats) == ["folic", "acid"]
 
 
 # ----------------------------------------------------------------------------- carried passages

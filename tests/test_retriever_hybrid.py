@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from corpus.types import EvidenceKind, EvidenceTier
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.dense import DenseRetriever
 from retriever.fusion import FusionMode, FusionUnit, Normalization, weighted
 from retriever.hybrid import HybridRetriever, RetrievalConfig

@@ -132,7 +132,8 @@ def run_stats(args: argparse.Namespace) -> int:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Check one corpus file; report every malformed record as ``file:line: problem``."""
-    from corpus.loaders import CorpusError, detect_format, load_corpus
+    from corpus.detect import detect_format
+    from corpus.loaders import CorpusError, load_corpus
 
     out, err = _console(), _console(stderr=True)
     fmt, problem = _format_or_error(args.fmt)

@@ -232,9 +232,10 @@ def _bm25_settings(args: argparse.Namespace) -> Any:
 
 def run_build(args: argparse.Namespace) -> int:
     """Build an index from corpora (``--corpus`` and/or ``--demo``)."""
+    from index.build import build_index
     from index.dense import DenseConfig, DenseKind
-    from index.errors import ModelNotInstalledError
-    from index.store import IndexLockedError, build_index
+    from index.errors import IndexDiskFullError, ModelNotInstalledError
+    from index.publish import IndexLockedError
 
     _quiet_libraries()
     if not args.corpus and not args.demo:
@@ -257,7 +258,13 @@ def run_build(args: argparse.Namespace) -> int:
             progress=_progress(args),
             companions=companions,
         )
-    except (ModelNotInstalledError, IndexLockedError, FileExistsError, ValueError) as error:
+    except (
+        ModelNotInstalledError,
+        IndexLockedError,
+        IndexDiskFullError,
+        FileExistsError,
+        ValueError,
+    ) as error:
         _err(str(error))
         return 1
     seconds = manifest.build_seconds  # chunk, encode, index and write; not the model load
@@ -271,9 +278,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_add(args: argparse.Namespace) -> int:
     """Add or update documents in an index."""
-    from index.errors import IndexLoadError, ModelNotInstalledError
+    from index.build import add_documents
+    from index.errors import IndexDiskFullError, IndexLoadError, ModelNotInstalledError
     from index.manifest import Manifest
-    from index.store import IndexLockedError, add_documents
+    from index.publish import IndexLockedError
 
     _quiet_libraries()
     if not _check_encoder_args(args):
@@ -291,7 +299,13 @@ def run_add(args: argparse.Namespace) -> int:
             progress=_progress(args),
             companions=[_sentences(embedder, args)],
         )
-    except (IndexLoadError, ModelNotInstalledError, IndexLockedError, ValueError) as error:
+    except (
+        IndexLoadError,
+        ModelNotInstalledError,
+        IndexLockedError,
+        IndexDiskFullError,
+        ValueError,
+    ) as error:
         _err(str(error))
         return 1
     print(
@@ -306,8 +320,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     """Remove documents from an index by id."""
-    from index.errors import IndexLoadError
-    from index.store import IndexLockedError, remove_documents
+    from index.build import remove_documents
+    from index.errors import IndexDiskFullError, IndexLoadError
+    from index.publish import IndexLockedError
 
     _quiet_libraries()
     if args.ids_file is not None:
@@ -322,7 +337,7 @@ def run_remove(args: argparse.Namespace) -> int:
     try:
         # Removing passages needs no new sentences: the index's sentence file is carried over.
         report = remove_documents(args.index, ids, companions=[_sentences(None, args)])
-    except (IndexLoadError, IndexLockedError, ValueError) as error:
+    except (IndexLoadError, IndexLockedError, IndexDiskFullError, ValueError) as error:
         _err(str(error))
         return 1
     for missing in report.missing_documents:
@@ -380,7 +395,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Check an index end to end; exit 1 if anything is wrong."""
-    from index.store import verify
+    from index.verify import verify
 
     _quiet_libraries()
     if not args.index.exists():

@@ -1,0 +1,1 @@
+"""One module per corpus format; :mod:`corpus.loaders` reads any of them."""

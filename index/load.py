@@ -1,0 +1,243 @@
+"""An index directory opened for search: :class:`PassageIndex`.
+
+Loading and a concurrent writer. After switching ``DIR`` to a new version the writer deletes
+the previous one (:mod:`index.publish`). A reader that resolved ``DIR`` just before the switch
+and opens its files after that deletion would find them gone, so :meth:`PassageIndex.load`
+resolves ``DIR`` once, reads everything from that one version, and if a file vanished and
+``DIR`` now points elsewhere, loads again from the new version. Once loaded, an index keeps
+working after its directory is deleted (open and memory-mapped files survive unlinking on
+POSIX).
+
+Example:
+    >>> embedder = SentenceTransformerEmbedder.load()
+    >>> build_index(load_corpus(DEMO_CORPUS).documents, Path("var/demo-index"), embedder)
+    >>> index = PassageIndex.load(Path("var/demo-index"), expected_model=embedder.model_name)
+    >>> hits = index.dense.search(embedder.encode_queries(["low ferritin"]), k=5)
+    >>> [index.passages[row].title for row in hits.rows]
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from corpus.types import Passage
+from index.dense import FaissDenseStore
+from index.errors import IndexCorruptError, IndexModelMismatchError, IndexNotFoundError
+from index.layout import (
+    BM25_DIR,
+    DATA_FILES,
+    DENSE_FILE,
+    DOCUMENTS_FILE,
+    PASSAGES_FILE,
+    VECTORS_FILE,
+)
+from index.lexical import Bm25LexicalStore
+from index.manifest import Manifest, sha256_file
+from index.records import DocumentRecord, passage_from_dict, read_jsonl
+from index.types import Embedder, Vectors
+
+logger = logging.getLogger(__name__)
+
+# Loads retried when DIR was switched to a new version while it was being read.
+_LOAD_ATTEMPTS = 3
+
+
+def check_files(directory: Path, manifest: Manifest, *, checksums: bool) -> None:
+    """Raise :class:`IndexCorruptError` unless every file the manifest lists has its size (and,
+    with ``checksums``, its SHA-256)."""
+    missing = [name for name in DATA_FILES if name not in manifest.files]
+    if missing:
+        raise IndexCorruptError(f"manifest of {directory} does not list {', '.join(missing)}")
+    for name, entry in manifest.files.items():
+        path = directory / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{path} is missing") from None
+        if size != entry.size:
+            raise IndexCorruptError(f"{path} has {size} bytes; the manifest says {entry.size}")
+        if checksums and sha256_file(path) != entry.sha256:
+            raise IndexCorruptError(f"{path} does not match its SHA-256 in the manifest")
+
+
+class PassageIndex:
+    """An index directory opened for search: passages, dense and lexical stores, vectors.
+
+    Row ``i`` of :attr:`dense`, :attr:`lexical` and :meth:`vectors` is ``passages[i]``.
+    Construct with :meth:`load`.
+
+    Example:
+        >>> index = PassageIndex.load(Path("var/demo-index"), expected_model=embedder.model_name)
+        >>> hits = index.lexical.search("ferritin B12", k=3)
+        >>> [index.passages[row].id for row in hits.rows]
+        >>> index.get(index.passages[0].id) is index.passages[0]
+        True
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        manifest: Manifest,
+        passages: list[Passage],
+        documents: dict[str, DocumentRecord],
+        dense: FaissDenseStore,
+        lexical: Bm25LexicalStore,
+        vectors: Vectors,
+    ) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.passages = passages
+        self.documents = documents
+        self.dense = dense
+        self.lexical = lexical
+        self._vectors = vectors
+        self._rows = {passage.id: row for row, passage in enumerate(passages)}
+        if len(self._rows) != len(passages):
+            raise IndexCorruptError(f"{directory / PASSAGES_FILE} repeats passage ids")
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        expected_model: str | None = None,
+        expected_dimension: int | None = None,
+        *,
+        verify_checksums: bool = False,
+    ) -> PassageIndex:
+        """Open an index, checking its manifest, files and counts.
+
+        Vectors, FAISS codes and BM25 arrays are memory-mapped, so loading costs little more
+        than parsing the passages. File sizes are always checked; SHA-256 checksums only with
+        ``verify_checksums`` (``followup index verify`` always checks them).
+
+        Args:
+            path: the index link made by :func:`build_index`, or a version directory.
+            expected_model: the embedding model the caller will encode queries with.
+            expected_dimension: that model's dimension.
+            verify_checksums: also hash every file.
+
+        Raises:
+            IndexNotFoundError: nothing exists at ``path``.
+            IndexModelMismatchError: the index was built with another model or dimension.
+            IndexCorruptError: a file is missing, truncated, damaged or inconsistent.
+            IndexFormatError: the index was written by a newer format version.
+        """
+        link = Path(path)
+        if not link.exists():
+            raise IndexNotFoundError(
+                f"no index at {link}; build one with `followup index build --out {link}`"
+            )
+        for attempt in range(_LOAD_ATTEMPTS):
+            directory = link.resolve()
+            try:
+                return cls._load_version(
+                    directory, expected_model, expected_dimension, verify_checksums
+                )
+            except IndexCorruptError:
+                # DIR was switched to a newer version (and the old one deleted) mid-read.
+                if attempt + 1 < _LOAD_ATTEMPTS and link.resolve() != directory:
+                    logger.info("%s changed while loading; loading the new version", link)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_version(
+        cls,
+        directory: Path,
+        expected_model: str | None,
+        expected_dimension: int | None,
+        verify_checksums: bool,
+    ) -> PassageIndex:
+        if not directory.is_dir():
+            raise IndexCorruptError(f"{directory} is not an index directory")
+        manifest = Manifest.read(directory)
+        if expected_model is not None and manifest.model_name != expected_model:
+            raise IndexModelMismatchError(
+                f"{directory} was built with model {manifest.model_name!r}, "
+                f"not {expected_model!r}; rebuild it with `followup index build`"
+            )
+        if expected_dimension is not None and manifest.dimension != expected_dimension:
+            raise IndexModelMismatchError(
+                f"{directory} holds {manifest.dimension}-dimensional vectors, "
+                f"the model makes {expected_dimension}"
+            )
+        check_files(directory, manifest, checksums=verify_checksums)
+        try:
+            vectors = np.load(directory / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise IndexCorruptError(f"{directory / VECTORS_FILE}: {error}") from error
+        if vectors.dtype != np.float32 or vectors.shape != (manifest.passages, manifest.dimension):
+            raise IndexCorruptError(
+                f"{directory / VECTORS_FILE} is {vectors.dtype} {vectors.shape}, expected "
+                f"float32 ({manifest.passages}, {manifest.dimension})"
+            )
+        try:
+            dense = FaissDenseStore.load(directory / DENSE_FILE, manifest.dense)
+        except RuntimeError as error:  # FAISS reports unreadable files as RuntimeError
+            raise IndexCorruptError(f"{directory / DENSE_FILE}: {error}") from error
+        if dense.ntotal != manifest.passages or dense.dimension != manifest.dimension:
+            raise IndexCorruptError(
+                f"{directory / DENSE_FILE} holds {dense.ntotal} x {dense.dimension}, expected "
+                f"{manifest.passages} x {manifest.dimension}"
+            )
+        try:
+            lexical = Bm25LexicalStore.load(directory / BM25_DIR, manifest.bm25)
+        except (ValueError, OSError, KeyError) as error:
+            raise IndexCorruptError(f"{directory / BM25_DIR}: {error}") from error
+        if lexical.num_docs != manifest.passages:
+            raise IndexCorruptError(
+                f"{directory / BM25_DIR} scores {lexical.num_docs} passages, "
+                f"expected {manifest.passages}"
+            )
+        try:
+            passages = [passage_from_dict(row) for row in read_jsonl(directory / PASSAGES_FILE)]
+            documents = {
+                str(row["id"]): DocumentRecord(
+                    str(row["id"]), str(row["content_hash"]), int(row["passages"])
+                )
+                for row in read_jsonl(directory / DOCUMENTS_FILE)
+            }
+        except (ValueError, TypeError, KeyError) as error:
+            raise IndexCorruptError(
+                f"{directory}: unreadable passages or documents: {error}"
+            ) from error
+        if len(passages) != manifest.passages or len(documents) != manifest.documents:
+            raise IndexCorruptError(
+                f"{directory} lists {len(passages)} passages of {len(documents)} documents; "
+                f"the manifest says {manifest.passages} of {manifest.documents}"
+            )
+        return cls(directory, manifest, passages, documents, dense, lexical, vectors)
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def get(self, passage_id: str) -> Passage | None:
+        row = self._rows.get(passage_id)
+        return None if row is None else self.passages[row]
+
+    def row(self, passage_id: str) -> int | None:
+        return self._rows.get(passage_id)
+
+    def vectors(self, rows: npt.ArrayLike | None = None) -> Vectors:
+        """Stored float32 vectors of ``rows`` (all rows when None), as an in-memory copy."""
+        if rows is None:
+            return np.array(self._vectors, dtype=np.float32)
+        index = np.asarray(rows, dtype=np.int64)
+        return np.array(self._vectors[index], dtype=np.float32)
+
+    def check_embedder(self, embedder: Embedder) -> None:
+        """Raise :class:`IndexModelMismatchError` unless ``embedder`` built this index."""
+        if (embedder.model_name, embedder.dimension) != (
+            self.manifest.model_name,
+            self.manifest.dimension,
+        ):
+            raise IndexModelMismatchError(
+                f"index built with {self.manifest.model_name!r} ({self.manifest.dimension}d), "
+                f"embedder is {embedder.model_name!r} ({embedder.dimension}d): query it with "
+                "the encoder it was built with (embedder.backend 'auto'), or rebuild it"
+            )

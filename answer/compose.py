@@ -602,7 +602,9 @@ class ExtractiveComposer:
             return best
         return new
 
-    def _continued(self, bottom: Candidate, prepared: Prepared) -> Candidate:
+    def _continued(
+        self, bottom: Candidate, prepared: Prepared, floor: float | None = None
+    ) -> Candidate:
         """The lead with the sentence that follows it in its passage, when that sentence goes
         on about the focus ("Hereditary hypophosphatemic rickets can have several patterns of
         inheritance. When the condition results from mutations in the PHEX gene, it is
@@ -621,7 +623,7 @@ class ExtractiveComposer:
                 or (c.span.start >= bottom.span.end and _adjacent(text, bottom, c))
             )
             and (c.covered_framed if c.kind is EvidenceKind.GUIDELINE else c.covered)
-            and c.relevance >= self._floor
+            and c.relevance >= (self._floor if floor is None else floor)
             and not c.shown
             and not c.damaged
         ]
@@ -745,6 +747,15 @@ class ExtractiveComposer:
             per_document=config.per_guideline_document,
             best_relevance=best_relevance,
         )
+        continued: list[Candidate] = []
+        section_floor = max(self._floor, best_relevance - config.answer_margin)
+        for c in guideline:
+            whole = self._continued(c, prepared, section_floor)
+            if not any(overlaps(whole, o) for o in [*chosen, *continued]):
+                continued.append(whole)
+            elif not any(overlaps(c, o) for o in [*chosen, *continued]):
+                continued.append(c)
+        guideline = continued
         if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
         # Under a quote that answers, a study speaks to the question when it reports what the

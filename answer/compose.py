@@ -374,7 +374,7 @@ class ExtractiveComposer:
             p.id: i for i, p in enumerate(research)
         }
         shown = shown_text(conversation) if config.focused else ""
-        asks = Asks.of(analysis) if analysis is not None else None
+        asks = Asks.of(analysis) if config.focused and analysis is not None else None
         candidates: list[Candidate] = []
         for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
             if not entry.spans:
@@ -405,7 +405,7 @@ class ExtractiveComposer:
                     shown=bool(shown) and text in shown,
                     damaged=passage.dataset == "medquad" and damaged(text),
                 )
-                if config.focused and analysis is not None:
+                if asks is not None and analysis is not None:
                     candidate = self._judged(candidate, analysis, asks)
                 candidates.append(candidate)
         best = max((c.relevance for c in candidates), default=None)

@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test bench install browser clean
+.PHONY: run test lint bench install browser clean
 
 $(BIN)/followup: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ run: $(DEMO_INDEX)/manifest.json
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+# Lint, format and strict types (config in pyproject.toml), then the test suite.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy corpus index retriever answer api eval followup
+
+test: lint browser
 	$(BIN)/python -m pytest -q
 
 bench: $(DEMO_INDEX)/manifest.json

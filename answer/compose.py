@@ -383,7 +383,7 @@ class ExtractiveComposer:
         query_vector = self._embedder.encode_queries([evidence.standalone_query])[0]
         query_terms = content_terms(evidence.standalone_query)
         shown = shown_text(conversation) if config.focused else ""
-        asks = Asks.of(analysis) if analysis is not None else None
+        asks = Asks.of(analysis) if config.focused and analysis is not None else None
         candidates: list[Candidate] = []
         for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
             if not entry.spans:
@@ -414,7 +414,7 @@ class ExtractiveComposer:
                     shown=bool(shown) and text in shown,
                     damaged=passage.dataset == "medquad" and damaged(text),
                 )
-                if config.focused and analysis is not None:
+                if asks is not None and analysis is not None:
                     candidate = self._judged(candidate, analysis, asks)
                 candidates.append(candidate)
         best = max((c.relevance for c in candidates), default=None)

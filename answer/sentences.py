@@ -209,8 +209,9 @@ def candidate_spans(passage: Passage) -> tuple[SentenceSpan, ...]:
     for start, end in _split(text):
         label = _LABEL.match(text, start, end)
         bullet = _BULLET.match(text, start, end)
-        if label or bullet:
-            start = (label or bullet).end()
+        marker = label or bullet
+        if marker:
+            start = marker.end()
         sentence = text[start:end]
         if bullet and _RUN_ON.search(sentence):
             continue  # an item without its full stop, run into the next sentence

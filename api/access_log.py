@@ -28,9 +28,11 @@ class RedactConversationIds(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) > _PATH_ARG and isinstance(args[_PATH_ARG], str):
-            path = _CONVERSATION_ID.sub(REDACTED, args[_PATH_ARG])
-            record.args = (*args[:_PATH_ARG], path, *args[_PATH_ARG + 1 :])
+        if isinstance(args, tuple) and len(args) > _PATH_ARG:
+            path = args[_PATH_ARG]
+            if isinstance(path, str):
+                path = _CONVERSATION_ID.sub(REDACTED, path)
+                record.args = (*args[:_PATH_ARG], path, *args[_PATH_ARG + 1 :])
         return True
 
 

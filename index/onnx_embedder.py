@@ -118,10 +118,13 @@ def _export(model_path: Path, out: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     transformer = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)[0]
-    bert = transformer.auto_model.eval()
+    bert = transformer.auto_model
+    if not isinstance(bert, torch.nn.Module):
+        raise TypeError(f"{model_path}: no transformer model in the first module")
+    bert.eval()
 
     class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
+        def __init__(self, bert: torch.nn.Module) -> None:
             super().__init__()
             self.bert = bert
 
@@ -133,7 +136,7 @@ def _export(model_path: Path, out: Path) -> None:
     example = tuple(torch.ones((1, 8), dtype=torch.int64) for _ in _INPUTS)
     with torch.no_grad():
         torch.onnx.export(
-            Encoder(),
+            Encoder(bert),
             example,
             str(out),
             input_names=list(_INPUTS),
@@ -256,5 +259,5 @@ class OnnxEmbedder:
             "attention_mask": np.ones_like(ids),
             "token_type_ids": np.zeros_like(ids),
         }
-        pooled = self._session.run(None, feed)[0][0].mean(axis=0)
+        pooled: Vectors = self._session.run(None, feed)[0][0].mean(axis=0)
         return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)

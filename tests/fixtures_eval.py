@@ -1,7 +1,6 @@
 """Fixtures for the eval tests: the real model, and real indexes over tiny real fixtures.
 
-Import explicitly, e.g.
-``from tests.fixtures_eval import eval_embedder, tiny_beir_index  # noqa: F401``.
+tests/conftest.py registers this module as a plugin, so every test can request its fixtures.
 
 * ``tests/data/eval_beir_tiny/``: 20 SciFact abstracts, 6 judged claims (see its SOURCE.md).
 * ``tests/data/eval_mtrag_tiny.jsonl``: 5 MTRAG tasks (see eval_mtrag_tiny.SOURCE.md).

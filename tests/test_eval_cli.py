@@ -10,13 +10,7 @@ import pytest
 
 from followup.commands import eval as eval_commands
 from index.encoders import DEFAULT_BACKEND, encoder_name
-from tests.fixtures_eval import (  # noqa: F401
-    BROKEN_ANSWER,
-    TINY_BEIR,
-    TINY_MTRAG,
-    eval_cache,
-    indexes_dir,
-)
+from tests.fixtures_eval import BROKEN_ANSWER, TINY_BEIR, TINY_MTRAG
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -19,13 +19,7 @@ from eval.followup import (
 from eval.runs import SystemSpec, ensure_index
 from eval.types import MetricTable
 from index.store import PassageIndex
-from tests.fixtures_eval import (  # noqa: F401
-    TINY_MTRAG,
-    cached_embedder,
-    eval_cache,
-    eval_embedder,
-    indexes_dir,
-)
+from tests.fixtures_eval import TINY_MTRAG
 
 
 def test_load_tasks_and_pool() -> None:

@@ -27,14 +27,7 @@ from eval.runs import (
 from eval.trec import read_qrels, read_run, write_run
 from index.store import PassageIndex
 from retriever.types import ScoredPassage
-from tests.fixtures_eval import (  # noqa: F401
-    TINY_BEIR,
-    cached_embedder,
-    eval_cache,
-    eval_embedder,
-    indexes_dir,
-    tiny_beir_index,
-)
+from tests.fixtures_eval import TINY_BEIR
 
 
 def _passage(pid: str, doc: str) -> Passage:

@@ -16,13 +16,6 @@ from eval.support import (
     youden_threshold,
 )
 from index.store import PassageIndex
-from tests.fixtures_eval import (  # noqa: F401
-    cached_embedder,
-    eval_cache,
-    eval_embedder,
-    indexes_dir,
-    tiny_beir_index,
-)
 
 PASSAGE = (
     "Serum ferritin is the most sensitive test for iron deficiency. In a cohort of 1,200 "

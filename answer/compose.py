@@ -102,6 +102,9 @@ logger = logging.getLogger(__name__)
 
 SEMANTIC_WEIGHT = 0.75
 
+# Passages whose quotable units a composer keeps (about 10 kB each).
+UNIT_CACHE_SIZE = 4096
+
 
 def relevance(cosine: float, lexical: float, semantic_weight: float = SEMANTIC_WEIGHT) -> float:
     """The relevance of a sentence to the query: a mix of embedding cosine and term overlap."""
@@ -331,6 +334,7 @@ class ExtractiveComposer:
     ) -> None:
         self._embedder = embedder
         self._abstracts = abstracts or {}
+        self._unit_cache: dict[str, list[QuoteUnit]] = {}
         self._bank = bank if bank is not None else SentenceBank(embedder)
         self._config = config if config is not None else ComposeConfig()
         self._grounded = grounded
@@ -445,8 +449,20 @@ class ExtractiveComposer:
     def _units(
         self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
     ) -> list[QuoteUnit]:
+        """The quotable units of ``passage``: the same for every question, so kept (a bounded
+        cache; a passage's sentences and their vectors never change within an index)."""
         if not self._config.focused:
             return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
+        units = self._unit_cache.get(passage.id)
+        if units is None:
+            if len(self._unit_cache) >= UNIT_CACHE_SIZE:
+                self._unit_cache.clear()
+            units = self._unit_cache[passage.id] = self._quotable_units(passage, spans, vectors)
+        return units
+
+    def _quotable_units(
+        self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
+    ) -> list[QuoteUnit]:
         units = quote_units(passage, spans, vectors)
         if passage.kind is EvidenceKind.RESEARCH:
             parts = self._abstracts.get(passage.document_id, (passage,))

@@ -43,6 +43,7 @@ def _match(a: str, b: str) -> bool:
     return a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)))
 
 
+@lru_cache(maxsize=65536)
 def same_question(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two questions' content terms overlap enough to ask the same thing.
 
@@ -73,7 +74,12 @@ def focus_of(passage: Passage) -> str:
 
 
 def _question_of(passage: Passage) -> str | None:
-    for candidate in (passage.section, passage.title):
+    return _heading_question(passage.section, passage.title)
+
+
+@lru_cache(maxsize=16384)
+def _heading_question(section: str, title: str) -> str | None:
+    for candidate in (section, title):
         text = tidy_question(candidate or "")
         if text.endswith("?") and len(text.split()) >= 3:
             return text

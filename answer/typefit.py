@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from answer.terms import content_terms
 from retriever.concepts import SYMPTOM_WORDS, Concept
@@ -331,6 +332,7 @@ _ITEM = r"[\w()-]+(?: [\w()-]+){0,2}"
 _LIST = re.compile(rf"{_ITEM}(?:, {_ITEM})+,? (?:and|or) {_ITEM}")
 
 
+@lru_cache(maxsize=65536)
 def listed(text: str, concept: Concept) -> bool:
     """Whether ``text`` names ``concept`` only as one item of a list of three or more: the
     sentence is then about the list, not about the concept.
@@ -361,6 +363,11 @@ def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> 
         >>> fits_type(QuestionType.TREATMENT, "Iron supplements are taken by mouth.")
         True
     """
+    return _fits(qtype, text, tuple(focus))
+
+
+@lru_cache(maxsize=65536)
+def _fits(qtype: QuestionType, text: str, focus: tuple[Concept, ...]) -> bool:
     check = _SPECIAL.get(qtype)
     if check is not None:
         return check(text, focus)

@@ -55,6 +55,7 @@ _GAP_TEMPLATES: dict[QuestionType, str] = {
     QuestionType.COMPARISON: "The indexed evidence does not directly compare {focus}.",
 }
 _RELATION_TEMPLATE = "The indexed evidence does not directly relate {first} to {rest}."
+_LISTING_TYPES = frozenset({QuestionType.INTERACTION, QuestionType.COMPARISON})
 # A test-reading question ("What does a high ferritin mean?").
 _READING_TEMPLATE = "The indexed evidence does not directly explain what {direction} {focus} means."
 _GENERIC_TEMPLATE = "The indexed evidence does not directly answer this question about {focus}."
@@ -72,7 +73,10 @@ def listing(names: Sequence[str]) -> str:
 def gap_statement(analysis: QuestionAnalysis) -> str:
     """The fixed evidence-gap sentence for ``analysis`` (which has at least one concept)."""
     names = [c.name for c in analysis.focus]  # as asked, qualifier kept
-    if analysis.qtype is QuestionType.RELATION and len(names) >= 2:
+    # The type templates speak of one subject ("how X is treated"); a question on several
+    # links them ("Can X cause Y?", "Is X good for Y?"), and the gap is between them, unless
+    # its template lists them itself (interactions of X and Y; compare X and Y).
+    if len(names) >= 2 and analysis.qtype not in _LISTING_TYPES:
         return _RELATION_TEMPLATE.format(first=names[0], rest=listing(names[1:]))
     direction = direction_of(analysis.question)
     if analysis.qtype is QuestionType.DIAGNOSIS and direction is not None:

@@ -35,6 +35,17 @@ SEED = "Are vitamin B12 levels higher with lower ferritin levels?"
             "What causes pernicious anemia?",
             "The indexed evidence does not directly describe the causes of pernicious anemia.",
         ),
+        # LiveQA questions on two things: the gap is between them ("how calcium supplements,
+        # osteoporosis and magnesium is treated" was the type template's reading).
+        (
+            "Can NSAIDs cause erectile dysfunction?",
+            "The indexed evidence does not directly relate NSAIDs to erectile dysfunction.",
+        ),
+        (
+            "Are there any drug-drug interactions between gabapentin and hydrocodone?",
+            "The indexed evidence does not directly describe interactions of gabapentin and "
+            "hydrocodone.",
+        ),
     ],
 )
 def test_gap_statements_name_the_concepts_in_a_fixed_template(

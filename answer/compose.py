@@ -78,7 +78,7 @@ from answer.quotes import (
     undefined_abbreviation,
 )
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
-from answer.sentences import SentenceBank, SentenceSpan, is_anaphoric
+from answer.sentences import SentenceBank, SentenceSpan, glued, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
 from answer.typefit import (
     answers_specifically,
@@ -227,7 +227,7 @@ class Candidate:
     specific: bool = False  # ... and gives what the type asks for (a definition, a treatment)
     labelled: bool = False  # shown after its page's label ("On Hemochromatosis (NHLBI)")
     shown: bool = False  # an earlier answer of the conversation quoted it
-    damaged: bool = False  # probably lost a character upstream (MedQuAD text): never leads
+    damaged: bool = False  # lost a character or a line break upstream (MedQuAD): never leads
 
     @property
     def kind(self) -> EvidenceKind:
@@ -416,7 +416,7 @@ class ExtractiveComposer:
                     score=self._selection_score(rel, text, passage, profile),
                     labelled=labelled,
                     shown=bool(shown) and text in shown,
-                    damaged=passage.dataset == "medquad" and damaged(text),
+                    damaged=(passage.dataset == "medquad" and damaged(text)) or glued(text),
                 )
                 if asks is not None and analysis is not None:
                     candidate = self._judged(candidate, analysis, asks)

@@ -108,6 +108,25 @@ _BULLET = re.compile(r"[-\u2022*]\s+")
 
 # "Enriched breads, cereals and other grain products If you don't get enough ...".
 _RUN_ON = re.compile(r"[a-z,] (?:If|When|You|Your|The|This|These|Those|It|They|We|For|In) [a-z]")
+# A heading or list item run into the sentence after it, where the source lost its line break:
+# "Low fever Not everyone with appendicitis has all these symptoms." (MedQuAD).
+_GLUED = re.compile(
+    r"[a-z] (?:If|When|You|Your|The|This|These|Those|It|They|We|Not|Most|Many|Some|People) [a-z]"
+)
+
+
+def glued(text: str) -> bool:
+    """Whether ``text`` reads as a heading or list item glued to a sentence (quotable, but not
+    as an answer's lead).
+
+    Example:
+        >>> glued("Low fever Not everyone with appendicitis has all these symptoms.")
+        True
+        >>> glued("Not everyone with appendicitis has all these symptoms.")
+        False
+    """
+    return _GLUED.search(text) is not None
+
 
 # Openers that point back at a sentence the reader will not see ("It carries oxygen ...").
 # Such sentences are quotable but read worse alone, so selection ranks them a little lower.

@@ -11,6 +11,7 @@ from answer.sentences import (
     SentenceBank,
     abstract_section,
     candidate_spans,
+    glued,
     is_anaphoric,
     junk_reason,
 )
@@ -231,3 +232,17 @@ def test_a_label_run_into_the_sentence_before_starts_a_sentence() -> None:
     assert [s.text[:24] for s in spans] == ["The reduced risk was onl", "Our study results sugges"]
     assert all(text[s.start : s.end] == s.text for s in spans)
     assert abstract_section(text, spans[1].start) == "CONCLUSIONS"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # MedQuAD (NIDDK, appendicitis): a list item run into the sentence after it.
+        ("Low fever Not everyone with appendicitis has all these symptoms.", True),
+        ("Not everyone with appendicitis has all these symptoms.", False),
+        # A capital after a lower-case word that starts no sentence.
+        ("Iron deficiency is common in Europe and North America.", False),
+    ],
+)
+def test_a_heading_glued_to_a_sentence_is_seen(text: str, expected: bool) -> None:
+    assert glued(text) is expected

@@ -365,7 +365,13 @@ def _chat_client(settings: Settings) -> ChatClient:
     if not llm.base_url:
         raise ValueError("llm.base_url is not set")
     key = llm.api_key.get_secret_value() if llm.api_key else None
-    return ChatClient(llm.base_url, model=llm.model, api_key=key, timeout_s=llm.timeout_s)
+    return ChatClient(
+        llm.base_url,
+        model=llm.model,
+        api_key=key,
+        timeout_s=llm.timeout_s,
+        max_retries=llm.max_retries,
+    )
 
 
 def build_engine(settings: Settings) -> Engine:

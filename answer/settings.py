@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+import limits
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD
+from answer.llm import DEFAULT_MAX_RETRIES
 from index.encoders import DEFAULT_EXPORT_DIR
 from retriever.hybrid import RetrievalConfig
 
@@ -75,7 +77,16 @@ class LLMSettings(_Section):
     )
     model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
     api_key: SecretStr | None = Field(None, description="Bearer key for the endpoint.")
-    timeout_s: float = Field(20.0, gt=0, le=300, description="Give up and fall back after this.")
+    timeout_s: float = Field(
+        20.0, gt=0, le=300, description="Time allowed for one attempt, in seconds."
+    )
+    max_retries: int = Field(
+        DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=10,
+        description="Attempts after a failed one (connection error, timeout, 429, 5xx), with "
+        "exponential back-off; then the answer falls back (extractive, or the rule rewriter).",
+    )
 
 
 class AnswerSettings(_Section):

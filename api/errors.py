@@ -137,8 +137,8 @@ def detail_for(exc: BaseException) -> str:
         return exc.detail
     if isinstance(exc, StarletteHTTPException):
         return str(exc.detail)
-    if isinstance(exc, EmptyQueryError):
-        return "question must not be empty"
+    if isinstance(exc, EmptyQueryError):  # the retriever's words, which never quote the query
+        return str(exc) or "question must not be empty"
     return "internal server error"
 
 

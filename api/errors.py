@@ -95,7 +95,7 @@ class RateLimitedError(ApiError):
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
-        self.retry_after = max(1, retry_after)
+        self.retry_after = retry_after
 
 
 class StoreUnavailableError(ApiError):

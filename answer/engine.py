@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 import time
+import traceback
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -132,6 +133,13 @@ def as_turn(answer: Answer) -> Turn:
     return Turn(
         question=answer.question, answer=plain_text(answer), cited=cited_passage_ids(answer)
     )
+
+
+def _log_failure(step: str, error: Exception) -> None:
+    """Log a failed step with the exception's type and frames, not its message: a message may
+    quote the question, and questions are health data (docs/api.md, Access and privacy)."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    logger.error("%s failed: %s (message withheld)\n%s", step, type(error).__name__, frames)
 
 
 def _error_status(error: Exception) -> int:
@@ -301,7 +309,7 @@ class Engine:
         except Exception as error:  # noqa: BLE001 - reported as an event, see docstring
             status = _error_status(error)
             if status == 500:
-                logger.exception("retrieval failed")
+                _log_failure("retrieval", error)
             detail = str(error) if status == 422 else "retrieval failed"
             yield StreamEvent("error", {"status": status, "detail": detail})
             return
@@ -315,8 +323,8 @@ class Engine:
         )
         try:
             answer = self._compose(evidence, audience or self._default_audience, conversation)
-        except Exception:  # noqa: BLE001
-            logger.exception("answer composition failed")
+        except Exception as error:  # noqa: BLE001
+            _log_failure("answer composition", error)
             yield StreamEvent("error", {"status": 500, "detail": "answer composition failed"})
             return
         answer.timings_ms["total"] = (time.perf_counter() - started) * 1000.0
@@ -365,7 +373,13 @@ def _chat_client(settings: Settings) -> ChatClient:
     if not llm.base_url:
         raise ValueError("llm.base_url is not set")
     key = llm.api_key.get_secret_value() if llm.api_key else None
-    return ChatClient(llm.base_url, model=llm.model, api_key=key, timeout_s=llm.timeout_s)
+    return ChatClient(
+        llm.base_url,
+        model=llm.model,
+        api_key=key,
+        timeout_s=llm.timeout_s,
+        max_retries=llm.max_retries,
+    )
 
 
 def _abstracts(passages: Sequence[Passage]) -> dict[str, list[Passage]]:

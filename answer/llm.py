@@ -39,9 +39,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from answer.abstain import WEAK_NOTICE, Support
 from answer.assemble import Draft, DraftSentence, assemble
@@ -50,7 +48,13 @@ from answer.schema import Answer, Audience, SectionKind
 from corpus.types import EvidenceKind, Passage
 from retriever.types import Conversation, Evidence
 
+if TYPE_CHECKING:
+    import openai
+
 logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_RETRIES = 2
+"""Attempts after a failed one; ``settings.llm.max_retries`` defaults to this."""
 
 LLM_DISCLAIMER = (
     "This answer was written by a language model from the indexed guideline and research "
@@ -96,14 +100,18 @@ class MalformedOutputError(ValueError):
 
 
 class ChatClient:
-    """A minimal client for ``POST {base_url}/chat/completions`` (OpenAI-compatible).
+    """``POST {base_url}/chat/completions`` through the official ``openai`` client.
+
+    The client is built once and reused (one connection pool); it retries connection errors,
+    timeouts, 408/409/429 and 5xx answers with exponential back-off, honouring the server's
+    ``Retry-After``.
 
     Args:
         base_url: the API root, e.g. ``http://127.0.0.1:8080/v1``.
         model: the model name sent with each request.
         api_key: sent as a bearer token when given.
-        timeout_s: total time allowed for one request.
-        transport: an httpx transport (tests may pass one; normally ``None``).
+        timeout_s: time allowed for one attempt.
+        max_retries: attempts after the first one fails.
 
     Example:
         >>> ChatClient("http://127.0.0.1:8080/v1", model="m").complete(
@@ -117,7 +125,7 @@ class ChatClient:
         model: str,
         api_key: str | None = None,
         timeout_s: float = 20.0,
-        transport: httpx.BaseTransport | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -125,11 +133,19 @@ class ChatClient:
             raise ValueError("model must not be empty")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be at least 0, got {max_retries}")
+        import openai  # here: its import takes most of a second, and most engines have no LLM
+
         self._model = model
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout_s
-        self._transport = transport
+        self._client: openai.OpenAI = openai.OpenAI(
+            base_url=base_url,
+            # The client insists on a key; an endpoint without keys ignores the header.
+            api_key=api_key or "no-key",
+            timeout=timeout_s,
+            max_retries=max_retries,
+        )
 
     @property
     def model(self) -> str:
@@ -139,24 +155,26 @@ class ChatClient:
         """The assistant message's content for ``messages``.
 
         Raises:
-            LLMError: on a connection error, a timeout, an HTTP error status, or a body
-                without ``choices[0].message.content``.
+            LLMError: on a connection error, a timeout or an HTTP error status (after the
+                retries), or a body without ``choices[0].message.content``.
         """
-        body = {"model": self._model, "messages": messages, "temperature": 0}
+        import openai
+
         try:
-            with httpx.Client(timeout=self._timeout, transport=self._transport) as client:
-                response = client.post(self._url, json=body, headers=self._headers)
-                response.raise_for_status()
-                payload = response.json()
-        except httpx.TimeoutException as error:
+            completion = self._client.chat.completions.create(
+                model=self._model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=0,
+            )
+        except openai.APITimeoutError as error:
             raise LLMError(f"timed out after {self._timeout:g} s") from error
-        except httpx.HTTPStatusError as error:
-            raise LLMError(f"HTTP {error.response.status_code} from {self._url}") from error
-        except (httpx.HTTPError, ValueError) as error:
-            raise LLMError(f"{type(error).__name__}: {error}") from error
-        try:
-            content = payload["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError) as error:
+        except openai.APIStatusError as error:
+            raise LLMError(f"HTTP {error.status_code} from {self._client.base_url}") from error
+        except openai.OpenAIError as error:
+            raise LLMError(type(error).__name__) from error
+        try:  # the client does not validate the body: a field may be missing
+            content = completion.choices[0].message.content
+        except (AttributeError, IndexError, TypeError) as error:
             raise LLMError("response has no choices[0].message.content") from error
         if not isinstance(content, str):
             raise LLMError("message content is not text")

@@ -15,10 +15,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+import limits
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD
+from answer.llm import DEFAULT_MAX_RETRIES
 from index.encoders import DEFAULT_EXPORT_DIR
 from retriever.hybrid import RetrievalConfig
 
@@ -75,7 +77,16 @@ class LLMSettings(_Section):
     )
     model: str = Field("gpt-4o-mini", description="Model name sent to the endpoint.")
     api_key: SecretStr | None = Field(None, description="Bearer key for the endpoint.")
-    timeout_s: float = Field(20.0, gt=0, le=300, description="Give up and fall back after this.")
+    timeout_s: float = Field(
+        20.0, gt=0, le=300, description="Time allowed for one attempt, in seconds."
+    )
+    max_retries: int = Field(
+        DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=10,
+        description="Attempts after a failed one (connection error, timeout, 429, 5xx), with "
+        "exponential back-off; then the answer falls back (extractive, or the rule rewriter).",
+    )
 
 
 class AnswerSettings(_Section):
@@ -156,9 +167,32 @@ class APISettings(_Section):
     )
     max_question_chars: int = Field(2000, ge=1, description="Longer questions get 422.")
     max_body_bytes: int = Field(256_000, ge=1024, description="Larger request bodies get 413.")
+    max_turns: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Turns one server-side conversation may hold; a follow-up past it gets 409. "
+        "Every follow-up reads the earlier turns, so this bounds its work.",
+    )
+    rate_limit: str | None = Field(
+        "300/minute",
+        description="Requests to /v1 per API key (per client address when no keys are set) "
+        "and worker process, in the notation of the `limits` package ('300/minute', "
+        "'10/second'); over it, 429 with Retry-After. None: no limit.",
+    )
     log_questions: bool = Field(
         False, description="Questions are health data: they are not logged unless this is set."
     )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                limits.parse(value)
+            except ValueError as error:
+                raise ValueError(f"not a rate such as '300/minute': {error}") from error
+        return value
 
 
 class Settings(BaseSettings):

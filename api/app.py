@@ -26,16 +26,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 
 from answer.engine import Engine
 from answer.settings import Settings
 from api.deps import ApiKeyDep, EngineState, load_resources
-from api.errors import install_error_handlers
-from api.limits import BodyLimitMiddleware
-from api.routes import answers, conversations, health, openai, passages, search
+from api.errors import StoreUnavailableError, install_error_handlers
+from api.limits import BodyLimitMiddleware, RateLimiter, enforce_rate_limit
+from api.routes import V1_ERRORS, answers, conversations, health, openai, passages, search
 from api.routes.ui import mount_ui
 from api.store import DATABASE_FILE, ConversationStore
 from api.timing import ServerTimingMiddleware
@@ -82,8 +84,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = ConversationStore(settings.api.data_dir / DATABASE_FILE)
-        await asyncio.to_thread(store.open)
+        store = ConversationStore(
+            settings.api.data_dir / DATABASE_FILE, max_turns=settings.api.max_turns
+        )
+        # A damaged or unusable database does not stop the server: the store logged the file
+        # and SQLite's error, /readyz reports it, and conversation routes answer 503.
+        with contextlib.suppress(StoreUnavailableError):
+            await asyncio.to_thread(store.open)
         app.state.store = store
         loading: asyncio.Task[None] | None = None
         if engine is not None or not load_in_background:  # ready before the first request
@@ -105,6 +112,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.engine_state = engine_state
+    app.state.rate_limiter = (
+        RateLimiter(settings.api.rate_limit) if settings.api.rate_limit is not None else None
+    )
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
 
     install_error_handlers(app, log_questions=settings.api.log_questions)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
@@ -119,9 +130,35 @@ def create_app(
     )
 
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[ApiKeyDep])
+    v1 = APIRouter(
+        prefix="/v1", dependencies=[ApiKeyDep, Depends(enforce_rate_limit)], responses=V1_ERRORS
+    )
     for module in (answers, conversations, search, passages, openai):
         v1.include_router(module.router)
     app.include_router(v1)
     mount_ui(app)
     return app
+
+
+# Request models whose ``question`` is limited by ``api.max_question_chars`` (a setting, so the
+# limit is added to the generated schema here rather than written into the models).
+_QUESTION_MODELS = ("AnswerRequest", "ConversationCreate", "FollowupCreate")
+
+
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """FastAPI's OpenAPI document, with the configured question length limit."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        models = schema["components"]["schemas"]
+        for name in _QUESTION_MODELS:
+            question = models[name]["properties"]["question"]
+            for variant in question.get("anyOf", [question]):
+                if variant.get("type") == "string":
+                    variant["maxLength"] = settings.api.max_question_chars
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -6,15 +6,20 @@ widget, which shows ``detail`` to the reader) always gets a sentence it can disp
 ==============================  ======  ==================================================
 error                           status  when
 ==============================  ======  ==================================================
-request validation              422     wrong types, missing fields, malformed JSON
+request validation              422     wrong types, missing fields, malformed JSON, a body
+                                        that is not UTF-8, nested too deeply or holds a
+                                        number too long to read
 :class:`QuestionTooLongError`   422     a question over ``api.max_question_chars``
 :class:`InvalidHistoryError`    422     a history that cannot become a conversation
 ``EmptyQueryError``             422     an empty question that reached the retriever
 :class:`UnknownModelError`      404     ``/v1/chat/completions`` with another model name
 :class:`NotFoundError`          404     unknown conversation or passage
+:class:`TurnLimitError`         409     a follow-up to a conversation at ``api.max_turns``
 :class:`BodyTooLargeError`      413     a request body over ``api.max_body_bytes``
 :class:`NotAuthenticatedError`  401     a key is required and missing or wrong
+:class:`RateLimitedError`       429     more requests than ``api.rate_limit`` (Retry-After)
 :class:`EngineNotReadyError`    503     the index is still loading (or failed to load)
+:class:`StoreUnavailableError`  503     the conversation database is damaged or unusable
 an engine ``error`` event       its own the engine reports a failure before streaming
 anything else                   500     logged without the request's text
 ==============================  ======  ==================================================
@@ -27,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -75,6 +81,31 @@ class EngineNotReadyError(ApiError):
     """The engine is still loading its index and model, or failed to."""
 
 
+class TurnLimitError(ApiError):
+    """A follow-up to a conversation that already holds the most turns allowed."""
+
+
+class RateLimitedError(ApiError):
+    """A key (or, without keys, a client address) sent more requests than its rate allows.
+
+    Args:
+        detail: the sentence for the client.
+        retry_after: whole seconds until a request will be accepted again.
+    """
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class StoreUnavailableError(ApiError):
+    """The conversation database cannot be used: damaged, not a database, or not writable.
+
+    ``detail`` is for clients and says what is wrong without the server's paths; the log line
+    (written where the error is raised) names the file and SQLite's error.
+    """
+
+
 class EngineReportedError(ApiError):
     """The engine's stream began with an ``error {status, detail}`` event.
 
@@ -101,10 +132,34 @@ def body_too_large_detail(limit: int) -> str:
     return f"request body is larger than the limit of {limit} bytes"
 
 
+# What FastAPI's body parsing raises besides JSONDecodeError (which it makes a 422 itself).
+# It answers these 400 "There was an error parsing the body", a status the API does not
+# declare; they are invalid JSON bodies like any other, so they get the same 422.
+_UNREADABLE_BODY: Mapping[type[Exception], str] = {
+    UnicodeDecodeError: "request body is not valid UTF-8",
+    RecursionError: "request body is nested too deeply to read",
+    ValueError: f"request body has a number longer than {sys.get_int_max_str_digits()} digits",
+}
+
+
+def unreadable_body_reason(exc: StarletteHTTPException) -> str | None:
+    """Why FastAPI could not parse a request body, if ``exc`` is its 400 for that."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    for cls in type(cause).__mro__:
+        if cls in _UNREADABLE_BODY:
+            return _UNREADABLE_BODY[cls]
+    return "request body could not be read as JSON"
+
+
 # Domain error -> status code. Subclasses are looked up along their MRO.
 STATUS: Mapping[type[Exception], int] = {
     NotFoundError: 404,
     UnknownModelError: 404,
+    TurnLimitError: 409,
+    RateLimitedError: 429,
+    StoreUnavailableError: 503,
     QuestionTooLongError: 422,
     InvalidHistoryError: 422,
     EmptyQueryError: 422,
@@ -137,8 +192,8 @@ def detail_for(exc: BaseException) -> str:
         return exc.detail
     if isinstance(exc, StarletteHTTPException):
         return str(exc.detail)
-    if isinstance(exc, EmptyQueryError):
-        return "question must not be empty"
+    if isinstance(exc, EmptyQueryError):  # the retriever's words, which never quote the query
+        return str(exc) or "question must not be empty"
     return "internal server error"
 
 
@@ -149,9 +204,14 @@ def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
         loc = [str(p) for p in error.get("loc", ())]
         msg = str(error.get("msg", "invalid value"))
         if error.get("type") == "json_invalid":
-            reason = (error.get("ctx") or {}).get("error", "")
+            ctx = error.get("ctx")
+            if ctx is None:  # ours (unreadable_body_reason): the message is the sentence
+                parts.append(msg)
+                continue
             position = loc[1] if len(loc) > 1 else "?"
-            parts.append(f"request body is not valid JSON ({reason} at character {position})")
+            parts.append(
+                f"request body is not valid JSON ({ctx.get('error', '')} at character {position})"
+            )
             continue
         msg = msg.removeprefix("Value error, ")
         parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
@@ -166,11 +226,20 @@ def _slim(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def error_response(status: int, detail: str, **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     """The JSON body every error has: ``{"detail": "..."}`` (plus machine-readable extras)."""
     return JSONResponse(
-        {"detail": detail, **extra}, status_code=status, headers=_HEADERS.get(status)
+        {"detail": detail, **extra},
+        status_code=status,
+        headers={**_HEADERS.get(status, {}), **(headers or {})} or None,
     )
+
+
+def validation_response(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """422 with a readable ``detail`` and the ``errors`` list (without their input)."""
+    return error_response(422, describe_validation(errors), errors=_slim(errors))
 
 
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
@@ -195,10 +264,12 @@ def install_error_handlers(app: FastAPI, *, log_questions: bool) -> None:
     """
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        return error_response(422, describe_validation(errors), errors=_slim(errors))
+        return validation_response(exc.errors())
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = unreadable_body_reason(exc)
+        if reason is not None:
+            return validation_response([{"loc": ("body",), "msg": reason, "type": "json_invalid"}])
         headers = dict(_HEADERS.get(exc.status_code, {}))
         headers.update(exc.headers or {})
         if exc.status_code == 405:  # Starlette names the methods of one route; a path has more
@@ -208,7 +279,10 @@ def install_error_handlers(app: FastAPI, *, log_questions: bool) -> None:
         )
 
     async def on_domain(request: Request, exc: Exception) -> JSONResponse:
-        return error_response(status_for(exc), detail_for(exc))
+        headers = None
+        if isinstance(exc, RateLimitedError):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(status_for(exc), detail_for(exc), headers)
 
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ many options (temperature, top_p, ...) that an extractive engine has no use for.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -28,18 +29,41 @@ from retriever.types import Filters, ScoredPassage
 MAX_HISTORY_MESSAGES = 200
 MAX_CITED_IDS = 200
 MAX_TOP_K = 50
+MAX_MESSAGE_CHARS = 20_000  # one history message: an earlier answer's Markdown is a few kB
+MAX_NAME_CHARS = 200  # a publisher or journal name
+MAX_FILTER_ITEMS = 50  # values in one filter list
+
+# Ids (conversations, passages, model names, field names): letters, digits, '_' and '-'.
+# Nothing invisible or direction-changing (U+202A-U+202E, U+2066-U+2069) can hide in one.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+_ID = re.compile(ID_PATTERN)
 
 EXAMPLE_QUESTION = "Are vitamin B12 levels higher with lower ferritin levels?"
 EXAMPLE_FOLLOWUP = "What about in pregnancy?"
+# The examples' earlier answer is real: a sentence the demo index's answer to EXAMPLE_QUESTION
+# quotes, from the passage it cites as [1] (NIH, "Pernicious Anemia"; its id in the demo index).
+# tests/test_api_hardening2.py posts the example to an app on the demo index.
+EXAMPLE_ANSWER = (
+    "A low level of vitamin B12 in the blood indicates pernicious anemia. However, a falsely "
+    "normal or high value of vitamin B12 in the blood may occur if antibodies interfere with "
+    "the test. [1]"
+)
+EXAMPLE_CITED = "p817388178747f46c"
 
 
 # Characters that show nothing: a question of only these (and spaces) is empty.
 _INVISIBLE = re.compile("[\\s\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u034f\u180e]+")
 
 
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: empty, spaces, or zero-width characters only."""
+    return not _INVISIBLE.sub("", text)
+
+
 def _text(value: str, name: str = "question") -> str:
     value = value.strip()
-    if not _INVISIBLE.sub("", value):
+    if is_blank(value):
         raise ValueError(f"{name} must not be empty")
     return value
 
@@ -50,15 +74,24 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class _ValidText(BaseModel):
-    """Every request model: its text fields (and lists of text) must be valid Unicode."""
+    """Every request model: its text fields (and lists of text) must be valid Unicode, and
+    the names of extra fields (where a model allows them) must be ids."""
 
-    @field_validator("*")
+    @field_validator("*", mode="before")  # before length limits, which cannot read it
     @classmethod
     def _valid_unicode(cls, value: Any) -> Any:
         texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
         if any(isinstance(t, str) and _LONE_SURROGATE.search(t) for t in texts):
             raise ValueError("contains an unpaired surrogate: not valid Unicode text")
         return value
+
+    @model_validator(mode="after")
+    def _extra_names_are_ids(self) -> Any:
+        for name in self.model_extra or {}:
+            if not _ID.match(name):
+                shown = name.encode("unicode_escape").decode()  # invisible characters as \\u...
+                raise ValueError(f"field name '{shown}' is not a name of letters, digits, _ and -")
+        return self
 
 
 class _Request(_ValidText):
@@ -72,23 +105,48 @@ class Message(_Request):
     """One earlier message of the conversation."""
 
     role: Literal["user", "assistant"]
-    content: str = Field(description="The question (user) or the answer's text (assistant).")
+    content: str = Field(
+        max_length=MAX_MESSAGE_CHARS,
+        description="The question (user) or the answer's text (assistant).",
+    )
+
+    @field_validator("content")
+    @classmethod
+    def _check_content(cls, value: str) -> str:
+        return _text(value, "content")
 
 
 class FiltersIn(_Request):
     """Restrictions on the evidence. Omitted or null fields do not restrict."""
 
     tiers: list[EvidenceKind] | None = Field(
-        None, description="Evidence groups to keep: 'guideline' and/or 'research'."
+        None,
+        max_length=MAX_FILTER_ITEMS,
+        description="Evidence groups to keep: 'guideline' and/or 'research'.",
     )
     designs: list[EvidenceTier] | None = Field(
-        None, description="Evidence tiers or study designs to keep, e.g. ['guideline', 'rct']."
+        None,
+        max_length=MAX_FILTER_ITEMS,
+        description="Evidence tiers or study designs to keep, e.g. ['guideline', 'rct'].",
     )
-    publishers: list[str] | None = Field(
-        None, description="Publishers or journals to keep (case-insensitive exact names)."
+    publishers: list[Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS)]] | None = Field(
+        None,
+        max_length=MAX_FILTER_ITEMS,
+        description="Publishers or journals to keep (case-insensitive exact names).",
     )
-    year_from: int | None = Field(None, ge=1000, le=3000, description="Earliest year, inclusive.")
-    year_to: int | None = Field(None, ge=1000, le=3000, description="Latest year, inclusive.")
+    year_from: StrictInt | None = Field(
+        None, ge=1000, le=3000, description="Earliest year, inclusive; not after year_to."
+    )
+    year_to: StrictInt | None = Field(
+        None, ge=1000, le=3000, description="Latest year, inclusive; not before year_from."
+    )
+
+    @field_validator("publishers")
+    @classmethod
+    def _names_not_blank(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(is_blank(name) for name in value):
+            raise ValueError("a publisher name must not be empty")
+        return value
 
     @model_validator(mode="after")
     def _years_in_order(self) -> FiltersIn:
@@ -126,10 +184,10 @@ class AnswerRequest(_Request):
                     "audience": "patient",
                     "history": [
                         {"role": "user", "content": EXAMPLE_QUESTION},
-                        {"role": "assistant", "content": "Lower ferritin went with ... [1]"},
+                        {"role": "assistant", "content": EXAMPLE_ANSWER},
                     ],
-                    "cited_passage_ids": ["p1a2b3c4d5e6f7a8b"],
-                    "filters": {"tiers": ["guideline"], "year_from": 2010},
+                    "cited_passage_ids": [EXAMPLE_CITED],
+                    "filters": {"tiers": ["guideline"]},
                     "stream": False,
                 },
             ]
@@ -144,7 +202,7 @@ class AnswerRequest(_Request):
         description="Earlier messages, oldest first: user questions each followed by the "
         "assistant's answer.",
     )
-    cited_passage_ids: list[str] = Field(
+    cited_passage_ids: list[Id] = Field(
         default_factory=list,
         max_length=MAX_CITED_IDS,
         description="Passages the last assistant answer cited (its references' passage_id); "
@@ -357,6 +415,33 @@ class SearchResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+# ----------------------------------------------------------------------------------- errors
+
+
+class ErrorOut(BaseModel):
+    """Every error response: one sentence a client can show."""
+
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    """One problem of a request that failed validation (without the input it was in)."""
+
+    loc: list[str | int] = Field(description="Where: e.g. ['body', 'question'].")
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    """Invalid input: the sentence, and for a request that failed validation each problem."""
+
+    errors: list[ValidationIssue] = Field(
+        default_factory=list,
+        description="Each problem, when the request failed validation (not for a question "
+        "that is too long or has no word, or a history that does not alternate).",
+    )
+
+
 # ----------------------------------------------------------------------------------- health
 
 
@@ -376,15 +461,17 @@ class ReadyOut(BaseModel):
 class TextPart(_ValidText):
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    text: str | None = None
+    type: Id
+    text: str | None = Field(None, max_length=MAX_MESSAGE_CHARS)
 
 
 class ChatMessage(_ValidText):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    content: (
+        Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS)] | list[TextPart] | None
+    ) = None
 
     def text(self) -> str:
         if self.content is None:
@@ -415,7 +502,7 @@ class ChatCompletionRequest(_ValidText):
                     "stream": True,
                     "messages": [
                         {"role": "user", "content": EXAMPLE_QUESTION},
-                        {"role": "assistant", "content": "**Bottom line** ... [1]"},
+                        {"role": "assistant", "content": EXAMPLE_ANSWER},
                         {"role": "user", "content": EXAMPLE_FOLLOWUP},
                     ],
                     "audience": "patient",
@@ -424,12 +511,12 @@ class ChatCompletionRequest(_ValidText):
         },
     )
 
-    model: str = Field(description="The served model's id (see GET /v1/models).")
+    model: Id = Field(description="The served model's id (see GET /v1/models).")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_MESSAGES)
     stream: StrictBool = False
     audience: Audience | None = None
     filters: FiltersIn | None = None
-    cited_passage_ids: list[str] = Field(default_factory=list, max_length=MAX_CITED_IDS)
+    cited_passage_ids: list[Id] = Field(default_factory=list, max_length=MAX_CITED_IDS)
 
 
 class ChatCompletionMessage(BaseModel):

@@ -10,6 +10,16 @@ and one fsync (about a millisecond on local disk) to keep, so "nothing acknowled
 lost" costs next to nothing. A turn and its answer are written in one transaction: a
 conversation never holds a question without its answer.
 
+Limits. A conversation holds at most ``max_turns`` turns (``api.max_turns``); the limit is
+checked in the transaction that appends, so concurrent follow-ups cannot pass it.
+
+Failures. :meth:`ConversationStore.open` checks the file (``PRAGMA quick_check``). A file that
+cannot be opened, is not a database or is damaged, and any SQLite error later, raise
+:class:`~api.errors.StoreUnavailableError` (503 for clients, with SQLite's words but no path)
+after one log line that names the file and SQLite's error. Damage (``SQLITE_CORRUPT``,
+``SQLITE_NOTADB``) is remembered: :attr:`ConversationStore.problem` then says what is wrong,
+and readiness fails until the file is repaired and the server restarted.
+
 Example:
     >>> store = ConversationStore(Path("var/data/conversations.sqlite3"))
     >>> store.open()
@@ -32,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from answer.schema import Answer, Audience
-from api.errors import NotFoundError
+from api.errors import NotFoundError, StoreUnavailableError, TurnLimitError
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +50,9 @@ DATABASE_FILE = "conversations.sqlite3"
 SCHEMA_VERSION = 1
 # Another writer (a second worker process) holding the lock: wait this long before failing.
 BUSY_TIMEOUT_MS = 5000
+# SQLite's primary result codes for a file that is damaged (SQLITE_CORRUPT) or not a
+# database at all (SQLITE_NOTADB).
+_DAMAGED = frozenset({11, 26})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -104,6 +117,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def turn_limit_detail(conversation_id: str, max_turns: int) -> str:
+    return (
+        f"conversation {conversation_id!r} has reached the limit of {max_turns} turns; "
+        "start a new conversation"
+    )
+
+
 def new_conversation_id() -> str:
     """An unguessable id: without API keys, knowing the id is what grants access."""
     return f"c_{secrets.token_urlsafe(18)}"
@@ -118,34 +138,71 @@ class ConversationStore:
 
     Args:
         path: the database file, e.g. ``settings.api.data_dir / DATABASE_FILE``.
+        max_turns: the most turns a conversation may hold (``settings.api.max_turns``);
+            None for no limit.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, max_turns: int | None = None) -> None:
+        if max_turns is not None and max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
         self._path = Path(path)
+        self._max_turns = max_turns
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._problem: str | None = None
 
     @property
     def path(self) -> Path:
         return self._path
 
+    @property
+    def problem(self) -> str | None:
+        """Why the store cannot be used (it failed to open, or the file is damaged), or None."""
+        return self._problem
+
+    @contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """SQLite's errors (and the OS's, on opening) as :class:`StoreUnavailableError`,
+        logged once with the file's path; damage is remembered in :attr:`problem`."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as error:
+            # An OSError's str() names the path; the client's detail must not.
+            reason = error.strerror or str(error) if isinstance(error, OSError) else str(error)
+            name = getattr(error, "sqlite_errorname", None)
+            logger.error(
+                "conversation database %s: %s%s", self._path, reason, f" ({name})" if name else ""
+            )
+            detail = f"conversations are unavailable: {reason}"
+            code = getattr(error, "sqlite_errorcode", None)
+            if self._conn is None or (code is not None and code & 0xFF in _DAMAGED):
+                self._problem = detail
+            raise StoreUnavailableError(detail) from error
+
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """The connection inside one write transaction, committed when the block ends and
         rolled back if it raises."""
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
     def open(self) -> ConversationStore:
-        """Open (and if needed create) the database; a no-op when already open."""
-        with self._lock:
+        """Open (and if needed create) the database; a no-op when already open.
+
+        Raises:
+            StoreUnavailableError: the directory or file cannot be created or written, the
+                file is not a SQLite database or fails its quick check, or it has another
+                schema version (the log names the file).
+        """
+        with self._lock, self._sqlite_errors():
             if self._conn is not None:
                 return self
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,29 +212,38 @@ class ConversationStore:
                 check_same_thread=False,  # guarded by self._lock
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            try:
+                self._prepare(conn)
+            except BaseException:
                 conn.close()
-                raise RuntimeError(f"{self._path}: SQLite refused WAL mode (got {mode!r})")
-            conn.execute("PRAGMA synchronous=FULL")  # see the module docstring
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                conn.close()
-                raise RuntimeError(
-                    f"{self._path}: schema version {version}, this code reads {SCHEMA_VERSION}"
-                )
-            conn.execute("BEGIN IMMEDIATE")
-            # Statement by statement: executescript() would COMMIT the transaction first.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
+                raise
             self._conn = conn
+            self._problem = None
             logger.info("conversation store at %s (WAL, synchronous=FULL)", self._path)
             return self
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.DatabaseError(f"SQLite refused WAL mode (got {mode!r})")
+        conn.execute("PRAGMA synchronous=FULL")  # see the module docstring
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Reads every page once: a damaged file fails here, not in the middle of a request.
+        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("database disk image is malformed (PRAGMA quick_check)")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise sqlite3.DatabaseError(
+                f"schema version {version}, this code reads {SCHEMA_VERSION}"
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        # Statement by statement: executescript() would COMMIT the transaction first.
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection; the store can be opened again."""
@@ -187,6 +253,8 @@ class ConversationStore:
                 self._conn = None
 
     def _connection(self) -> sqlite3.Connection:
+        if self._problem is not None:
+            raise StoreUnavailableError(self._problem)
         if self._conn is None:
             raise RuntimeError("ConversationStore is not open; call open() first")
         return self._conn
@@ -233,6 +301,11 @@ class ConversationStore:
         )
         return StoredTurn(index, question, audience, answer, now)
 
+    def check_room(self, conversation: StoredConversation) -> None:
+        """Raise :class:`TurnLimitError` if ``conversation`` has no room for another turn."""
+        if self._max_turns is not None and len(conversation.turns) >= self._max_turns:
+            raise TurnLimitError(turn_limit_detail(conversation.id, self._max_turns))
+
     def add_turn(
         self, conversation_id: str, question: str, audience: Audience, answer: Answer
     ) -> StoredTurn:
@@ -240,6 +313,7 @@ class ConversationStore:
 
         Raises:
             ConversationNotFoundError: the conversation does not exist (or was just deleted).
+            TurnLimitError: it already holds ``max_turns`` turns.
         """
         now = _now()
         with self._writing() as conn:
@@ -252,6 +326,8 @@ class ConversationStore:
                 "SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?",
                 (conversation_id,),
             ).fetchone()
+            if self._max_turns is not None and index >= self._max_turns:
+                raise TurnLimitError(turn_limit_detail(conversation_id, self._max_turns))
             turn = self._insert_turn(conn, conversation_id, index, question, audience, answer, now)
             conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
@@ -299,7 +375,7 @@ class ConversationStore:
         Raises:
             ConversationNotFoundError: no such conversation.
         """
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             conn = self._connection()
             # One read transaction: the turns match the conversation row even during a write.
             conn.execute("BEGIN")
@@ -324,7 +400,7 @@ class ConversationStore:
         return StoredConversation(row[0], Audience(row[1]), row[2], row[3], turns)
 
     def exists(self, conversation_id: str) -> bool:
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             row = (
                 self._connection()
                 .execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,))
@@ -346,7 +422,7 @@ class ConversationStore:
             raise ConversationNotFoundError(conversation_id)
 
     def count(self) -> int:
-        """Number of conversations (for readiness and tests)."""
-        with self._lock:
+        """Number of conversations (for tests)."""
+        with self._lock, self._sqlite_errors():
             (n,) = self._connection().execute("SELECT COUNT(*) FROM conversations").fetchone()
         return int(n)

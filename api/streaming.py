@@ -5,9 +5,15 @@ The native stream is exactly the engine's events (docs/api.md): ``retrieval``, t
 event ``{status, detail}`` ends it. The first event is computed before the response starts
 (:func:`prime`), so an error in retrieval is still an ordinary HTTP error with its status.
 
+The framing is sse-starlette's ``EventSourceResponse``: it sends a comment line (``: ping``)
+every :data:`PING_SECONDS` while an event is being computed, so proxies that close idle
+connections keep the stream open, and it stops the stream when the client disconnects. The
+events are produced by a plain iterator in a worker thread, one ``next()`` at a time: nothing
+is locked between two events.
+
 Example:
     >>> first, events = prime(engine.stream("Is B12 low with low ferritin?"))
-    >>> response = StreamingResponse(sse_events(first, events), media_type=SSE_MEDIA_TYPE)
+    >>> response = sse_response(sse_events(first, events))
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from answer.engine import StreamEvent
 from answer.render import to_markdown
@@ -29,14 +35,15 @@ from api.errors import EngineReportedError, detail_for, log_unexpected, status_f
 logger = logging.getLogger(__name__)
 
 SSE_MEDIA_TYPE = "text/event-stream"
-# No caching, and no buffering by a reverse proxy (nginx honours X-Accel-Buffering).
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# A keep-alive comment this often while no event is sent: below the 30-60 s idle timeouts of
+# common proxies and load balancers.
+PING_SECONDS = 15
 
 
-def encode(name: str, data: Any) -> str:
-    """One event: ``event: <name>\\ndata: <json on one line>\\n\\n``."""
+def encode(name: str | None, data: Any) -> ServerSentEvent:
+    """One event: ``event: <name>`` (none for OpenAI's chunks) and its data as one JSON line."""
     payload = json.dumps(jsonable_encoder(data), ensure_ascii=False, separators=(",", ":"))
-    return f"event: {name}\ndata: {payload}\n\n"
+    return ServerSentEvent(payload, event=name, sep="\n")
 
 
 def prime(events: Iterator[StreamEvent]) -> tuple[StreamEvent | None, Iterator[StreamEvent]]:
@@ -68,7 +75,7 @@ def sse_events(
     *,
     on_done: Callable[[Answer], dict[str, Any]] | None = None,
     log_questions: bool = False,
-) -> Iterator[str]:
+) -> Iterator[ServerSentEvent]:
     """The wire form of the engine's events.
 
     Args:
@@ -98,8 +105,11 @@ def chain(first: list[StreamEvent], rest: Iterator[StreamEvent]) -> Iterator[Str
     yield from rest
 
 
-def sse_response(body: Iterator[str]) -> StreamingResponse:
-    return StreamingResponse(body, media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
+def sse_response(body: Iterator[ServerSentEvent]) -> EventSourceResponse:
+    """The stream, with keep-alive pings; no caching, and no buffering by a reverse proxy."""
+    return EventSourceResponse(
+        body, ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"}
+    )
 
 
 # ----------------------------------------------------------------------- OpenAI chunks

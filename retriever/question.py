@@ -578,7 +578,11 @@ def analyze(
         text = question[: typo.start(2)] + "What" + question[typo.end(2) :]
     tokens = tuple(_Token(m.group(), m.start(), m.end()) for m in TOKEN.finditer(text))
     if not tokens:
-        raise ValueError(f"a question needs at least one word, got {question!r}")
+        # Imported here: retriever.types imports this module. The message does not quote the
+        # question, which may reach a log.
+        from retriever.types import EmptyQueryError
+
+        raise EmptyQueryError("a question needs at least one word")
     filler = _FILLER.match(text)
     body_start = filler.end() if filler and filler.end() < len(text) else 0
 

@@ -316,6 +316,8 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
                 name = line[6:].strip()
             elif line.startswith("data:"):
                 data_lines.append(line[5:].removeprefix(" "))
+        if not data_lines:  # a comment only, e.g. a keep-alive ": ping"
+            continue
         data = "\n".join(data_lines)
         try:
             events.append((name, json.loads(data)))

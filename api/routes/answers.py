@@ -2,46 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from answer.schema import Answer
 from api.answering import audience_for, check_cited, check_question, log_answer
 from api.conversation import from_history
 from api.deps import EngineDep, PassagesDep, SettingsDep
+from api.routes import streamed
 from api.schemas import AnswerRequest
-from api.streaming import SSE_MEDIA_TYPE, prime, sse_events, sse_response
+from api.streaming import prime, sse_events, sse_response
 
 router = APIRouter(tags=["answers"])
 
-Responses = dict[int | str, dict[str, Any]]
-
-STREAM_RESPONSE: Responses = {
-    200: {
-        "description": "The Answer JSON; with `stream: true`, Server-Sent Events: retrieval, "
-        "section, sentence, references, done (or error), as in docs/api.md (Streaming).",
-        "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
-    }
-}
-ERRORS: Responses = {
-    401: {"description": "A key is required and missing or wrong."},
-    413: {"description": "The request body is over the size limit."},
-    422: {"description": "Invalid input: empty or too long question, wrong types, bad JSON."},
-    503: {"description": "The index is still loading."},
-}
+ANSWER_STREAM = streamed(
+    "The Answer JSON; with `stream: true`, Server-Sent Events: retrieval, section, sentence, "
+    "references, done (or error), as in docs/api.md (Streaming).",
+    ("retrieval", "section", "sentence", "references", "done", "error"),
+)
 
 
 @router.post(
     "/answers",
     response_model=Answer,
     summary="Answer a question (stateless; the client sends the history)",
-    responses={**STREAM_RESPONSE, **ERRORS},
+    responses=ANSWER_STREAM,
 )
 def create_answer(
     body: AnswerRequest, engine: EngineDep, passages: PassagesDep, settings: SettingsDep
-) -> Answer | StreamingResponse:
+) -> Answer | EventSourceResponse:
     """Answer ``question`` with every sentence cited.
 
     ``history`` (user questions each followed by the assistant's answer) and

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response, status
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse
 
 from answer.schema import Answer, Audience
 from api.answering import audience_for, check_question, log_answer
 from api.conversation import from_turns
 from api.deps import EngineDep, SettingsDep, StoreDep
-from api.routes.answers import ERRORS, STREAM_RESPONSE, Responses
+from api.routes import PathId, Responses, not_found
+from api.routes.answers import ANSWER_STREAM
 from api.schemas import (
     ConversationCreate,
     ConversationCreated,
     ConversationOut,
+    ErrorOut,
     FollowupCreate,
     FollowupOut,
     RegenerateCreate,
@@ -26,7 +28,14 @@ from api.streaming import prime, sse_events, sse_response
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
-NOT_FOUND: Responses = {404: {"description": "No conversation has this id (or it was deleted)."}}
+NOT_FOUND = not_found("No conversation has this id (or it was deleted).")
+FULL: Responses = {
+    409: {
+        "model": ErrorOut,
+        "description": "The conversation holds the most turns allowed (`api.max_turns`); "
+        "start a new one.",
+    }
+}
 
 
 def conversation_out(conversation: StoredConversation) -> ConversationOut:
@@ -53,11 +62,11 @@ def conversation_out(conversation: StoredConversation) -> ConversationOut:
     response_model=ConversationCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Start a conversation (and answer its first question)",
-    responses={**STREAM_RESPONSE, **ERRORS},
+    responses=ANSWER_STREAM,
 )
 def create_conversation(
     body: ConversationCreate, engine: EngineDep, store: StoreDep, settings: SettingsDep
-) -> ConversationCreated | StreamingResponse:
+) -> ConversationCreated | EventSourceResponse:
     """A new conversation. With ``question``, the first answer too (streamed with ``stream``).
 
     A streamed conversation is stored when its answer is complete, together with that answer,
@@ -95,18 +104,22 @@ def create_conversation(
     "/{conversation_id}/followups",
     response_model=FollowupOut,
     summary="Ask the next question in a conversation",
-    responses={**STREAM_RESPONSE, **ERRORS, **NOT_FOUND},
+    responses={**ANSWER_STREAM, **NOT_FOUND, **FULL},
 )
 def create_followup(
-    conversation_id: str,
+    conversation_id: PathId,
     body: FollowupCreate,
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
-) -> FollowupOut | StreamingResponse:
-    """Answer a follow-up using the conversation's earlier turns, and store it as the next turn."""
+) -> FollowupOut | EventSourceResponse:
+    """Answer a follow-up using the conversation's earlier turns, and store it as the next turn.
+
+    409 when the conversation already holds ``api.max_turns`` turns.
+    """
     check_question(body.question, settings)
-    stored = store.get(conversation_id)  # 404 before any work
+    stored = store.get(conversation_id)  # 404 (and 409) before any work
+    store.check_room(stored)
     conversation = from_turns(stored.turns)
     audience: Audience = audience_for(body.audience, settings, stored.audience)
     filters = body.filters.to_filters() if body.filters else None
@@ -134,15 +147,15 @@ def create_followup(
     "/{conversation_id}/regenerate",
     response_model=FollowupOut,
     summary="Answer the last question again, e.g. for the other audience",
-    responses={**STREAM_RESPONSE, **ERRORS, **NOT_FOUND},
+    responses={**ANSWER_STREAM, **NOT_FOUND},
 )
 def regenerate_last_answer(
-    conversation_id: str,
+    conversation_id: PathId,
     body: RegenerateCreate,
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
-) -> FollowupOut | StreamingResponse:
+) -> FollowupOut | EventSourceResponse:
     """Answer the last question again, with the turns before it as context, and store the new
     answer in its place (the question and its time stay).
 
@@ -186,7 +199,7 @@ def regenerate_last_answer(
     summary="A conversation with all its turns and answers",
     responses=NOT_FOUND,
 )
-def read_conversation(conversation_id: str, store: StoreDep) -> ConversationOut:
+def read_conversation(conversation_id: PathId, store: StoreDep) -> ConversationOut:
     return conversation_out(store.get(conversation_id))
 
 
@@ -197,7 +210,7 @@ def read_conversation(conversation_id: str, store: StoreDep) -> ConversationOut:
     summary="Delete a conversation and its turns",
     responses=NOT_FOUND,
 )
-def delete_conversation(conversation_id: str, store: StoreDep) -> Response:
+def delete_conversation(conversation_id: PathId, store: StoreDep) -> Response:
     """204; afterwards the conversation is 404 everywhere."""
     store.delete(conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

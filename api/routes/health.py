@@ -1,7 +1,8 @@
 """Liveness and readiness: both open, even when API keys are required.
 
 ``/healthz`` answers as soon as the process serves HTTP; ``/readyz`` is 503 until the index and
-model are loaded, then 200 with the index's manifest (model, chunking, counts, build id). They
+model are loaded, then 200 with the index's manifest (model, chunking, counts, build id), and
+503 again (``failed``) when the conversation database is damaged or could not be opened. They
 are open because orchestrators probe them without credentials; the manifest says which index
 is loaded, not anything about users or their questions.
 """
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import EngineState
 from api.schemas import HealthOut, ReadyOut
+from api.store import ConversationStore
 
 router = APIRouter(tags=["health"])
 
@@ -27,12 +29,21 @@ def healthz() -> HealthOut:
     "/readyz",
     response_model=ReadyOut,
     summary="Readiness, with the index manifest",
-    responses={503: {"model": ReadyOut, "description": "Still loading, or failed to load."}},
+    responses={
+        503: {
+            "model": ReadyOut,
+            "description": "Still loading, or failed: the engine did not load, or the "
+            "conversation database is damaged or unusable (`detail` says which).",
+        }
+    },
 )
 def readyz(request: Request) -> ReadyOut | JSONResponse:
     """200 with the loaded index's manifest once the engine is ready; 503 before (or on failure)."""
     state: EngineState = request.app.state.engine_state
+    store: ConversationStore = request.app.state.store
     body = ReadyOut(status=state.status, detail=state.error, manifest=state.manifest)
-    if state.status != "ready":
+    if store.problem is not None:
+        body = ReadyOut(status="failed", detail=store.problem, manifest=state.manifest)
+    if body.status != "ready":
         return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
     return body

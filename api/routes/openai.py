@@ -11,14 +11,13 @@ Passages the previous answer cited can be sent back as ``cited_passage_ids`` (``
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import StreamingResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from answer.engine import StreamEvent
 from answer.render import to_markdown
@@ -34,7 +33,7 @@ from api.errors import (
     log_unexpected,
     status_for,
 )
-from api.routes.answers import ERRORS
+from api.routes import not_found, streamed
 from api.schemas import (
     ChatCompletion,
     ChatCompletionChoice,
@@ -43,12 +42,14 @@ from api.schemas import (
     ModelList,
     ModelOut,
     Usage,
+    is_blank,
 )
 from api.streaming import (
     MarkdownProgress,
     answer_of,
     chain,
     completion_id,
+    encode,
     prime,
     sse_response,
 )
@@ -75,7 +76,7 @@ def _question_and_history(body: ChatCompletionRequest) -> tuple[str, list[tuple[
     if not messages or messages[-1][0] != "user":
         raise InvalidHistoryError("the last message must be the user's question")
     question = messages[-1][1].strip()
-    if not question:
+    if is_blank(question):
         raise InvalidHistoryError("the last user message must not be empty")
     return question, messages[:-1]
 
@@ -85,13 +86,12 @@ def _question_and_history(body: ChatCompletionRequest) -> tuple[str, list[tuple[
     response_model=ChatCompletion,
     summary="OpenAI-compatible chat completion",
     responses={
-        200: {
-            "description": "A chat.completion; with `stream: true`, chat.completion.chunk "
-            "events and `data: [DONE]`.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
-        404: {"description": "Another model than the one served."},
-        **ERRORS,
+        **streamed(
+            "A chat.completion; with `stream: true`, chat.completion.chunk events and "
+            "`data: [DONE]`.",
+            None,
+        ),
+        **not_found("Another model than the one served."),
     },
 )
 def chat_completions(
@@ -99,7 +99,7 @@ def chat_completions(
     engine: EngineDep,
     passages: PassagesDep,
     settings: SettingsDep,
-) -> ChatCompletion | StreamingResponse:
+) -> ChatCompletion | EventSourceResponse:
     """Answer the last user message, with the earlier messages as the conversation."""
     if body.model != MODEL_ID:
         raise UnknownModelError(f"unknown model {body.model!r}; this service serves {MODEL_ID!r}")
@@ -139,9 +139,8 @@ def chat_completions(
     )
 
 
-def _data(payload: Any) -> str:
-    text = json.dumps(jsonable_encoder(payload), ensure_ascii=False, separators=(",", ":"))
-    return f"data: {text}\n\n"
+def _data(payload: Any) -> ServerSentEvent:
+    return encode(None, payload)
 
 
 def _chunk(
@@ -151,7 +150,7 @@ def _chunk(
     delta: dict[str, Any],
     finish: str | None = None,
     **extra: Any,
-) -> str:
+) -> ServerSentEvent:
     return _data(
         {
             "id": cid,
@@ -172,7 +171,7 @@ def _chunks(
     first: StreamEvent | None,
     events: Iterator[StreamEvent],
     log_questions: bool,
-) -> Iterator[str]:
+) -> Iterator[ServerSentEvent]:
     """OpenAI's stream: a role chunk, content deltas, a final chunk with the references, [DONE]."""
     progress = MarkdownProgress(question)
     yield _chunk(cid, created, model, {"role": "assistant", "content": ""})
@@ -226,4 +225,4 @@ def _chunks(
         suggested_followups=answer.suggested_followups,
         standalone_query=answer.standalone_query,
     )
-    yield "data: [DONE]\n\n"
+    yield ServerSentEvent("[DONE]", sep="\n")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import EngineDep
-from api.routes.answers import ERRORS
 from api.schemas import ScoredPassageOut, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["search"])
@@ -15,7 +14,6 @@ router = APIRouter(tags=["search"])
     "/search",
     response_model=SearchResponse,
     summary="Search the evidence (no answer)",
-    responses=ERRORS,
 )
 def search(body: SearchRequest, engine: EngineDep) -> SearchResponse:
     """The passages an answer would draw on: fused, and grouped into guideline and research.

@@ -182,6 +182,23 @@ def _index_problem(path: Path) -> str | None:
     return None
 
 
+def _store_problem(settings: Settings) -> str | None:
+    """Why the conversation database cannot be used (one line naming the file), or None."""
+    from api.errors import StoreUnavailableError
+    from api.store import DATABASE_FILE, ConversationStore
+
+    store = ConversationStore(settings.api.data_dir / DATABASE_FILE)
+    logging.disable(logging.ERROR)  # the store logs the failure; it is printed here instead
+    try:
+        store.open()
+    except StoreUnavailableError as error:
+        return f"{store.path}: {error.detail}"
+    finally:
+        logging.disable(logging.NOTSET)
+        store.close()
+    return None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
@@ -193,7 +210,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValidationError as error:
         print(f"error: invalid settings:\n{error}", file=sys.stderr)
         return 2
-    problem = _index_problem(settings.index.path)
+    problem = _index_problem(settings.index.path) or _store_problem(settings)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -36,7 +36,13 @@ from answer.sentences import SENTENCES_FILE, SentenceBank
 from answer.settings import Settings
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
+from retriever.fusion import FusionMode
+from retriever.hybrid import HybridRetriever, RetrievalConfig
+from retriever.policy import PolicyConfig
 from retriever.types import Conversation, EmptyQueryError, Evidence, Filters, Turn
+
+if TYPE_CHECKING:
+    from index.load import PassageIndex
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +383,65 @@ def _abstracts(passages: Sequence[Passage]) -> dict[str, list[Passage]]:
     return dict(abstracts)
 
 
+def retrieval_config(settings: Settings) -> RetrievalConfig:
+    """The hybrid retriever's configuration for ``settings``: the one mapping from the settings
+    to :class:`~retriever.hybrid.RetrievalConfig` (what the settings do not name keeps the
+    config's default), shared by the engine and the eval harness."""
+    retrieval, answer = settings.retrieval, settings.answer
+    return RetrievalConfig(
+        fusion=FusionMode.parse(retrieval.fusion),
+        lexical_depth=retrieval.lexical_depth,
+        dense_depth=retrieval.dense_depth,
+        policy=PolicyConfig(
+            fused_k=retrieval.top_k,
+            guideline_k=answer.passages_per_kind,
+            research_k=answer.passages_per_kind,
+        ),
+    )
+
+
+def compose_config(settings: Settings) -> ComposeConfig:
+    """The extractive composer's configuration for ``settings``."""
+    answer = settings.answer
+    return ComposeConfig(
+        passages_per_kind=answer.passages_per_kind,
+        guideline_sentences=answer.guideline_sentences,
+        research_sentences=answer.research_sentences,
+        abstain_below=answer.abstain_threshold,
+        weak_below=answer.weak_threshold,
+        sentence_floor=answer.abstain_threshold,
+        focused=answer.composer == "focused",
+    )
+
+
+def build_retriever(
+    settings: Settings,
+    index: PassageIndex,
+    embedder: Embedder,
+    config: RetrievalConfig | None = None,
+) -> HybridRetriever:
+    """The engine's retriever over a loaded index: :func:`retrieval_config` (or ``config``,
+    for an evaluation's variant) and the rewriter ``settings.answer.rewriter`` names.
+
+    :func:`build_engine` builds its retriever here, and so do the retrieval and follow-up
+    evaluations, so what is evaluated is what is served.
+    """
+    from answer.llm_rewrite import LLMRewriter
+    from retriever.hybrid import index_vocabulary
+    from retriever.rewrite import RuleRewriter
+
+    rewriter = None
+    if settings.answer.rewriter == "llm":
+        if settings.llm.base_url:
+            vocabulary = index_vocabulary(index)
+            rewriter = LLMRewriter(
+                _chat_client(settings), RuleRewriter(vocabulary), vocabulary=vocabulary
+            )
+        else:
+            logger.warning("answer.rewriter is 'llm' but llm.base_url is not set: rules")
+    return HybridRetriever(index, embedder, config or retrieval_config(settings), rewriter=rewriter)
+
+
 def build_engine(settings: Settings) -> Engine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
@@ -390,14 +455,9 @@ def build_engine(settings: Settings) -> Engine:
     Raises:
         index.errors.IndexLoadError: the index is missing, damaged or built with another model.
     """
-    from answer.llm_rewrite import LLMRewriter
     from index.encoders import backend_of, load_embedder
     from index.load import PassageIndex
-    from retriever.fusion import FusionMode
-    from retriever.hybrid import HybridRetriever, RetrievalConfig, index_vocabulary
     from retriever.lexical import LexicalRetriever
-    from retriever.policy import PolicyConfig
-    from retriever.rewrite import RuleRewriter
 
     started = time.perf_counter()
     # The index first: a missing or damaged index fails before the model is loaded.
@@ -436,40 +496,12 @@ def build_engine(settings: Settings) -> Engine:
     if cache_path is not None and bank.dirty:
         bank.save(cache_path)
 
-    retrieval = settings.retrieval
-    retrieval_config = RetrievalConfig(
-        fusion=FusionMode.parse(retrieval.fusion),
-        lexical_depth=retrieval.lexical_depth,
-        dense_depth=retrieval.dense_depth,
-        policy=PolicyConfig(
-            fused_k=retrieval.top_k,
-            guideline_k=answer_settings.passages_per_kind,
-            research_k=answer_settings.passages_per_kind,
-        ),
-    )
-    rewriter = None
-    if answer_settings.rewriter == "llm":
-        if settings.llm.base_url:
-            vocabulary = index_vocabulary(index)
-            rewriter = LLMRewriter(
-                _chat_client(settings), RuleRewriter(vocabulary), vocabulary=vocabulary
-            )
-        else:
-            logger.warning("answer.rewriter is 'llm' but llm.base_url is not set: rules")
-    retriever = HybridRetriever(index, embedder, retrieval_config, rewriter=rewriter)
+    retriever = build_retriever(settings, index, embedder)
     lexical = LexicalRetriever(index.lexical, index.passages)
     composer = ExtractiveComposer(
         embedder,
         bank,
-        ComposeConfig(
-            passages_per_kind=answer_settings.passages_per_kind,
-            guideline_sentences=answer_settings.guideline_sentences,
-            research_sentences=answer_settings.research_sentences,
-            abstain_below=answer_settings.abstain_threshold,
-            weak_below=answer_settings.weak_threshold,
-            sentence_floor=answer_settings.abstain_threshold,
-            focused=answer_settings.composer == "focused",
-        ),
+        compose_config(settings),
         grounded=SearchGrounding(lexical.retrieve),
         abstracts=_abstracts(index.passages),
     )

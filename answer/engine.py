@@ -62,13 +62,16 @@ class StreamEvent:
 
 
 class EvidenceSource(Protocol):
-    """What the engine needs from a retriever (``retriever.hybrid.HybridRetriever`` is one)."""
+    """What the engine needs from a retriever (``retriever.hybrid.HybridRetriever`` is one):
+    the evidence for a question, each list of the configured size or of ``top_k``."""
 
     def evidence(
         self,
         question: str,
         conversation: Conversation | None = None,
         filters: Filters | None = None,
+        *,
+        top_k: int | None = None,
     ) -> Evidence: ...
 
 
@@ -76,12 +79,6 @@ class PassageLookup(Protocol):
     """Finds passages by id (``index.load.PassageIndex`` is one)."""
 
     def get(self, passage_id: str) -> Passage | None: ...
-
-
-class Searcher(Protocol):
-    """A standalone search with filters and a result size (for :meth:`Engine.search`)."""
-
-    def __call__(self, query: str, top_k: int, filters: Filters | None) -> Evidence: ...
 
 
 class CachingEmbedder:
@@ -153,8 +150,6 @@ class Engine:
         llm: an LLM generator, or ``None`` for extractive answers only.
         passages: the index's passages, for follow-up suggestions from the same page or
             topic as the best guideline passage (optional).
-        searcher: a standalone search for :meth:`search` (defaults to ``retriever.evidence``
-            with the lists cut to ``top_k``).
         default_audience: used when a call does not say.
         index: the loaded index, for :meth:`passage` and :attr:`manifest` (optional).
 
@@ -171,7 +166,6 @@ class Engine:
         *,
         llm: LLMGenerator | None = None,
         passages: Sequence[Passage] = (),
-        searcher: Searcher | None = None,
         default_audience: Audience = Audience.CLINICIAN,
         index: PassageLookup | None = None,
     ) -> None:
@@ -179,7 +173,6 @@ class Engine:
         self._index = index
         self._composer = composer
         self._llm = llm
-        self._searcher = searcher
         self._default_audience = default_audience
         self._by_focus: dict[str, list[Passage]] = defaultdict(list)
         for passage in passages:
@@ -210,27 +203,14 @@ class Engine:
         return self._llm.name if self._llm is not None else "extractive"
 
     def search(self, query: str, *, top_k: int = 10, filters: Filters | None = None) -> Evidence:
-        """The evidence for a standalone query, each list cut to ``top_k``.
+        """The evidence for a standalone query, each list ``top_k`` long: the retrieval an
+        answer makes (the same candidates, filters and policy), sized for a result page.
 
         Raises:
             EmptyQueryError: the query is empty.
             ValueError: ``top_k`` is below 1.
         """
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
-        if self._searcher is not None:
-            return self._searcher(query, top_k, filters)
-        evidence = self._retriever.evidence(query, None, filters)
-        return Evidence(
-            question=evidence.question,
-            standalone_query=evidence.standalone_query,
-            fused=evidence.fused[:top_k],
-            guideline=evidence.guideline[:top_k],
-            research=evidence.research[:top_k],
-            topic_shift=evidence.topic_shift,
-            used_context=evidence.used_context,
-            timings_ms=evidence.timings_ms,
-        )
+        return self._retriever.evidence(query, None, filters, top_k=top_k)
 
     def retrieve(
         self,
@@ -512,31 +492,11 @@ def build_engine(settings: Settings) -> Engine:
         else:
             logger.warning("answer.generator is 'llm' but llm.base_url is not set: extractive")
 
-    def search(query: str, top_k: int, filters: Filters | None) -> Evidence:
-        from retriever.policy import apply_policy, passes
-
-        begun = time.perf_counter()
-        candidates = [s for s in retriever.candidates(query) if passes(s.passage, filters)]
-        grouped = apply_policy(
-            candidates,
-            filters=filters,
-            config=PolicyConfig(fused_k=top_k, guideline_k=top_k, research_k=top_k),
-        )
-        return Evidence(
-            question=query,
-            standalone_query=query,
-            fused=grouped.fused,
-            guideline=grouped.guideline,
-            research=grouped.research,
-            timings_ms={"search_ms": (time.perf_counter() - begun) * 1000.0},
-        )
-
     engine = Engine(
         retriever,
         composer,
         llm=llm,
         passages=index.passages,
-        searcher=search,
         default_audience=Audience(answer_settings.audience),
         index=index,
     )

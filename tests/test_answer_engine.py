@@ -14,12 +14,12 @@ from answer.engine import Engine, StreamEvent, as_turn, build_engine, sentence_c
 from answer.llm import FALLBACK_UNAVAILABLE_NOTICE
 from answer.schema import Answer, Audience, SectionKind, SentenceKind
 from answer.settings import Settings
-from corpus.types import EvidenceKind
+from corpus.types import EvidenceKind, EvidenceTier
 from followup.cli import main
 from index.build import build_index
 from index.load import PassageIndex
 from retriever.question import analyze
-from retriever.types import Conversation, EmptyQueryError, Filters
+from retriever.types import Conversation, EmptyQueryError, Filters, ScoredPassage
 from tests.fixtures_answer import load_bank, load_documents, load_embedder
 
 ACCEPTANCE = "Are vitamin B12 levels higher with lower ferritin levels?"
@@ -156,6 +156,53 @@ def test_search(engine: Engine) -> None:
     assert len(evidence.fused) <= 3 and len(evidence.guideline) <= 3
     with pytest.raises(ValueError):
         engine.search("ferritin", top_k=0)
+
+
+FOLIC = "Does folic acid lower homocysteine in anemia?"
+
+
+@pytest.mark.parametrize(
+    ("question", "filters"),
+    [
+        (FOLIC, None),
+        (
+            "How is iron-deficiency anemia diagnosed?",
+            Filters(kinds=frozenset({EvidenceKind.RESEARCH})),
+        ),
+        (FOLIC, Filters(designs=frozenset({EvidenceTier.RCT}))),
+        ("Is a gluten-free diet low in iron?", Filters(year_from=2010)),
+    ],
+    ids=["none", "research", "rct", "year"],
+)
+def test_search_sees_the_passages_an_answer_sees(
+    settings: Settings, question: str, filters: Filters | None
+) -> None:
+    """One retrieval path: a search of ``top_k`` returns the fused list an answer is composed
+    from, filters included. Legs of 3 candidates make a difference visible: with filters set
+    each leg fetches more candidates and is cut among those that pass (a search that filtered
+    the unfiltered candidates found no research passage, and no dated one, for these two)."""
+    shallow = build_engine(
+        settings.model_copy(
+            update={
+                "retrieval": settings.retrieval.model_copy(
+                    update={"lexical_depth": 3, "dense_depth": 3}
+                )
+            }
+        )
+    )
+    searched = shallow.search(question, top_k=settings.retrieval.top_k, filters=filters)
+    answered = shallow.retrieve(question, filters=filters)
+    assert searched.fused and _ids(searched.fused) == _ids(answered.fused)
+    for group in ("guideline", "research"):  # the answer's groups are the search's first ones
+        seen = _ids(getattr(answered, group))
+        assert _ids(getattr(searched, group))[: len(seen)] == seen
+    answer = shallow.answer(question, filters=filters)
+    found = set(_ids(searched.guideline + searched.research))
+    assert {r.passage_id for r in answer.references} <= found
+
+
+def _ids(scored: list[ScoredPassage]) -> list[str]:
+    return [s.passage.id for s in scored]
 
 
 def _names(events: list[StreamEvent]) -> list[str]:

@@ -83,6 +83,7 @@ def test_retrieval_command_on_tiny_beir(
     # Eval builds its indexes with the encoder new indexes get: what is evaluated is served.
     assert report["index_manifest"]["model"]["name"] == encoder_name(DEFAULT_BACKEND)
     assert report["settings"]["passage_depth"] == 40
+    assert any(n.startswith("In-sample: 6 of these 6 queries") for n in report["notes"])
     assert len(report["comparisons"]) == 3 * 5  # 3 pairs x 5 measures
     for system in report["systems"]:
         assert set(system["aggregate"]) == {"nDCG@10", "R@10", "R@100", "RR@10", "AP"}
@@ -157,6 +158,7 @@ def test_followup_command_on_tiny_mtrag(
     ]
     assert set(report["runs"][0]["by_turn"]) == {"1", "2", "3", "5"}
     assert report["dataset"]["pool"] == 6
+    assert report["notes"][0].startswith("In-sample: 4 of these 4 queries are among the 350")
     _png(out / "recall_by_turn.png")
     assert "## By turn" in (out / "report.md").read_text()
 

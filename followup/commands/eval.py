@@ -293,6 +293,7 @@ def _run_retrieval(args: argparse.Namespace) -> int:
     )
     from eval.significance import compare_tables
     from eval.trec import write_run
+    from eval.tuning import in_sample_notes
 
     settings = _settings()
     specs = parse_systems(args.systems, args.variant)
@@ -352,7 +353,7 @@ def _run_retrieval(args: argparse.Namespace) -> int:
         manifest=index.manifest.to_dict(),
         run_files=run_files,
         command=_command(args),
-        notes=PUBLISHED.get(data.name, []),
+        notes=[*PUBLISHED.get(data.name, []), *in_sample_notes(data.queries.values())],
     )
     files = write_retrieval_report(out, report)
     _print_table(
@@ -376,6 +377,7 @@ def _run_followup(args: argparse.Namespace) -> int:
     from eval.report import FollowupReport, write_followup_report
     from eval.runs import parse_systems, retriever_settings, served_hybrid
     from eval.significance import compare
+    from eval.tuning import in_sample_notes
 
     settings = _settings()
     specs = parse_systems(args.systems, args.variant)
@@ -445,13 +447,10 @@ def _run_followup(args: argparse.Namespace) -> int:
         command=_command(args),
         examples=examples,
         notes=[
-            "The follow-up knobs of retriever.followup.FollowupConfig (context weights, "
-            "topic-shift thresholds) were tuned on these same MTRAG tasks "
-            "(benchmarks/followup_mtrag.py), so the with-context figures are in-sample and "
-            "optimistic; the no-context figures involve no MTRAG tuning.",
-            "The pool holds only gold passages of the 350 tasks (the MTRAG corpora are not "
-            "shipped), so absolute recall is far higher than on the full collections; the "
-            "comparison between conditions is what this run measures.",
+            *in_sample_notes(t.task_id for t in tasks),
+            f"The pool holds only the gold passages of the {len(data.tasks)} tasks (the MTRAG "
+            "corpora are not shipped), so absolute recall is far higher than on the full "
+            "collections; the comparison between conditions is what this run measures.",
         ],
     )
     embedder.flush()

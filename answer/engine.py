@@ -2,7 +2,8 @@
 
 :func:`build_engine` loads the index and the model named in the settings, wires the hybrid
 retriever, the sentence bank and the generator (extractive, or an LLM endpoint with the
-extractive answer as fallback), and returns an :class:`Engine`. The engine's constructor only
+extractive answer as fallback), and returns an :class:`IndexEngine`, the implementation of the
+:class:`answer.types.Engine` Protocol the API serves from. The engine's constructor only
 stores what it is given, so tests can assemble one from their own parts.
 
 Example:
@@ -21,7 +22,6 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,6 +34,7 @@ from answer.render import cited_passage_ids, plain_text
 from answer.schema import Answer, Audience
 from answer.sentences import SENTENCES_FILE, SentenceBank
 from answer.settings import Settings
+from answer.types import PassageLookup, StreamEvent
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
 from retriever.fusion import FusionMode
@@ -43,22 +44,12 @@ from retriever.types import Conversation, EmptyQueryError, Evidence, Filters, Tu
 
 if TYPE_CHECKING:
     from index.load import PassageIndex
+    from index.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
 # Guideline pages whose sibling sections may be suggested as follow-ups.
 RELATED_PAGES = 3
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One Server-Sent Event: ``event: <name>`` with a JSON ``data`` payload.
-
-    Order: retrieval, then (section, sentence*)*, references, done. See docs/api.md.
-    """
-
-    name: str
-    data: dict[str, Any]
 
 
 class EvidenceSource(Protocol):
@@ -75,10 +66,10 @@ class EvidenceSource(Protocol):
     ) -> Evidence: ...
 
 
-class PassageLookup(Protocol):
-    """Finds passages by id (``index.load.PassageIndex`` is one)."""
+class LoadedIndex(PassageLookup, Protocol):
+    """Passages by id and the index's manifest (``index.load.PassageIndex`` is one)."""
 
-    def get(self, passage_id: str) -> Passage | None: ...
+    manifest: Manifest
 
 
 class CachingEmbedder:
@@ -141,8 +132,8 @@ def _error_status(error: Exception) -> int:
     return 422 if isinstance(error, (EmptyQueryError, ValueError)) else 500
 
 
-class Engine:
-    """Retrieval plus answer composition over one loaded index.
+class IndexEngine:
+    """The :class:`~answer.types.Engine`: retrieval plus answer composition over one index.
 
     Args:
         retriever: produces the evidence for a question in a conversation.
@@ -154,7 +145,7 @@ class Engine:
         index: the loaded index, for :meth:`passage` and :attr:`manifest` (optional).
 
     Example:
-        >>> engine = Engine(retriever, ExtractiveComposer(embedder))
+        >>> engine = IndexEngine(retriever, ExtractiveComposer(embedder))
         >>> [event.name for event in engine.stream("What is pernicious anemia?")][:2]
         ['retrieval', 'section']
     """
@@ -167,7 +158,7 @@ class Engine:
         llm: LLMGenerator | None = None,
         passages: Sequence[Passage] = (),
         default_audience: Audience = Audience.CLINICIAN,
-        index: PassageLookup | None = None,
+        index: LoadedIndex | None = None,
     ) -> None:
         self._retriever = retriever
         self._index = index
@@ -184,14 +175,9 @@ class Engine:
         return self._composer
 
     @property
-    def index(self) -> PassageLookup | None:
-        """The loaded index, when the engine was given one."""
-        return self._index
-
-    @property
-    def manifest(self) -> Any:
+    def manifest(self) -> Manifest | None:
         """The index manifest, when the engine was given an index."""
-        return getattr(self._index, "manifest", None)
+        return self._index.manifest if self._index is not None else None
 
     def passage(self, passage_id: str) -> Passage | None:
         """A passage of the index by id (``None`` if unknown or no index was given)."""
@@ -422,7 +408,7 @@ def build_retriever(
     return HybridRetriever(index, embedder, config or retrieval_config(settings), rewriter=rewriter)
 
 
-def build_engine(settings: Settings) -> Engine:
+def build_engine(settings: Settings) -> IndexEngine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
     Loading order: the index, the model (``settings.embedder``; by default the encoder the
@@ -492,7 +478,7 @@ def build_engine(settings: Settings) -> Engine:
         else:
             logger.warning("answer.generator is 'llm' but llm.base_url is not set: extractive")
 
-    engine = Engine(
+    engine = IndexEngine(
         retriever,
         composer,
         llm=llm,

@@ -30,8 +30,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from answer.engine import Engine
 from answer.settings import Settings
+from answer.types import Engine
 from api.deps import ApiKeyDep, EngineState, load_resources
 from api.errors import install_error_handlers
 from api.limits import BodyLimitMiddleware

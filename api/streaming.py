@@ -21,9 +21,9 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 
-from answer.engine import StreamEvent
 from answer.render import to_markdown
 from answer.schema import Answer, AnswerSection, SectionKind, Sentence
+from answer.types import StreamEvent
 from api.errors import EngineReportedError, detail_for, log_unexpected, status_for
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""Session fixtures shared by every test: the real model, loaded once, offline."""
+"""Session fixtures shared by every test: the real model, loaded once, offline; the real
+engine on a small real index; a local LLM endpoint."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# The real engine on a small real index, shared by the engine, eval and API route tests.
+from tests.fixtures_answer import answer_engine, answer_index, answer_settings  # noqa: E402, F401
 
 # The local OpenAI-compatible endpoint of the LLM generator and LLM rewriter tests.
 from tests.fixtures_llm import endpoint  # noqa: E402, F401

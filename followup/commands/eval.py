@@ -282,7 +282,7 @@ def run_retrieval(args: argparse.Namespace) -> int:
 
 
 def _run_retrieval(args: argparse.Namespace) -> int:
-    from eval.report import RetrievalReport, write_retrieval_report
+    from eval.retrieval_report import RetrievalReport, write_retrieval_report
     from eval.runs import (
         BeirData,
         SystemKind,
@@ -374,7 +374,7 @@ def run_followup(args: argparse.Namespace) -> int:
 def _run_followup(args: argparse.Namespace) -> int:
     from eval.followup import Condition, followup_retriever, load_mtrag
     from eval.followup import run_followup as run_one
-    from eval.report import FollowupReport, write_followup_report
+    from eval.followup_report import FollowupReport, write_followup_report
     from eval.runs import parse_systems, retriever_settings, served_hybrid
     from eval.significance import compare
     from eval.tuning import in_sample_notes
@@ -478,7 +478,7 @@ def _run_answers(args: argparse.Namespace) -> int:
     from answer.schema import Answer
     from corpus.types import EvidenceKind
     from eval.audit import audit_answers, load_questions, summarise
-    from eval.report import write_answers_report
+    from eval.audit_report import write_answers_report
     from eval.support import DEFAULT_THRESHOLD, GeneratedSupportScorer, calibrate
     from index.store import PassageIndex
 
@@ -547,8 +547,8 @@ def _run_answers(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from eval.audit import audit_structure
+    from eval.audit_report import write_audit_report
     from eval.parsing import AnswerParseError, load_answer
-    from eval.report import write_audit_report
 
     try:
         doc = load_answer(args.file)

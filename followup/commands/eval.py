@@ -258,11 +258,11 @@ def _index_for(
 
 
 def _retrievers(
-    specs: Any, index: Any, embedder: Any, settings: Any, documents: Any = ()
+    specs: Any, index: Any, embedder: Any, engine_settings: Any, documents: Any = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from eval.runs import build_retriever, retriever_settings, served_hybrid
 
-    hybrid = served_hybrid(settings, index, embedder)
+    hybrid = served_hybrid(engine_settings, index, embedder)
     retrievers = {
         spec.name: build_retriever(spec, index, embedder, hybrid=hybrid, documents=documents)
         for spec in specs

@@ -173,9 +173,10 @@ def test_search_sees_the_passages_an_answer_sees(
     for group in ("guideline", "research"):  # the answer's groups are the search's first ones
         seen = _ids(getattr(answered, group))
         assert _ids(getattr(searched, group))[: len(seen)] == seen
+    # The answer cites the documents searched (a quote may come from another chunk of one).
     answer = shallow.answer(question, filters=filters)
-    found = set(_ids(searched.guideline + searched.research))
-    assert {r.passage_id for r in answer.references} <= found
+    found = {s.passage.document_id for s in searched.guideline + searched.research}
+    assert {r.document_id for r in answer.references} <= found
 
 
 def _ids(scored: list[ScoredPassage]) -> list[str]:

@@ -334,15 +334,16 @@ def test_search_groups_and_scores(client: TestClient) -> None:
 
 
 def test_search_sees_the_passages_an_answer_cites(client: TestClient) -> None:
-    """One retrieval path: with the same filters, every passage an answer cites is among the
-    passages a search of the answer's size returns."""
+    """One retrieval path: with the same filters, every document an answer cites is among the
+    documents a search of the answer's size returns (an answer may quote another chunk of a
+    retrieved abstract, where its findings are)."""
     for filters in ({}, {"tiers": ["research"]}, {"designs": ["rct"]}):
         body = {"question": "Does folic acid lower homocysteine?", "filters": filters}
         answer = client.post("/v1/answers", json=body).json()
         assert answer["references"], filters
         found = _search(client, query=body["question"], top_k=8, filters=filters)
-        ids = {p["id"] for p in found["guideline"] + found["research"]}
-        assert {r["passage_id"] for r in answer["references"]} <= ids, filters
+        documents = {p["document_id"] for p in found["guideline"] + found["research"]}
+        assert {r["document_id"] for r in answer["references"]} <= documents, filters
 
 
 def test_search_filters_tier_design_publisher_and_year(client: TestClient) -> None:

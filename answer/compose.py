@@ -95,6 +95,7 @@ from answer.typefit import (
 from corpus.repair import damaged
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
+from retriever.policy import PASSAGES_PER_KIND
 from retriever.question import QuestionAnalysis, QuestionType, analyze, asks_purpose
 from retriever.types import Conversation, Evidence, ScoredPassage
 
@@ -153,7 +154,7 @@ class ComposeConfig:
             beats the best new qualified quote by more than this.
     """
 
-    passages_per_kind: int = 4
+    passages_per_kind: int = PASSAGES_PER_KIND
     # 5 and 5, not 3 and 3: on the LiveQA dev questions over MedQuAD (the tuning split) they
     # lift ROUGE-1 recall against the expert answers from 0.188 to 0.225, and the gain over
     # the top retrieved passage cut to the same length from +12 % to +16 %.

@@ -2,7 +2,8 @@
 
 :func:`build_engine` loads the index and the model named in the settings, wires the hybrid
 retriever, the sentence bank and the generator (extractive, or an LLM endpoint with the
-extractive answer as fallback), and returns an :class:`Engine`. The engine's constructor only
+extractive answer as fallback), and returns an :class:`IndexEngine`, the implementation of the
+:class:`answer.types.Engine` Protocol the API serves from. The engine's constructor only
 stores what it is given, so tests can assemble one from their own parts.
 
 Example:
@@ -22,9 +23,8 @@ import time
 import traceback
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -35,9 +35,17 @@ from answer.render import cited_passage_ids, plain_text
 from answer.schema import Answer, Audience
 from answer.sentences import SENTENCES_FILE, SentenceBank
 from answer.settings import Settings
+from answer.types import PassageLookup, StreamEvent
 from corpus.types import EvidenceKind, Passage
 from index.types import Embedder, Vectors
+from retriever.fusion import FusionMode
+from retriever.hybrid import HybridRetriever, RetrievalConfig
+from retriever.policy import PolicyConfig
 from retriever.types import Conversation, EmptyQueryError, Evidence, Filters, Turn
+
+if TYPE_CHECKING:
+    from index.load import PassageIndex
+    from index.manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -45,38 +53,24 @@ logger = logging.getLogger(__name__)
 RELATED_PAGES = 3
 
 
-@dataclass(frozen=True)
-class StreamEvent:
-    """One Server-Sent Event: ``event: <name>`` with a JSON ``data`` payload.
-
-    Order: retrieval, then (section, sentence*)*, references, done. See docs/api.md.
-    """
-
-    name: str
-    data: dict[str, Any]
-
-
 class EvidenceSource(Protocol):
-    """What the engine needs from a retriever (``retriever.hybrid.HybridRetriever`` is one)."""
+    """What the engine needs from a retriever (``retriever.hybrid.HybridRetriever`` is one):
+    the evidence for a question, each list of the configured size or of ``top_k``."""
 
     def evidence(
         self,
         question: str,
         conversation: Conversation | None = None,
         filters: Filters | None = None,
+        *,
+        top_k: int | None = None,
     ) -> Evidence: ...
 
 
-class PassageLookup(Protocol):
-    """Finds passages by id (``index.load.PassageIndex`` is one)."""
+class LoadedIndex(PassageLookup, Protocol):
+    """Passages by id and the index's manifest (``index.load.PassageIndex`` is one)."""
 
-    def get(self, passage_id: str) -> Passage | None: ...
-
-
-class Searcher(Protocol):
-    """A standalone search with filters and a result size (for :meth:`Engine.search`)."""
-
-    def __call__(self, query: str, top_k: int, filters: Filters | None) -> Evidence: ...
+    manifest: Manifest
 
 
 class CachingEmbedder:
@@ -146,8 +140,8 @@ def _error_status(error: Exception) -> int:
     return 422 if isinstance(error, (EmptyQueryError, ValueError)) else 500
 
 
-class Engine:
-    """Retrieval plus answer composition over one loaded index.
+class IndexEngine:
+    """The :class:`~answer.types.Engine`: retrieval plus answer composition over one index.
 
     Args:
         retriever: produces the evidence for a question in a conversation.
@@ -155,13 +149,11 @@ class Engine:
         llm: an LLM generator, or ``None`` for extractive answers only.
         passages: the index's passages, for follow-up suggestions from the same page or
             topic as the best guideline passage (optional).
-        searcher: a standalone search for :meth:`search` (defaults to ``retriever.evidence``
-            with the lists cut to ``top_k``).
         default_audience: used when a call does not say.
         index: the loaded index, for :meth:`passage` and :attr:`manifest` (optional).
 
     Example:
-        >>> engine = Engine(retriever, ExtractiveComposer(embedder))
+        >>> engine = IndexEngine(retriever, ExtractiveComposer(embedder))
         >>> [event.name for event in engine.stream("What is pernicious anemia?")][:2]
         ['retrieval', 'section']
     """
@@ -173,15 +165,13 @@ class Engine:
         *,
         llm: LLMGenerator | None = None,
         passages: Sequence[Passage] = (),
-        searcher: Searcher | None = None,
         default_audience: Audience = Audience.CLINICIAN,
-        index: PassageLookup | None = None,
+        index: LoadedIndex | None = None,
     ) -> None:
         self._retriever = retriever
         self._index = index
         self._composer = composer
         self._llm = llm
-        self._searcher = searcher
         self._default_audience = default_audience
         self._by_focus: dict[str, list[Passage]] = defaultdict(list)
         for passage in passages:
@@ -193,14 +183,9 @@ class Engine:
         return self._composer
 
     @property
-    def index(self) -> PassageLookup | None:
-        """The loaded index, when the engine was given one."""
-        return self._index
-
-    @property
-    def manifest(self) -> Any:
+    def manifest(self) -> Manifest | None:
         """The index manifest, when the engine was given an index."""
-        return getattr(self._index, "manifest", None)
+        return self._index.manifest if self._index is not None else None
 
     def passage(self, passage_id: str) -> Passage | None:
         """A passage of the index by id (``None`` if unknown or no index was given)."""
@@ -212,27 +197,14 @@ class Engine:
         return self._llm.name if self._llm is not None else "extractive"
 
     def search(self, query: str, *, top_k: int = 10, filters: Filters | None = None) -> Evidence:
-        """The evidence for a standalone query, each list cut to ``top_k``.
+        """The evidence for a standalone query, each list ``top_k`` long: the retrieval an
+        answer makes (the same candidates, filters and policy), sized for a result page.
 
         Raises:
             EmptyQueryError: the query is empty.
             ValueError: ``top_k`` is below 1.
         """
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
-        if self._searcher is not None:
-            return self._searcher(query, top_k, filters)
-        evidence = self._retriever.evidence(query, None, filters)
-        return Evidence(
-            question=evidence.question,
-            standalone_query=evidence.standalone_query,
-            fused=evidence.fused[:top_k],
-            guideline=evidence.guideline[:top_k],
-            research=evidence.research[:top_k],
-            topic_shift=evidence.topic_shift,
-            used_context=evidence.used_context,
-            timings_ms=evidence.timings_ms,
-        )
+        return self._retriever.evidence(query, None, filters, top_k=top_k)
 
     def retrieve(
         self,
@@ -391,7 +363,66 @@ def _abstracts(passages: Sequence[Passage]) -> dict[str, list[Passage]]:
     return dict(abstracts)
 
 
-def build_engine(settings: Settings) -> Engine:
+def retrieval_config(settings: Settings) -> RetrievalConfig:
+    """The hybrid retriever's configuration for ``settings``: the one mapping from the settings
+    to :class:`~retriever.hybrid.RetrievalConfig` (what the settings do not name keeps the
+    config's default), shared by the engine and the eval harness."""
+    retrieval, answer = settings.retrieval, settings.answer
+    return RetrievalConfig(
+        fusion=FusionMode.parse(retrieval.fusion),
+        lexical_depth=retrieval.lexical_depth,
+        dense_depth=retrieval.dense_depth,
+        policy=PolicyConfig(
+            fused_k=retrieval.top_k,
+            guideline_k=answer.passages_per_kind,
+            research_k=answer.passages_per_kind,
+        ),
+    )
+
+
+def compose_config(settings: Settings) -> ComposeConfig:
+    """The extractive composer's configuration for ``settings``."""
+    answer = settings.answer
+    return ComposeConfig(
+        passages_per_kind=answer.passages_per_kind,
+        guideline_sentences=answer.guideline_sentences,
+        research_sentences=answer.research_sentences,
+        abstain_below=answer.abstain_threshold,
+        weak_below=answer.weak_threshold,
+        sentence_floor=answer.abstain_threshold,
+        focused=answer.composer == "focused",
+    )
+
+
+def build_retriever(
+    settings: Settings,
+    index: PassageIndex,
+    embedder: Embedder,
+    config: RetrievalConfig | None = None,
+) -> HybridRetriever:
+    """The engine's retriever over a loaded index: :func:`retrieval_config` (or ``config``,
+    for an evaluation's variant) and the rewriter ``settings.answer.rewriter`` names.
+
+    :func:`build_engine` builds its retriever here, and so do the retrieval and follow-up
+    evaluations, so what is evaluated is what is served.
+    """
+    from answer.llm_rewrite import LLMRewriter
+    from retriever.hybrid import index_vocabulary
+    from retriever.rewrite import RuleRewriter
+
+    rewriter = None
+    if settings.answer.rewriter == "llm":
+        if settings.llm.base_url:
+            vocabulary = index_vocabulary(index)
+            rewriter = LLMRewriter(
+                _chat_client(settings), RuleRewriter(vocabulary), vocabulary=vocabulary
+            )
+        else:
+            logger.warning("answer.rewriter is 'llm' but llm.base_url is not set: rules")
+    return HybridRetriever(index, embedder, config or retrieval_config(settings), rewriter=rewriter)
+
+
+def build_engine(settings: Settings) -> IndexEngine:
     """Load the index and model named in ``settings`` and assemble the engine.
 
     Loading order: the index, the model (``settings.embedder``; by default the encoder the
@@ -404,14 +435,9 @@ def build_engine(settings: Settings) -> Engine:
     Raises:
         index.errors.IndexLoadError: the index is missing, damaged or built with another model.
     """
-    from answer.llm_rewrite import LLMRewriter
     from index.encoders import backend_of, load_embedder
     from index.load import PassageIndex
-    from retriever.fusion import FusionMode
-    from retriever.hybrid import HybridRetriever, RetrievalConfig, index_vocabulary
     from retriever.lexical import LexicalRetriever
-    from retriever.policy import PolicyConfig
-    from retriever.rewrite import RuleRewriter
 
     started = time.perf_counter()
     # The index first: a missing or damaged index fails before the model is loaded.
@@ -450,40 +476,12 @@ def build_engine(settings: Settings) -> Engine:
     if cache_path is not None and bank.dirty:
         bank.save(cache_path)
 
-    retrieval = settings.retrieval
-    retrieval_config = RetrievalConfig(
-        fusion=FusionMode.parse(retrieval.fusion),
-        lexical_depth=retrieval.lexical_depth,
-        dense_depth=retrieval.dense_depth,
-        policy=PolicyConfig(
-            fused_k=retrieval.top_k,
-            guideline_k=answer_settings.passages_per_kind,
-            research_k=answer_settings.passages_per_kind,
-        ),
-    )
-    rewriter = None
-    if answer_settings.rewriter == "llm":
-        if settings.llm.base_url:
-            vocabulary = index_vocabulary(index)
-            rewriter = LLMRewriter(
-                _chat_client(settings), RuleRewriter(vocabulary), vocabulary=vocabulary
-            )
-        else:
-            logger.warning("answer.rewriter is 'llm' but llm.base_url is not set: rules")
-    retriever = HybridRetriever(index, embedder, retrieval_config, rewriter=rewriter)
+    retriever = build_retriever(settings, index, embedder)
     lexical = LexicalRetriever(index.lexical, index.passages)
     composer = ExtractiveComposer(
         embedder,
         bank,
-        ComposeConfig(
-            passages_per_kind=answer_settings.passages_per_kind,
-            guideline_sentences=answer_settings.guideline_sentences,
-            research_sentences=answer_settings.research_sentences,
-            abstain_below=answer_settings.abstain_threshold,
-            weak_below=answer_settings.weak_threshold,
-            sentence_floor=answer_settings.abstain_threshold,
-            focused=answer_settings.composer == "focused",
-        ),
+        compose_config(settings),
         grounded=SearchGrounding(lexical.retrieve),
         abstracts=_abstracts(index.passages),
     )
@@ -494,31 +492,11 @@ def build_engine(settings: Settings) -> Engine:
         else:
             logger.warning("answer.generator is 'llm' but llm.base_url is not set: extractive")
 
-    def search(query: str, top_k: int, filters: Filters | None) -> Evidence:
-        from retriever.policy import apply_policy, passes
-
-        begun = time.perf_counter()
-        candidates = [s for s in retriever.candidates(query) if passes(s.passage, filters)]
-        grouped = apply_policy(
-            candidates,
-            filters=filters,
-            config=PolicyConfig(fused_k=top_k, guideline_k=top_k, research_k=top_k),
-        )
-        return Evidence(
-            question=query,
-            standalone_query=query,
-            fused=grouped.fused,
-            guideline=grouped.guideline,
-            research=grouped.research,
-            timings_ms={"search_ms": (time.perf_counter() - begun) * 1000.0},
-        )
-
-    engine = Engine(
+    engine = IndexEngine(
         retriever,
         composer,
         llm=llm,
         passages=index.passages,
-        searcher=search,
         default_audience=Audience(answer_settings.audience),
         index=index,
     )

@@ -19,12 +19,15 @@ import limits
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD
+from answer.compose import ComposeConfig
 from answer.llm import DEFAULT_MAX_RETRIES
+from index.embedder import DEFAULT_BATCH_SIZE
 from index.encoders import DEFAULT_EXPORT_DIR
 from retriever.hybrid import RetrievalConfig
 
-_RETRIEVAL = RetrievalConfig()  # the retriever's defaults live there, once
+# The library's defaults live in its configs, once; a setting's default is read from there.
+_RETRIEVAL = RetrievalConfig()
+_COMPOSE = ComposeConfig()
 
 
 class _Section(BaseModel):
@@ -51,11 +54,16 @@ class EmbedderSettings(_Section):
         description="Encoder threads; None keeps the library's default. The API uses 1: on "
         "2 cores, 2 threads under load from another process gave 450 ms p90 spikes.",
     )
-    batch_size: int = Field(64, ge=1, le=1024, description="Encoding batch size.")
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=1024, description="Encoding batch size.")
 
 
 class RetrievalSettings(_Section):
-    top_k: int = Field(8, ge=1, le=100, description="Passages handed to the answer composer.")
+    top_k: int = Field(
+        _RETRIEVAL.policy.fused_k,
+        ge=1,
+        le=100,
+        description="Passages handed to the answer composer.",
+    )
     lexical_depth: int = Field(
         _RETRIEVAL.lexical_depth, ge=1, le=1000, description="Candidates from BM25."
     )
@@ -100,32 +108,38 @@ class AnswerSettings(_Section):
     )
     audience: Literal["clinician", "patient"] = Field("clinician", description="Default wording.")
     composer: Literal["focused", "baseline"] = Field(
-        "focused",
+        "focused" if _COMPOSE.focused else "baseline",
         description="'focused': the lead must cover the question's focus and fit its type, or "
         "name the gap. 'baseline': the earlier composer that leads with the most relevant "
         "sentence, kept for side-by-side evaluation.",
     )
     passages_per_kind: int = Field(
-        4, ge=1, le=20, description="Top guideline and top research passages an answer quotes from."
+        _COMPOSE.passages_per_kind,
+        ge=1,
+        le=20,
+        description="Top guideline and top research passages an answer quotes from.",
     )
     guideline_sentences: int = Field(
-        5,
+        _COMPOSE.guideline_sentences,
         ge=1,
         le=10,
         description="Quotes at most under 'From the Guidelines' (answer/compose.py says why 5).",
     )
     research_sentences: int = Field(
-        3, ge=0, le=10, description="Sentences at most under 'From the Research'."
+        _COMPOSE.research_sentences,
+        ge=0,
+        le=10,
+        description="Sentences at most under 'From the Research'.",
     )
     abstain_threshold: float = Field(
-        ABSTAIN_THRESHOLD,
+        _COMPOSE.abstain_below,
         ge=0,
         le=1,
         description="Abstain when no candidate sentence scores this high (answer/abstain.py says "
         "how it was calibrated).",
     )
     weak_threshold: float = Field(
-        WEAK_THRESHOLD,
+        _COMPOSE.weak_below,
         ge=0,
         le=1,
         description="Below this best sentence score the answer carries a weak-evidence notice.",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from answer.schema import Answer, Audience
 from answer.settings import Settings
-from api.deps import PassageLookup
+from answer.types import PassageLookup
 from api.errors import InvalidHistoryError, QuestionTooLongError
 
 logger = logging.getLogger(__name__)

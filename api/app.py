@@ -32,8 +32,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from answer.engine import Engine
 from answer.settings import Settings
+from answer.types import Engine
 from api.deps import ApiKeyDep, EngineState, load_resources
 from api.errors import StoreUnavailableError, install_error_handlers
 from api.limits import BodyLimitMiddleware, RateLimiter, enforce_rate_limit

@@ -15,25 +15,20 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-from answer.engine import Engine, build_engine
+from answer.engine import build_engine
 from answer.settings import Settings
+from answer.types import Engine, PassageLookup
 from api.errors import EngineNotReadyError, NotAuthenticatedError
 from api.store import ConversationStore
 from corpus.types import Passage
 
 logger = logging.getLogger(__name__)
-
-
-class PassageLookup(Protocol):
-    """Finds a passage of the loaded index by id (``index.store.PassageIndex`` is one)."""
-
-    def get(self, passage_id: str) -> Passage | None: ...
 
 
 class _EnginePassages:
@@ -71,13 +66,11 @@ def load_resources(settings: Settings, engine: Engine | None = None) -> Resource
         engine = build_engine(settings)
     # Requests share the engine across threads: its caches lock their own updates, and the
     # encoders, FAISS and BM25 are safe to call concurrently (tests/test_api_concurrency.py).
-    manifest: Any = engine.manifest
-    if manifest is not None and hasattr(manifest, "to_dict"):
-        manifest = manifest.to_dict()
+    manifest = engine.manifest
     return Resources(
         engine=engine,
         passages=_EnginePassages(engine.passage),
-        manifest=dict(manifest) if manifest is not None else None,
+        manifest=manifest.to_dict() if manifest is not None else None,
     )
 
 

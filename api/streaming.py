@@ -27,9 +27,9 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from answer.engine import StreamEvent
 from answer.render import to_markdown
 from answer.schema import Answer, AnswerSection, SectionKind, Sentence
+from answer.types import StreamEvent
 from api.errors import EngineReportedError, detail_for, log_unexpected, status_for
 
 logger = logging.getLogger(__name__)

@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 
 from answer.abstain import ABSTAIN_THRESHOLD, WEAK_THRESHOLD  # noqa: E402
 from answer.compose import SEMANTIC_WEIGHT, relevance  # noqa: E402
-from answer.engine import Engine, build_engine  # noqa: E402
+from answer.engine import IndexEngine, build_engine  # noqa: E402
 from answer.sentences import SentenceBank  # noqa: E402
 from answer.settings import Settings  # noqa: E402
 from answer.terms import content_terms, overlap  # noqa: E402
@@ -158,7 +158,7 @@ def f_beta(precision: float, recall: float, beta: float) -> float:
     return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
 
 
-def pool_engine(pool: Sequence[Passage], embedder: Embedder, threads: int) -> Engine:
+def pool_engine(pool: Sequence[Passage], embedder: Embedder, threads: int) -> IndexEngine:
     """The real engine over an index of the pool (built once under var/cache), so the feature
     is computed exactly as at run time: hybrid retrieval, evidence policy, sentence scoring."""
     path = CACHE / (

@@ -3,7 +3,9 @@
 Import it as ``from eval import ...`` (``import eval`` would shadow the builtin). The core,
 dependency-light pieces are re-exported here; the rest lives in the submodules
 (:mod:`eval.runs`, :mod:`eval.followup`, :mod:`eval.audit`, :mod:`eval.parsing`,
-:mod:`eval.support`, :mod:`eval.report`, and the answer-quality benchmark in :mod:`eval.quality`,
+:mod:`eval.support`, :mod:`eval.tuning`, the reports in :mod:`eval.report`,
+:mod:`eval.plots`, :mod:`eval.retrieval_report`, :mod:`eval.followup_report`,
+:mod:`eval.audit_report`, and the answer-quality benchmark in :mod:`eval.quality`,
 :mod:`eval.quality_data`, :mod:`eval.quality_metrics`, :mod:`eval.quality_report`). See
 docs/eval.md.
 

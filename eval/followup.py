@@ -34,26 +34,25 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
 from corpus.types import Document, EvidenceTier, Passage
 from eval.metrics import evaluate
-from eval.runs import SystemKind, SystemSpec, hybrid_config, maxp
+from eval.runs import HybridFactory, SystemKind, SystemSpec, maxp
 from eval.types import MetricTable, Qrels, Run
 from retriever.types import Conversation, EmptyQueryError, Evidence, Filters, Turn
-
-if TYPE_CHECKING:
-    from index.store import PassageIndex
-    from index.types import Embedder
 
 logger = logging.getLogger(__name__)
 
 DATASET = "mtrag"
 LICENCE = "Apache-2.0"
 MEASURES: tuple[str, ...] = ("R@5", "R@10")
-PASSAGE_DEPTH = 50  # passages retrieved per query before MaxP; the pool has ~2 per document
+PASSAGE_DEPTH = 50
+"""Passages a run reads per task before MaxP (the evidence list is widened to this: an
+answer's is ``retrieval.top_k`` long, too short for R@10). It does not change how deep the
+legs search, which is the served configuration's."""
 DOC_DEPTH = 10  # documents kept: the deepest cut-off reported
 
 
@@ -199,22 +198,21 @@ class ConversationalRetriever(Protocol):
     ) -> Evidence: ...
 
 
-def followup_retriever(
-    spec: SystemSpec, index: PassageIndex, embedder: Embedder
-) -> ConversationalRetriever:
-    """A hybrid retriever that searches like ``spec`` and returns :data:`PASSAGE_DEPTH` passages.
+def followup_retriever(spec: SystemSpec, hybrid: HybridFactory) -> ConversationalRetriever:
+    """The hybrid retriever (built by ``hybrid``) searching like ``spec``, its evidence list
+    widened to :data:`PASSAGE_DEPTH` passages.
 
     Every system goes through the hybrid retriever's follow-up path, so the two conditions
-    differ only in the conversation passed: ``bm25`` is the hybrid with the dense leg's fusion
-    weight at 0, ``dense`` the hybrid with the lexical leg's weight at 0. The evidence policy's
-    fused list is widened to :data:`PASSAGE_DEPTH`; MTRAG passages share one tier and have no
-    year, so the policy keeps relevance order.
+    differ only in the conversation passed: ``bm25`` is the hybrid under weighted fusion with
+    the dense leg's weight at 0, ``dense`` the one with the lexical leg's weight at 0 (adaptive
+    fusion sets its own weights, so a single leg needs weighted fusion). MTRAG passages share
+    one tier and have no year, so the evidence policy keeps relevance order.
     """
-    from retriever.hybrid import HybridRetriever
-
-    leg = {SystemKind.BM25: {"dense_weight": 0.0}, SystemKind.DENSE: {"lexical_weight": 0.0}}
-    options = {**leg.get(spec.kind, {}), "policy.fused_k": PASSAGE_DEPTH, **spec.options}
-    return HybridRetriever(index, embedder, hybrid_config(options, PASSAGE_DEPTH))
+    leg = {
+        SystemKind.BM25: {"fusion": "weighted", "dense_weight": 0.0},
+        SystemKind.DENSE: {"fusion": "weighted", "lexical_weight": 0.0},
+    }
+    return hybrid({**leg.get(spec.kind, {}), "policy.fused_k": PASSAGE_DEPTH, **spec.options})
 
 
 @dataclass(frozen=True)

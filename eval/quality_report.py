@@ -16,16 +16,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.plots import PALETTE, pyplot, save_figure
 from eval.quality import GAIN_TARGET, QualityRun, SystemKind
 from eval.report import (
-    PALETTE,
     SIGNIFICANCE_NOTE,
-    _provenance,
-    _pyplot,
-    _save,
     comparison_table,
     markdown_table,
     now,
+    provenance,
     write_json,
 )
 
@@ -49,7 +47,7 @@ def plot_quality(run: QualityRun, path: Path, *, title: str) -> None:
 
     A measure that no item has (e.g. ROUGE without reference answers) is left out.
     """
-    plt = _pyplot()
+    plt = pyplot()
     systems = list(run.systems)
     panels = []
     for measures in (QUALITY_MEASURES, DEFECT_MEASURES):
@@ -85,7 +83,7 @@ def plot_quality(run: QualityRun, path: Path, *, title: str) -> None:
     axes[0][0].legend(loc="upper left", frameon=False, fontsize=8, ncol=min(4, len(systems)))
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _fmt(value: Any) -> Any:
@@ -269,7 +267,7 @@ def write_quality_report(
     lines += ["## Per item", "", _per_item(run), ""]
     if run.notes:
         lines += ["## Notes", "", *[f"- {note}" for note in run.notes], ""]
-    lines += _provenance(settings, manifest)
+    lines += provenance(settings, manifest)
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     return ["report.md", "report.json", "quality.png"]
 

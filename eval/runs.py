@@ -5,7 +5,9 @@ system's passage ranking becomes a document run by **MaxP** (Dai and Callan, SIG
 document's score is the best score of any of its retrieved passages. Each system retrieves
 ``passage_depth`` passages per query and the run keeps the best ``doc_depth`` documents.
 Document ids in the run are the data set's own ids: the prefix the corpus loader puts in front
-(``scifact:4983``) is removed so the qrels match (:func:`beir_id`).
+(``scifact:4983``) is removed so the qrels match (:func:`beir_id`). A hybrid system is the
+engine's retriever as the settings configure it (:func:`served_hybrid`), so an evaluation
+measures what is served; a variant changes only the fields it names.
 
 The index of a data set is built once per (corpus, chunking, model, BM25 settings) and reused:
 ``<indexes>/<dataset>-<fingerprint>`` (:func:`index_key`). Encoding goes through
@@ -41,9 +43,11 @@ from eval.types import Qrels, Run, SystemResult
 from retriever.types import Retriever, ScoredPassage
 
 if TYPE_CHECKING:
+    from answer.settings import Settings
     from corpus.chunking import ChunkingConfig
     from index.store import PassageIndex
     from index.types import Embedder
+    from retriever.hybrid import HybridRetriever, RetrievalConfig
 
 logger = logging.getLogger(__name__)
 
@@ -302,14 +306,43 @@ class Granularity(str, enum.Enum):
         return parse_choice(cls, value, "granularity")
 
 
+HybridFactory = Callable[[Mapping[str, Any]], "HybridRetriever"]
+"""Builds a hybrid system from a variant's options (``{}`` for the plain ``hybrid``)."""
+
+
+def served_hybrid(settings: Settings, index: PassageIndex, embedder: Embedder) -> HybridFactory:
+    """Hybrid systems as the engine builds its retriever for ``settings``
+    (``answer.engine.build_retriever``: the settings' retrieval config and rewriter), a
+    variant's options applied on top, so what is evaluated is what is served."""
+    from answer.engine import build_retriever, retrieval_config
+
+    served = retrieval_config(settings)
+
+    def build(options: Mapping[str, Any]) -> HybridRetriever:
+        return build_retriever(settings, index, embedder, hybrid_config(options, served))
+
+    return build
+
+
+def default_hybrid(index: PassageIndex, embedder: Embedder) -> HybridFactory:
+    """Hybrid systems from the library defaults (``RetrievalConfig()``, the rule rewriter),
+    which are the default settings' (tests/test_answer_settings.py)."""
+    from retriever.hybrid import HybridRetriever, RetrievalConfig
+
+    def build(options: Mapping[str, Any]) -> HybridRetriever:
+        return HybridRetriever(index, embedder, hybrid_config(options, RetrievalConfig()))
+
+    return build
+
+
 @dataclass(frozen=True)
 class BuildContext:
-    """What a system is built from: the loaded index, its model, the run depth and, for
+    """What a system is built from: the loaded index, its model, the hybrid's builder and, for
     document-granularity systems, the documents themselves."""
 
     index: PassageIndex
     embedder: Embedder
-    depth: int
+    hybrid: HybridFactory
     documents: Sequence[Document] = ()
 
 
@@ -393,15 +426,14 @@ def _dense(ctx: BuildContext, options: Mapping[str, Any]) -> Retriever:
     return _Variant(DenseRetriever(ctx.embedder, store, units), {"granularity": granularity.value})
 
 
-def hybrid_config(options: Mapping[str, Any], depth: int) -> Any:
-    """The hybrid retriever's config for an evaluation: its defaults, each leg searched
-    ``depth`` deep (so the fused list can fill the run) unless ``options`` say otherwise, and
-    the options applied. Nested fields are written ``policy.fused_k=20``."""
+def hybrid_config(options: Mapping[str, Any], served: RetrievalConfig) -> RetrievalConfig:
+    """``served`` with a variant's options applied (nested fields written ``policy.fused_k=20``).
+
+    Raises:
+        ValueError: an option is not a field of ``retriever.hybrid.RetrievalConfig``.
+    """
     from dataclasses import replace
 
-    from retriever.hybrid import RetrievalConfig
-
-    config = RetrievalConfig(lexical_depth=depth, dense_depth=depth)
     flat = {k: v for k, v in options.items() if "." not in k}
     nested: dict[str, dict[str, Any]] = {}
     for key, value in options.items():
@@ -409,7 +441,7 @@ def hybrid_config(options: Mapping[str, Any], depth: int) -> Any:
             head, _, tail = key.partition(".")
             nested.setdefault(head, {})[tail] = value
     try:
-        config = replace(config, **flat)
+        config = replace(served, **flat)
         for head, values in nested.items():
             config = replace(config, **{head: replace(getattr(config, head), **values)})
     except (TypeError, AttributeError) as error:
@@ -418,9 +450,7 @@ def hybrid_config(options: Mapping[str, Any], depth: int) -> Any:
 
 
 def _hybrid(ctx: BuildContext, options: Mapping[str, Any]) -> Retriever:
-    from retriever.hybrid import HybridRetriever
-
-    return HybridRetriever(ctx.index, ctx.embedder, hybrid_config(options, ctx.depth))
+    return ctx.hybrid(options)
 
 
 def _no_options(kind: SystemKind, options: Mapping[str, Any]) -> None:
@@ -442,10 +472,13 @@ def build_retriever(
     index: PassageIndex,
     embedder: Embedder,
     *,
-    depth: int = DEFAULT_PASSAGE_DEPTH,
+    hybrid: HybridFactory | None = None,
     documents: Sequence[Document] = (),
 ) -> Retriever:
     """The retriever a spec names, over a loaded index.
+
+    ``hybrid`` builds the hybrid systems (:func:`served_hybrid` for the engine's settings);
+    by default :func:`default_hybrid`.
 
     Options by kind:
 
@@ -455,9 +488,10 @@ def build_retriever(
     * ``dense``: only ``granularity=document`` (whole documents encoded, truncated at the
       model's window; needs ``documents``); the model is fixed by the index.
     * ``hybrid``: fields of ``retriever.hybrid.RetrievalConfig`` (nested ones as
-      ``policy.fused_k``); each leg searches ``depth`` deep unless set.
+      ``policy.fused_k``), applied to the served configuration; each leg searches as deep as
+      the served retriever's unless set.
     """
-    ctx = BuildContext(index, embedder, depth, tuple(documents))
+    ctx = BuildContext(index, embedder, hybrid or default_hybrid(index, embedder), tuple(documents))
     return _FACTORIES[spec.kind](ctx, spec.options)
 
 

@@ -307,19 +307,28 @@ class HybridRetriever:
         question: str,
         conversation: Conversation | None = None,
         filters: Filters | None = None,
+        *,
+        top_k: int | None = None,
     ) -> Evidence:
         """Evidence for a question, using the conversation so far unless the topic changed.
 
+        Each list holds the configured policy's number of passages, or ``top_k`` when given
+        (a search's result size: the same passages, in the same order, as far as they go).
         ``timings_ms`` holds ``query_ms`` (encoding and query building), ``lexical_ms`` (BM25),
         ``dense_ms``, ``fusion_ms`` (fusion and the policy) and ``total_ms`` (wall time).
 
         Raises:
             EmptyQueryError: The question is empty or only whitespace.
+            ValueError: ``top_k`` is below 1.
         """
+        policy = self._config.policy
+        if top_k is not None:
+            check_top_k(top_k)
+            policy = replace(policy, fused_k=top_k, guideline_k=top_k, research_k=top_k)
         start = time.perf_counter()
         plan, fused, timings, signals = self._search(question, conversation, filters)
         mark = time.perf_counter()
-        grouped = apply_policy(fused, filters=filters, config=self._config.policy)
+        grouped = apply_policy(fused, filters=filters, config=policy)
         now = time.perf_counter()
         timings["fusion_ms"] += (now - mark) * 1000
         timings["total_ms"] = (now - start) * 1000

@@ -50,6 +50,9 @@ from dataclasses import dataclass
 from corpus.types import EvidenceTier, Passage
 from retriever.types import Filters, ScoredPassage
 
+PASSAGES_PER_KIND = 4
+"""Guideline and research passages an answer sees (and quotes from: ``ComposeConfig``)."""
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
@@ -65,8 +68,8 @@ class PolicyConfig:
     """
 
     fused_k: int = 8
-    guideline_k: int = 4
-    research_k: int = 4
+    guideline_k: int = PASSAGES_PER_KIND
+    research_k: int = PASSAGES_PER_KIND
     band_tolerance: float = 0.1
 
     def __post_init__(self) -> None:

@@ -4,6 +4,11 @@ The passages are chunks (by the real chunker) of 13 real records in tests/data/a
 (see answer_corpus.SOURCE.md). ``evidence_for`` ranks them by cosine with the real model, a
 stand-in for the hybrid retriever, so the composer can be tested on its own: the retriever's
 ranking is not what these tests are about.
+
+The session fixtures ``answer_index``, ``answer_settings`` and ``answer_engine`` (registered in
+tests/conftest.py, so there is one of each per session) are the real thing on the same records:
+the index built by the index package, and the engine ``build_engine`` makes of it, as
+``followup serve`` does. The engine tests and the API's route tests share them.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from answer.engine import IndexEngine, build_engine, sentence_cache_path
 from answer.sentences import SentenceBank
+from answer.settings import Settings
 from corpus.chunking import ChunkingConfig, chunk_documents
 from corpus.types import Document, EvidenceKind, EvidenceTier, Passage, Section
+from index.build import build_index
 from index.embedder import SentenceTransformerEmbedder
+from index.load import PassageIndex
 from retriever.types import Evidence, ScoredPassage
 
 DATA = Path(__file__).parent / "data" / "answer_corpus.jsonl"
@@ -135,3 +145,29 @@ def evidence_for(
 def passage_by_text(fragment: str) -> Passage:
     """The first fixture passage whose text contains ``fragment``."""
     return next(p for p in load_passages() if fragment in p.text)
+
+
+@pytest.fixture(scope="session")
+def answer_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real index of the 13 records (about 50 passages): FAISS, BM25 and the manifest."""
+    out = tmp_path_factory.mktemp("answer-index") / "index"
+    build_index(load_documents(), out, load_embedder())
+    return out
+
+
+@pytest.fixture(scope="session")
+def answer_settings(answer_index: Path) -> Settings:
+    """The default settings on :func:`answer_index`, with a sentence cache seeded from the test
+    process's bank (each fixture sentence is encoded once per run, whoever needs it first)."""
+    cache = answer_index.parent / "cache"
+    index = PassageIndex.load(answer_index)
+    bank = load_bank()
+    bank.warm(index.passages)
+    bank.save(sentence_cache_path(cache, index.manifest, load_embedder().model_name))
+    return Settings(index={"path": answer_index}, answer={"sentence_cache_dir": cache})
+
+
+@pytest.fixture(scope="session")
+def answer_engine(answer_settings: Settings) -> IndexEngine:
+    """The real engine on :func:`answer_index`, built as ``followup serve`` builds it."""
+    return build_engine(answer_settings)

@@ -1,16 +1,19 @@
-"""Fixtures for the API tests: a small engine over real passages, and real uvicorn servers.
+"""Fixtures for the API tests: the real engine behind the app, a fault where a test needs one,
+and real uvicorn servers.
 
-``KeywordEngine`` answers from the 13 real records of tests/data/answer_corpus.jsonl (one
-passage per record), ranked by shared words and quoted sentence by sentence. It is a stand-in
-for the real engine in tests of the HTTP plumbing (status codes, streaming, storage, auth);
-the integration tests (tests/test_api_integration.py) run the real engine on a real index.
+The route tests serve the session's real engine (``answer_engine`` of tests/fixtures_answer.py:
+the 13 real records of tests/data/answer_corpus.jsonl, indexed) through :func:`engine_app`.
+:class:`FaultyEngine` wraps it for the faults a request cannot cause (an exception inside the
+engine, an error event). The integration tests (tests/test_api_integration.py) run the engine
+loaded in the app's lifespan behind real servers.
 
-Import what you use explicitly, e.g. ``from tests.fixtures_api import KeywordEngine``.
+Import what you use explicitly, e.g. ``from tests.fixtures_api import engine_app``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import re
@@ -27,201 +30,65 @@ from typing import Any
 import httpx
 import uvicorn
 
-from answer.engine import Engine, StreamEvent
-from answer.schema import Answer, AnswerSection, Audience, Reference, SectionKind, Sentence
+from answer.schema import Answer, Audience
 from answer.settings import Settings
+from answer.types import Engine, StreamEvent
 from api.app import create_app
-from corpus.chunking import split_sentences
-from corpus.types import Document, EvidenceKind, EvidenceTier, Passage, passage_id
-from retriever.types import (
-    Conversation,
-    EmptyQueryError,
-    Evidence,
-    Filters,
-    ScoredPassage,
-)
+from corpus.types import Document, EvidenceKind, Passage
+from index.manifest import Manifest
+from retriever.types import Conversation, Evidence, Filters
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).parent / "data" / "answer_corpus.jsonl"
-
-# A question containing this makes KeywordEngine fail: for the 500 and error-event tests.
-FAIL = "PLEASE-FAIL"
-FAIL_MIDSTREAM = "PLEASE-FAIL-LATER"
-
-_WORD = re.compile(r"[a-z0-9]{3,}")
-_STOP = frozenset(
-    ("the", "and", "are", "with", "what", "for", "how", "does", "that", "this", "from", "have",
-     "has", "was", "were", "can", "you", "your", "who", "which", "when", "about", "there",
-     "their", "them", "they", "its", "into", "not", "but", "all", "any", "more", "less", "also")
-)  # fmt: skip
 
 
-def words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+def engine_app(engine: Engine, tmp_path: Path, **api: Any) -> Any:
+    """The app serving ``engine``, its conversations under ``tmp_path``; ``api`` are
+    ``settings.api`` fields."""
+    settings = Settings(index={"path": tmp_path / "no-index"}, api={"data_dir": tmp_path, **api})
+    return create_app(settings, engine=engine)
 
 
-def load_passages() -> list[Passage]:
-    """One passage per record of answer_corpus.jsonl, with its real provenance."""
-    passages = []
-    for line in DATA.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        title, _, heading = row["title"].partition(" — ")
-        text = row["text"].strip()
-        passages.append(
-            Passage(
-                id=passage_id(row["id"], 0, len(text)),
-                document_id=row["id"],
-                text=text,
-                start=0,
-                end=len(text),
-                section=heading or title,
-                title=title,
-                tier=EvidenceTier(row["tier"]),
-                source=row["publisher"] or row["dataset"],
-                licence=row["licence"],
-                dataset=row["dataset"],
-                year=row["year"],
-                url=row["url"],
-            )
-        )
-    return passages
+class Fault(enum.Enum):
+    """Where :class:`FaultyEngine` fails."""
+
+    RAISE = "raise"  # answer() and stream() raise before anything is produced
+    RAISE_MIDSTREAM = "raise-midstream"  # stream() raises after its first event
+    ERROR_EVENT = "error-event"  # stream() reports a 422 error event, and nothing else
+    LATE_ERROR_EVENT = "late-error-event"  # stream() reports a 500 after its first event
 
 
-def _passes(passage: Passage, filters: Filters | None) -> bool:
-    if filters is None:
-        return True
-    if filters.kinds is not None and passage.kind not in filters.kinds:
-        return False
-    if filters.designs is not None and passage.tier not in filters.designs:
-        return False
-    if filters.sources is not None and passage.source.casefold() not in {
-        s.casefold() for s in filters.sources
-    }:
-        return False
-    if filters.year_from is not None and (passage.year is None or passage.year < filters.year_from):
-        return False
-    return not (
-        filters.year_to is not None and (passage.year is None or passage.year > filters.year_to)
-    )
+class FaultyEngine:
+    """The real engine, failing as ``fault`` says; everything else is the real engine's.
 
-
-class KeywordEngine(Engine):
-    """Answers from real passages, ranked by the number of words shared with the query.
-
-    A follow-up's standalone query is the follow-up plus the previous question, so tests can
-    see that earlier turns were used. Records every call's conversation in ``calls``.
+    The exceptions quote the question, as a library's might: the API must not log them.
     """
 
-    def __init__(self, passages: list[Passage] | None = None) -> None:
-        self.passages = passages if passages is not None else load_passages()
-        self._by_id = {p.id: p for p in self.passages}
-        self.calls: list[tuple[str, Conversation | None]] = []
+    def __init__(self, engine: Engine, fault: Fault) -> None:
+        self._engine = engine
+        self._fault = fault
 
     @property
-    def index(self) -> None:
-        return None
-
-    @property
-    def manifest(self) -> dict[str, Any]:
-        return {"passages": len(self.passages), "model": {"name": "keyword-overlap"}}
+    def manifest(self) -> Manifest | None:
+        return self._engine.manifest
 
     def passage(self, passage_id: str) -> Passage | None:
-        return self._by_id.get(passage_id)
-
-    def _evidence(
-        self, question: str, conversation: Conversation | None, top_k: int, filters: Filters | None
-    ) -> Evidence:
-        if not question.strip():
-            raise EmptyQueryError("query must not be empty")
-        if FAIL in question and FAIL_MIDSTREAM not in question:
-            raise RuntimeError(f"engine exploded on {question!r}")
-        standalone = question
-        if conversation is not None and conversation.last_question:
-            standalone = f"{question} {conversation.last_question}"
-        query = words(standalone)
-        scored = [
-            ScoredPassage(p, float(len(query & words(p.embedding_text))))
-            for p in self.passages
-            if _passes(p, filters)
-        ]
-        scored = [s for s in scored if s.score > 0]
-        scored.sort(key=lambda s: -s.score)  # stable: ties keep file order
-        fused = scored[:top_k]
-        return Evidence(
-            question=question,
-            standalone_query=standalone,
-            fused=fused,
-            guideline=[s for s in fused if s.passage.kind is EvidenceKind.GUIDELINE],
-            research=[s for s in fused if s.passage.kind is EvidenceKind.RESEARCH],
-            used_context=standalone != question,
-            timings_ms={"retrieval": 0.1},
-        )
+        return self._engine.passage(passage_id)
 
     def search(self, query: str, *, top_k: int = 10, filters: Filters | None = None) -> Evidence:
-        return self._evidence(query, None, top_k, filters)
+        return self._engine.search(query, top_k=top_k, filters=filters)
 
     def answer(
         self,
         question: str,
         *,
         conversation: Conversation | None = None,
-        audience: Audience = Audience.CLINICIAN,
+        audience: Audience | None = None,
         filters: Filters | None = None,
     ) -> Answer:
-        self.calls.append((question, conversation))
-        evidence = self._evidence(question, conversation, 4, filters)
-        if not evidence.fused:
-            return Answer(
-                question=question,
-                standalone_query=evidence.standalone_query,
-                audience=audience,
-                abstained=True,
-                sections=[
-                    AnswerSection(
-                        kind=SectionKind.NOTICE,
-                        title="Notice",
-                        sentences=[Sentence(text="The indexed evidence does not answer this.")],
-                    )
-                ],
-                references=[],
-            )
-        references: list[Reference] = []
-        sections = []
-        for kind, title, group in (
-            (SectionKind.BOTTOM_LINE, "Bottom line", evidence.fused[:1]),
-            (SectionKind.GUIDELINES, "From the guidelines", evidence.guideline[:2]),
-            (SectionKind.RESEARCH, "From the research", evidence.research[:2]),
-        ):
-            sentences = []
-            for scored in group:
-                p = scored.passage
-                ref = next((r for r in references if r.passage_id == p.id), None)
-                if ref is None:
-                    ref = Reference(
-                        n=len(references) + 1,
-                        passage_id=p.id,
-                        document_id=p.document_id,
-                        tier=p.kind.value,
-                        design=p.tier.value,
-                        title=p.title,
-                        source=p.source,
-                        year=p.year,
-                        url=p.url,
-                    )
-                    references.append(ref)
-                start, end = split_sentences(p.text)[0]
-                design = None if p.kind is EvidenceKind.GUIDELINE else p.tier.value
-                sentences.append(Sentence(text=p.text[start:end], citations=[ref.n], design=design))
-            if sentences:
-                sections.append(AnswerSection(kind=kind, title=title, sentences=sentences))
-        return Answer(
-            question=question,
-            standalone_query=evidence.standalone_query,
-            audience=audience,
-            sections=sections,
-            references=references,
-            suggested_followups=["What are the treatments for pernicious anemia?"],
-            timings_ms={"retrieval": 0.1, "compose": 0.1},
+        if self._fault is Fault.RAISE:
+            raise RuntimeError(f"engine exploded on {question!r}")
+        return self._engine.answer(
+            question, conversation=conversation, audience=audience, filters=filters
         )
 
     def stream(
@@ -229,50 +96,21 @@ class KeywordEngine(Engine):
         question: str,
         *,
         conversation: Conversation | None = None,
-        audience: Audience = Audience.CLINICIAN,
+        audience: Audience | None = None,
         filters: Filters | None = None,
     ) -> Iterator[StreamEvent]:
-        answer = self.answer(
+        if self._fault is Fault.RAISE:
+            raise RuntimeError(f"engine exploded on {question!r}")
+        if self._fault is Fault.ERROR_EVENT:
+            yield StreamEvent("error", {"status": 422, "detail": "query must not be empty"})
+            return
+        events = self._engine.stream(
             question, conversation=conversation, audience=audience, filters=filters
         )
-        events = events_of(answer, passages=4)
-        yield next(events)  # retrieval
-        if FAIL_MIDSTREAM in question:
+        yield next(iter(events))  # retrieval
+        if self._fault is Fault.RAISE_MIDSTREAM:
             raise RuntimeError(f"engine exploded late on {question!r}")
-        yield from events
-
-
-def events_of(answer: Answer, passages: int) -> Iterator[StreamEvent]:
-    """The documented event sequence (docs/api.md) for a finished answer."""
-    yield StreamEvent(
-        "retrieval",
-        {
-            "standalone_query": answer.standalone_query,
-            "topic_shift": answer.topic_shift,
-            "passages": passages,
-        },
-    )
-    for section in answer.sections:
-        yield StreamEvent("section", {"kind": section.kind.value, "title": section.title})
-        for sentence in section.sentences:
-            yield StreamEvent(
-                "sentence",
-                {
-                    "section": section.kind.value,
-                    "text": sentence.text,
-                    "citations": sentence.citations,
-                    "design": sentence.design,
-                },
-            )
-    yield StreamEvent(
-        "references",
-        {
-            "references": [r.model_dump(mode="json") for r in answer.references],
-            "suggested_followups": answer.suggested_followups,
-            "disclaimer": answer.disclaimer,
-        },
-    )
-    yield StreamEvent("done", {"answer": answer.model_dump(mode="json")})
+        yield StreamEvent("error", {"status": 500, "detail": "answer composition failed"})
 
 
 # ------------------------------------------------------------------ the integration corpus
@@ -362,7 +200,7 @@ class ThreadServer:
     """A real uvicorn server on 127.0.0.1 in a thread of the test process.
 
     Example:
-        >>> with ThreadServer(create_app(settings, engine=KeywordEngine())) as server:
+        >>> with ThreadServer(create_app(settings, engine=engine)) as server:
         ...     httpx.get(server.url + "/healthz")
     """
 
@@ -386,12 +224,6 @@ class ThreadServer:
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
-
-
-def keyword_app(tmp_path: Path, **api: Any) -> Any:
-    """An app over KeywordEngine with its conversations under ``tmp_path``."""
-    settings = Settings(index={"path": tmp_path / "no-index"}, api={"data_dir": tmp_path, **api})
-    return create_app(settings, engine=KeywordEngine())
 
 
 class ServeProcess:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from answer.engine import Engine, build_engine
+from answer.engine import IndexEngine, build_engine
 from answer.schema import SectionKind, SentenceKind
 from answer.settings import Settings
 from corpus.demo import load_demo
@@ -33,7 +33,7 @@ OFF_TOPIC = [
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> IndexEngine:
     root = tmp_path_factory.mktemp("demo")
     build_index(load_demo().documents, root / "index", SentenceTransformerEmbedder.load())
     return build_engine(
@@ -41,7 +41,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     )
 
 
-def test_acceptance(engine: Engine) -> None:
+def test_acceptance(engine: IndexEngine) -> None:
     answer = engine.answer(ACCEPTANCE)
     assert not answer.abstained
     kinds = [s.kind for s in answer.sections]
@@ -67,17 +67,17 @@ def test_acceptance(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("question", OFF_TOPIC)
-def test_off_topic_abstains(engine: Engine, question: str) -> None:
+def test_off_topic_abstains(engine: IndexEngine, question: str) -> None:
     assert engine.answer(question).abstained
 
 
-def test_demo_questions_are_answered(engine: Engine) -> None:
+def test_demo_questions_are_answered(engine: IndexEngine) -> None:
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()]
     abstained = [q for q in questions if engine.answer(q).abstained]
     assert abstained == []
 
 
-def test_conversation_suite(engine: Engine) -> None:
+def test_conversation_suite(engine: IndexEngine) -> None:
     """The hand-written conversation suite (eval/data/conversations.jsonl) on the demo corpus.
 
     The target is 90 % of turns; the floor asserted here is what the engine reaches today

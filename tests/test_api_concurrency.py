@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from answer.engine import Engine, build_engine
+from answer.engine import IndexEngine, build_engine
 from answer.sentences import SentenceCompanion
 from answer.settings import Settings
 from api.app import create_app
@@ -31,7 +31,7 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def engine(tmp_path_factory: pytest.TempPathFactory) -> IndexEngine:
     """The default encoder (int8 ONNX) over a slice of the demo corpus, with its sentences."""
     root = tmp_path_factory.mktemp("concurrency")
     embedder = load_embedder(threads=1, export_dir=root / "encoders")
@@ -53,7 +53,7 @@ def _plain(answer: Any) -> dict[str, Any]:
     return answer.model_dump(exclude={"timings_ms"})
 
 
-def test_answers_from_many_threads_are_the_answers_one_at_a_time(engine: Engine) -> None:
+def test_answers_from_many_threads_are_the_answers_one_at_a_time(engine: IndexEngine) -> None:
     alone = {q: _plain(engine.answer(q)) for q in QUESTIONS}
     asked = QUESTIONS * 6
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -61,7 +61,7 @@ def test_answers_from_many_threads_are_the_answers_one_at_a_time(engine: Engine)
     assert together == [alone[q] for q in asked]
 
 
-def test_streams_interleave_without_mixing(engine: Engine) -> None:
+def test_streams_interleave_without_mixing(engine: IndexEngine) -> None:
     def events(question: str) -> list[tuple[str, Any]]:
         return [(event.name, event.data.get("text")) for event in engine.stream(question)]
 
@@ -72,7 +72,7 @@ def test_streams_interleave_without_mixing(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+def server(engine: IndexEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     settings = Settings(api={"data_dir": tmp_path_factory.mktemp("data")})
     with ThreadServer(create_app(settings, engine=engine)) as running:
         yield running

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from answer.engine import IndexEngine
 from answer.render import plain_text, to_markdown
+from answer.schema import Answer
 from api.conversation import from_history, message_text, turn_of
 from api.errors import InvalidHistoryError
 from api.schemas import Message
 from api.streaming import MarkdownProgress
-from tests.fixtures_api import KeywordEngine, events_of
-
-ENGINE = KeywordEngine()
 
 
 def test_user_assistant_pairs_become_turns_and_cited_ids_go_to_the_last_answer() -> None:
@@ -51,8 +50,10 @@ def test_cited_ids_need_an_assistant_message() -> None:
         from_history([Message(role="user", content="q")], cited=["p00000000000000aa"])
 
 
-def test_markdown_sent_back_is_reduced_to_the_quoted_sentences() -> None:
-    answer = ENGINE.answer("What causes pernicious anemia?")
+def test_markdown_sent_back_is_reduced_to_the_quoted_sentences(
+    answer_engine: IndexEngine,
+) -> None:
+    answer = answer_engine.answer("What causes pernicious anemia?")
     text = message_text(to_markdown(answer))
     # Every quoted sentence is there, and nothing of the layout: headings, markers, references.
     for sentence in plain_text(answer).split(". "):
@@ -61,8 +62,8 @@ def test_markdown_sent_back_is_reduced_to_the_quoted_sentences() -> None:
     assert answer.disclaimer[:40] not in text
 
 
-def test_turn_of_keeps_the_cited_passages_in_citation_order() -> None:
-    answer = ENGINE.answer("What causes pernicious anemia?")
+def test_turn_of_keeps_the_cited_passages_in_citation_order(answer_engine: IndexEngine) -> None:
+    answer = answer_engine.answer("What causes pernicious anemia?")
     turn = turn_of("What causes pernicious anemia?", answer)
     assert turn.cited == tuple(r.passage_id for r in answer.references)
     assert turn.answer == plain_text(answer)
@@ -76,11 +77,14 @@ def test_passage_ids_quoted_in_an_answer_count_as_cited() -> None:
 @pytest.mark.parametrize(
     "question", ["What causes pernicious anemia?", "iron deficiency homocysteine folic acid"]
 )
-def test_streamed_markdown_adds_up_to_the_final_markdown(question: str) -> None:
-    answer = ENGINE.answer(question)
+def test_streamed_markdown_adds_up_to_the_final_markdown(
+    answer_engine: IndexEngine, question: str
+) -> None:
+    events = list(answer_engine.stream(question))
+    answer = Answer.model_validate(events[-1].data["answer"])
     progress = MarkdownProgress(question)
     deltas = []
-    for event in events_of(answer, passages=4):
+    for event in events:
         deltas.append(progress.finish(answer) if event.name == "done" else progress.feed(event))
     assert "".join(deltas) == to_markdown(answer)
     # Progressive: every sentence arrives in its own delta, before the references.

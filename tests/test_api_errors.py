@@ -8,18 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.fixtures_api import keyword_app, load_passages
+from answer.engine import IndexEngine
+from api.deps import get_engine
+from tests.fixtures_api import Fault, FaultyEngine, engine_app
 
 Q1 = "What causes pernicious anemia?"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(keyword_app(tmp_path)) as client:
+def app(answer_engine: IndexEngine, tmp_path: Path) -> Any:
+    return engine_app(answer_engine, tmp_path)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app) as client:
         yield client
 
 
@@ -160,7 +168,7 @@ def test_history_that_does_not_alternate_gets_422(client: TestClient) -> None:
 
 
 def test_cited_ids_without_an_answer_or_unknown_get_422(client: TestClient) -> None:
-    known = load_passages()[0].id
+    known = client.post("/v1/search", json={"query": Q1}).json()["fused"][0]["id"]
     no_answer = client.post("/v1/answers", json={"question": Q1, "cited_passage_ids": [known]})
     assert "no assistant message" in detail(no_answer, 422)
     unknown = client.post(
@@ -237,9 +245,10 @@ def test_chat_completion_mistakes(client: TestClient) -> None:
 
 
 def test_an_engine_failure_gets_500_and_the_log_keeps_the_question_out(
-    client: TestClient, caplog: pytest.LogCaptureFixture
+    app: Any, client: TestClient, answer_engine: IndexEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    secret = "PLEASE-FAIL my private symptom"
+    app.dependency_overrides[get_engine] = lambda: FaultyEngine(answer_engine, Fault.RAISE)
+    secret = "What is my private symptom?"
     response = client.post("/v1/answers", json={"question": secret})
     assert detail(response, 500) == "internal server error"
     assert "RuntimeError" in caplog.text  # logged, with its traceback's frames...

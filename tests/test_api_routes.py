@@ -1,9 +1,11 @@
-"""The /v1 routes over a small engine on real passages (KeywordEngine), through the ASGI app.
+"""The /v1 routes over the real engine on a small real index, through the ASGI app.
 
-The engine is a stand-in (see tests/fixtures_api.py); what is tested here is the HTTP layer:
-request to Conversation, answers, the event stream, stored conversations, search filters,
-passages, health and the OpenAPI document. tests/test_api_integration.py repeats the essentials
-with the real engine behind a real uvicorn server.
+The engine is the session's ``answer_engine`` (13 real records of tests/data/answer_corpus.jsonl,
+indexed; tests/fixtures_answer.py). What is tested here is the HTTP layer: request to
+Conversation, answers, the event stream, stored conversations, search filters, passages, health
+and the OpenAPI document; a FaultyEngine (tests/fixtures_api.py) supplies the faults no request
+can cause. tests/test_api_integration.py runs the engine loaded in the app's lifespan behind a
+real uvicorn server.
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from answer.engine import StreamEvent
+from answer.engine import IndexEngine
 from answer.render import to_markdown
 from answer.schema import Answer
 from api.deps import get_engine
-from tests.fixtures_api import FAIL_MIDSTREAM, KeywordEngine, keyword_app, load_passages, parse_sse
+from index.load import PassageIndex
+from tests.fixtures_api import Fault, FaultyEngine, engine_app, parse_sse
 
 Q1 = "What causes pernicious anemia?"
+FOLLOWUP = "How is it treated?"
 EVENT_ORDER = ("retrieval", "section", "sentence", "references", "done")
 
 
 @pytest.fixture
-def app(tmp_path: Path):
-    return keyword_app(tmp_path)
+def app(answer_engine: IndexEngine, tmp_path: Path):
+    return engine_app(answer_engine, tmp_path)
 
 
 @pytest.fixture
@@ -52,12 +56,14 @@ def check_event_order(names: list[str]) -> None:
 # ------------------------------------------------------------------------------- health
 
 
-def test_healthz_and_readyz_with_the_manifest(client: TestClient) -> None:
+def test_healthz_and_readyz_with_the_manifest(client: TestClient, answer_index: Path) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    assert ready.json()["manifest"]["passages"] == 13  # one per record of answer_corpus.jsonl
+    manifest = ready.json()["manifest"]
+    assert manifest == PassageIndex.load(answer_index).manifest.to_dict()
+    assert manifest["corpus"]["documents"] == 13  # the records of answer_corpus.jsonl
 
 
 def test_readyz_is_503_while_the_index_is_missing(tmp_path: Path) -> None:
@@ -96,15 +102,15 @@ def test_answer_is_the_answer_schema(client: TestClient) -> None:
     assert all(c in numbers for s in answer.sections for x in s.sentences for c in x.citations)
 
 
-def test_history_and_cited_ids_reach_the_engine_as_a_conversation(app, client) -> None:
-    engine = KeywordEngine()
-    app.dependency_overrides[get_engine] = lambda: engine
+def test_history_and_cited_ids_are_the_conversation_a_stored_one_gives(client) -> None:
+    """Stateless follow-up (history, Markdown answer, cited ids) and stateful one (the stored
+    turn) give the engine the same conversation, so the same answer."""
     first = client.post("/v1/answers", json={"question": Q1}).json()
     cited = [r["passage_id"] for r in first["references"]]
     response = client.post(
         "/v1/answers",
         json={
-            "question": "How is it treated?",
+            "question": FOLLOWUP,
             "history": [
                 {"role": "user", "content": Q1},
                 {"role": "assistant", "content": to_markdown(Answer.model_validate(first))},
@@ -113,20 +119,24 @@ def test_history_and_cited_ids_reach_the_engine_as_a_conversation(app, client) -
         },
     )
     assert response.status_code == 200
-    assert response.json()["standalone_query"] == f"How is it treated? {Q1}"
-    question, conversation = engine.calls[-1]
-    assert question == "How is it treated?"
-    assert conversation is not None and len(conversation.turns) == 1
-    assert conversation.turns[0].question == Q1
-    assert conversation.turns[0].cited == tuple(cited)
-    assert conversation.turns[0].answer.startswith("Pernicious anemia")  # text, not Markdown
+    stateless = response.json()
+    assert stateless["standalone_query"] == "How is pernicious anemia treated?"  # resolved
+    cid = client.post("/v1/conversations", json={"question": Q1}).json()["id"]
+    stored = client.post(f"/v1/conversations/{cid}/followups", json={"question": FOLLOWUP})
+    assert _without_timings(stored.json()["answer"]) == _without_timings(stateless)
+    alone = client.post("/v1/answers", json={"question": FOLLOWUP}).json()
+    assert alone["standalone_query"] == FOLLOWUP  # without the history, nothing to resolve
+
+
+def _without_timings(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "timings_ms"}
 
 
 def test_audience_and_filters_are_passed_on(client: TestClient) -> None:
     response = client.post(
         "/v1/answers",
         json={
-            "question": "Is iron deficiency common?",
+            "question": "Does folic acid lower homocysteine?",
             "audience": "patient",
             "filters": {"tiers": ["research"]},
         },
@@ -150,7 +160,8 @@ def test_streamed_answer_has_the_documented_events_in_order(client: TestClient) 
     retrieval = events[0][1]
     assert set(retrieval) == {"standalone_query", "topic_shift", "passages"}
     assert set(events[1][1]) == {"kind", "title"}
-    assert set(events[2][1]) == {"section", "text", "citations", "design"}
+    sentence = ("section", "text", "kind", "label", "citations", "design", "year", "sample_size")
+    assert set(events[2][1]) == set(sentence)  # as docs/api.md lists them
     references = events[-2][1]
     assert set(references) == {"references", "suggested_followups", "disclaimer"}
     done = events[-1][1]
@@ -159,18 +170,26 @@ def test_streamed_answer_has_the_documented_events_in_order(client: TestClient) 
     assert "conversation_id" not in done  # stateless
 
 
-def test_a_failure_mid_stream_ends_with_an_error_event(client: TestClient, caplog) -> None:
-    question = f"{Q1} {FAIL_MIDSTREAM}"
+def test_a_failure_mid_stream_ends_with_an_error_event(
+    app, client: TestClient, answer_engine: IndexEngine, caplog
+) -> None:
+    app.dependency_overrides[get_engine] = lambda: FaultyEngine(
+        answer_engine, Fault.RAISE_MIDSTREAM
+    )
+    question = "What causes my private pernicious anemia?"
     response = client.post("/v1/answers", json={"question": question, "stream": True})
     assert response.status_code == 200  # the stream had started
     events = parse_sse(response.text)
     assert [name for name, _ in events] == ["retrieval", "error"]
     assert events[-1][1] == {"status": 500, "detail": "internal server error"}
-    assert FAIL_MIDSTREAM not in caplog.text  # the message quoted the question: withheld
+    assert "private" not in caplog.text  # the message quoted the question: withheld
 
 
-def test_a_failure_before_the_first_event_is_a_plain_http_error(client: TestClient) -> None:
-    response = client.post("/v1/answers", json={"question": "PLEASE-FAIL now", "stream": True})
+def test_a_failure_before_the_first_event_is_a_plain_http_error(
+    app, client: TestClient, answer_engine: IndexEngine
+) -> None:
+    app.dependency_overrides[get_engine] = lambda: FaultyEngine(answer_engine, Fault.RAISE)
+    response = client.post("/v1/answers", json={"question": Q1, "stream": True})
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
 
@@ -186,18 +205,16 @@ def test_conversation_lifecycle(client: TestClient) -> None:
     assert body["turn"] == 0 and body["answer"]["question"] == Q1
     assert body["audience"] == "patient"
 
-    followup = client.post(
-        f"/v1/conversations/{cid}/followups", json={"question": "How is it treated?"}
-    )
+    followup = client.post(f"/v1/conversations/{cid}/followups", json={"question": FOLLOWUP})
     assert followup.status_code == 200
     assert followup.json()["turn"] == 1
     assert followup.json()["conversation_id"] == cid
     # The stored first turn was used: the follow-up was resolved against it.
-    assert followup.json()["answer"]["standalone_query"] == f"How is it treated? {Q1}"
+    assert followup.json()["answer"]["standalone_query"] == "How is pernicious anemia treated?"
     assert followup.json()["answer"]["audience"] == "patient"  # the conversation's default
 
     got = client.get(f"/v1/conversations/{cid}").json()
-    assert [t["question"] for t in got["turns"]] == [Q1, "How is it treated?"]
+    assert [t["question"] for t in got["turns"]] == [Q1, FOLLOWUP]
     assert got["turns"][1]["answer"] == followup.json()["answer"]
 
     assert client.delete(f"/v1/conversations/{cid}").status_code == 204
@@ -220,23 +237,26 @@ def test_streamed_conversation_is_stored_when_done(client: TestClient) -> None:
     cid = first[-1][1]["conversation_id"]
     second = parse_sse(
         client.post(
-            f"/v1/conversations/{cid}/followups",
-            json={"question": "How is it treated?", "stream": True},
+            f"/v1/conversations/{cid}/followups", json={"question": FOLLOWUP, "stream": True}
         ).text
     )
-    assert second[0][1]["standalone_query"] == f"How is it treated? {Q1}"
+    assert second[0][1]["standalone_query"] == "How is pernicious anemia treated?"
     assert second[-1][1]["conversation_id"] == cid
     assert second[-1][1]["turn"] == 1
     turns = client.get(f"/v1/conversations/{cid}").json()["turns"]
     assert [t["answer"] for t in turns] == [first[-1][1]["answer"], second[-1][1]["answer"]]
 
 
-def test_a_failed_stream_stores_nothing(client: TestClient) -> None:
+def test_a_failed_stream_stores_nothing(
+    app, client: TestClient, answer_engine: IndexEngine
+) -> None:
     cid = client.post("/v1/conversations", json={"question": Q1}).json()["id"]
+    app.dependency_overrides[get_engine] = lambda: FaultyEngine(
+        answer_engine, Fault.RAISE_MIDSTREAM
+    )
     events = parse_sse(
         client.post(
-            f"/v1/conversations/{cid}/followups",
-            json={"question": f"and {FAIL_MIDSTREAM}", "stream": True},
+            f"/v1/conversations/{cid}/followups", json={"question": FOLLOWUP, "stream": True}
         ).text
     )
     assert events[-1][0] == "error"
@@ -245,7 +265,7 @@ def test_a_failed_stream_stores_nothing(client: TestClient) -> None:
 
 def test_regenerate_answers_the_last_question_again_in_its_place(client: TestClient) -> None:
     cid = client.post("/v1/conversations", json={"question": Q1}).json()["id"]
-    client.post(f"/v1/conversations/{cid}/followups", json={"question": "How is it treated?"})
+    client.post(f"/v1/conversations/{cid}/followups", json={"question": FOLLOWUP})
     before = client.get(f"/v1/conversations/{cid}").json()["turns"]
 
     again = client.post(f"/v1/conversations/{cid}/regenerate", json={"audience": "patient"})
@@ -254,7 +274,7 @@ def test_regenerate_answers_the_last_question_again_in_its_place(client: TestCli
     assert body["conversation_id"] == cid and body["turn"] == 1
     assert body["answer"]["audience"] == "patient"
     # Answered with the turn before it as context, as the follow-up was.
-    assert body["answer"]["standalone_query"] == f"How is it treated? {Q1}"
+    assert body["answer"]["standalone_query"] == before[1]["answer"]["standalone_query"]
     after = client.get(f"/v1/conversations/{cid}").json()["turns"]
     assert after[0] == before[0]  # earlier turns are untouched
     assert after[1]["answer"] == body["answer"] and after[1]["audience"] == "patient"
@@ -291,7 +311,7 @@ def test_regenerate_needs_a_question(client: TestClient) -> None:
 # ------------------------------------------------------------------ search and passages
 
 
-def _search(client: TestClient, **body) -> dict:
+def _search(client: TestClient, **body: Any) -> dict[str, Any]:
     response = client.post("/v1/search", json={"query": "anemia iron homocysteine", **body})
     assert response.status_code == 200, response.text
     return response.json()
@@ -301,13 +321,29 @@ def test_search_groups_and_scores(client: TestClient) -> None:
     result = _search(client, top_k=6)
     assert result["standalone_query"] == "anemia iron homocysteine"
     assert len(result["fused"]) == 6
+    # One passage per document (the engine fuses by document), best first.
+    assert len({p["document_id"] for p in result["fused"]}) == 6
     scores = [p["score"] for p in result["fused"]]
     assert scores == sorted(scores, reverse=True)
     assert {p["tier"] for p in result["guideline"]} == {"guideline"}
     assert {p["tier"] for p in result["research"]} == {"research"}
-    assert {p["id"] for p in result["guideline"] + result["research"]} == {
-        p["id"] for p in result["fused"]
+    assert len(result["guideline"]) <= 6 and len(result["research"]) <= 6
+    assert {p["id"] for p in result["fused"]} <= {
+        p["id"] for p in result["guideline"] + result["research"]
     }
+
+
+def test_search_sees_the_passages_an_answer_cites(client: TestClient) -> None:
+    """One retrieval path: with the same filters, every document an answer cites is among the
+    documents a search of the answer's size returns (an answer may quote another chunk of a
+    retrieved abstract, where its findings are)."""
+    for filters in ({}, {"tiers": ["research"]}, {"designs": ["rct"]}):
+        body = {"question": "Does folic acid lower homocysteine?", "filters": filters}
+        answer = client.post("/v1/answers", json=body).json()
+        assert answer["references"], filters
+        found = _search(client, query=body["question"], top_k=8, filters=filters)
+        documents = {p["document_id"] for p in found["guideline"] + found["research"]}
+        assert {r["document_id"] for r in answer["references"]} <= documents, filters
 
 
 def test_search_filters_tier_design_publisher_and_year(client: TestClient) -> None:
@@ -315,7 +351,8 @@ def test_search_filters_tier_design_publisher_and_year(client: TestClient) -> No
     assert guideline["fused"] and not guideline["research"]
     rct = _search(client, filters={"designs": ["rct"]})
     # The fixture has two RCT records (the folic acid trial and the soy trial).
-    assert {p["design"] for p in rct["fused"]} == {"rct"} and len(rct["fused"]) == 2
+    assert {p["design"] for p in rct["fused"]} == {"rct"}
+    assert {p["document_id"] for p in rct["fused"]} == {"scifact:11705328", "scifact:4442799"}
     nhlbi = _search(client, filters={"publishers": ["nhlbi"]})  # case-insensitive
     assert nhlbi["fused"] and {p["source"] for p in nhlbi["fused"]} == {"NHLBI"}
     # Only the PubMedQA record has a year (2015).
@@ -326,8 +363,8 @@ def test_search_filters_tier_design_publisher_and_year(client: TestClient) -> No
     assert [p["year"] for p in year["fused"]] == [2015]
 
 
-def test_passage_has_everything_a_citation_needs(client: TestClient) -> None:
-    passage = load_passages()[0]
+def test_passage_has_everything_a_citation_needs(client: TestClient, answer_index: Path) -> None:
+    passage = PassageIndex.load(answer_index).passages[0]  # the first chunk of the first record
     got = client.get(f"/v1/passages/{passage.id}").json()
     assert got == {
         "id": passage.id,
@@ -391,24 +428,10 @@ def test_openapi_documents_every_route_with_examples(client: TestClient) -> None
 # ------------------------------------------------------- engines that report errors as events
 
 
-class EventErrorEngine(KeywordEngine):
-    """Reports failures as ``error`` events, as the real engine does, instead of raising."""
-
-    def __init__(self, *, late: bool) -> None:
-        super().__init__()
-        self.late = late
-
-    def stream(self, question, **kwargs):  # type: ignore[no-untyped-def]
-        if self.late:
-            events = super().stream(question, **kwargs)
-            yield next(events)  # retrieval
-            yield StreamEvent("error", {"status": 500, "detail": "answer composition failed"})
-            return
-        yield StreamEvent("error", {"status": 422, "detail": "query must not be empty"})
-
-
-def test_an_error_event_before_anything_is_an_http_error(app, client) -> None:
-    app.dependency_overrides[get_engine] = lambda: EventErrorEngine(late=False)
+def test_an_error_event_before_anything_is_an_http_error(
+    app, client: TestClient, answer_engine: IndexEngine
+) -> None:
+    app.dependency_overrides[get_engine] = lambda: FaultyEngine(answer_engine, Fault.ERROR_EVENT)
     response = client.post("/v1/answers", json={"question": Q1, "stream": True})
     assert response.status_code == 422
     assert response.json() == {"detail": "query must not be empty"}
@@ -419,8 +442,12 @@ def test_an_error_event_before_anything_is_an_http_error(app, client) -> None:
     assert chat.status_code == 422
 
 
-def test_a_late_error_event_ends_both_kinds_of_stream(app, client) -> None:
-    app.dependency_overrides[get_engine] = lambda: EventErrorEngine(late=True)
+def test_a_late_error_event_ends_both_kinds_of_stream(
+    app, client: TestClient, answer_engine: IndexEngine
+) -> None:
+    app.dependency_overrides[get_engine] = lambda: FaultyEngine(
+        answer_engine, Fault.LATE_ERROR_EVENT
+    )
     native = parse_sse(client.post("/v1/answers", json={"question": Q1, "stream": True}).text)
     assert native[-1] == ("error", {"status": 500, "detail": "answer composition failed"})
     chat = client.post(

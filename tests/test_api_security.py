@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from answer.engine import IndexEngine
 from api.deps import key_matches
-from tests.fixtures_api import keyword_app
+from tests.fixtures_api import engine_app
 
 Q1 = "What causes pernicious anemia?"
 KEYS = ["key-for-site-a", "key-for-site-b"]
@@ -19,8 +20,9 @@ SITE = "https://www.example.com"
 
 
 @pytest.fixture
-def keyed(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(keyword_app(tmp_path, api_keys=KEYS, cors_origins=[SITE])) as client:
+def keyed(answer_engine: IndexEngine, tmp_path: Path) -> Iterator[TestClient]:
+    app = engine_app(answer_engine, tmp_path, api_keys=KEYS, cors_origins=[SITE])
+    with TestClient(app) as client:
         yield client
 
 
@@ -150,9 +152,9 @@ def test_errors_carry_cors_headers_so_the_page_can_show_them(keyed: TestClient) 
 # ------------------------------------------------------------------------------- logging
 
 
-def _log_of(tmp_path: Path, caplog, **api) -> str:
+def _log_of(engine: IndexEngine, tmp_path: Path, caplog, **api) -> str:
     caplog.set_level(logging.INFO, logger="api")
-    with TestClient(keyword_app(tmp_path, **api)) as client:
+    with TestClient(engine_app(engine, tmp_path, **api)) as client:
         secret = "my daughter's rare pernicious anemia"
         assert client.post("/v1/answers", json={"question": secret}).status_code == 200
         cid = client.post("/v1/conversations", json={"question": secret}).json()["id"]
@@ -164,11 +166,16 @@ def _log_of(tmp_path: Path, caplog, **api) -> str:
     return caplog.text
 
 
-def test_questions_are_not_logged_by_default(tmp_path: Path, caplog) -> None:
-    text = _log_of(tmp_path, caplog)
+def test_questions_are_not_logged_by_default(
+    answer_engine: IndexEngine, tmp_path: Path, caplog
+) -> None:
+    text = _log_of(answer_engine, tmp_path, caplog)
     assert "answer " in text and "chars=36" in text  # the requests were logged...
     assert "daughter" not in text  # ...without their questions
 
 
-def test_questions_are_logged_when_asked_to(tmp_path: Path, caplog) -> None:
-    assert "my daughter's rare pernicious anemia" in _log_of(tmp_path, caplog, log_questions=True)
+def test_questions_are_logged_when_asked_to(
+    answer_engine: IndexEngine, tmp_path: Path, caplog
+) -> None:
+    logged = _log_of(answer_engine, tmp_path, caplog, log_questions=True)
+    assert "my daughter's rare pernicious anemia" in logged

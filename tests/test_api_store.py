@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from answer.engine import IndexEngine
 from answer.schema import Audience
 from api.store import DATABASE_FILE, ConversationNotFoundError, ConversationStore, NoTurnError
-from tests.fixtures_api import KeywordEngine
 
 
 @pytest.fixture(scope="module")
-def answers():
-    engine = KeywordEngine()
+def answers(answer_engine: IndexEngine):
     return [
-        engine.answer("What causes pernicious anemia?"),
-        engine.answer("How is iron-deficiency anemia diagnosed?"),
+        answer_engine.answer("What causes pernicious anemia?"),
+        answer_engine.answer("How is iron-deficiency anemia diagnosed?"),
     ]
 
 

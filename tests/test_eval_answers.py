@@ -1,5 +1,5 @@
-"""Answer audits with the real engine over a small real index (the answer team's 13 records):
-`followup eval answers` end to end, and audit_answers on a conversation."""
+"""Answer audits with the real engine over a small real index (the 13 records of the answer
+tests): `followup eval answers` end to end, and audit_answers on a conversation."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from answer.engine import Engine, build_engine
+from answer.engine import IndexEngine
 from answer.settings import Settings
 from eval.audit import audit_answers, load_questions, summarise
 from eval.support import SupportMethod
-from index.store import PassageIndex, build_index
-from tests.fixtures_answer import load_documents, load_embedder
+from tests.fixtures_answer import load_documents
 from tests.test_eval_cli import run_cli
 
 QUESTIONS = [
@@ -28,34 +27,16 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("eval-answer-index") / "index"
-    build_index(load_documents(), out, load_embedder())
-    return out
-
-
-@pytest.fixture(scope="module")
 def questions_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("eval-questions") / "questions.jsonl"
     path.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS), encoding="utf-8")
     return path
 
 
-@pytest.fixture(scope="module")
-def engine(index_dir: Path) -> Engine:
-    settings = Settings(
-        index={"path": index_dir},
-        embedder={"threads": 1},
-        answer={"sentence_cache_dir": index_dir.parent / "sentences"},
+def test_audit_answers_with_real_engine(answer_engine: IndexEngine, questions_file: Path) -> None:
+    audits = audit_answers(
+        answer_engine, load_questions(questions_file), passage=answer_engine.passage
     )
-    return build_engine(settings)
-
-
-def test_audit_answers_with_real_engine(
-    engine: Engine, index_dir: Path, questions_file: Path
-) -> None:
-    index = PassageIndex.load(index_dir)
-    audits = audit_answers(engine, load_questions(questions_file), passage=index.get)
     assert [(a.question.id, a.turn) for a in audits] == [("b12", 0), ("b12.1", 1), ("car", 0)]
     answered = [a for a in audits if not a.answer.abstained]
     assert answered, "the on-topic questions are answered"
@@ -75,10 +56,16 @@ def test_audit_answers_with_real_engine(
 
 
 def test_answers_command(
-    index_dir: Path, questions_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    answer_settings: Settings,
+    questions_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    index_dir = answer_settings.index.path
     monkeypatch.setenv("FOLLOWUP_EMBEDDER__THREADS", "1")
-    monkeypatch.setenv("FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR", str(index_dir.parent / "sentences"))
+    monkeypatch.setenv(
+        "FOLLOWUP_ANSWER__SENTENCE_CACHE_DIR", str(answer_settings.answer.sentence_cache_dir)
+    )
     out = tmp_path / "answers"
     argv = ["eval", "answers", "--questions", str(questions_file), "--index", str(index_dir)]
     assert run_cli([*argv, "--out", str(out), "--no-progress"]) == 0

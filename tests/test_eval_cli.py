@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from followup.commands import eval as eval_commands
+from followup.cli import main
 from index.encoders import DEFAULT_BACKEND, encoder_name
 from tests.fixtures_eval import BROKEN_ANSWER, TINY_BEIR, TINY_MTRAG
 
@@ -16,11 +17,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run_cli(argv: list[str]) -> int:
-    """Parse like `followup` does (only the eval group is needed here) and run the handler."""
-    parser = argparse.ArgumentParser(prog="followup")
-    eval_commands.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """`followup ...` in this process, through its entry point."""
+    return main(argv)
 
 
 def _png(path: Path) -> None:
@@ -72,11 +70,14 @@ def test_retrieval_command_on_tiny_beir(
     ]
     assert run_cli([*argv, "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
+    # The command is the argv main() was given (not the test runner's sys.argv).
+    assert report["command"] == f"followup {shlex.join([*argv, '--out', str(out)])}"
     assert [s["name"] for s in report["systems"]] == ["bm25", "dense", "rrf"]
     assert report["systems"][2]["settings"]["config"]["rrf_k"] == 10
     # Eval builds its indexes with the encoder new indexes get: what is evaluated is served.
     assert report["index_manifest"]["model"]["name"] == encoder_name(DEFAULT_BACKEND)
     assert report["settings"]["passage_depth"] == 40
+    assert any(n.startswith("In-sample: 6 of these 6 queries") for n in report["notes"])
     assert len(report["comparisons"]) == 3 * 5  # 3 pairs x 5 measures
     for system in report["systems"]:
         assert set(system["aggregate"]) == {"nDCG@10", "R@10", "R@100", "RR@10", "AP"}
@@ -89,6 +90,39 @@ def test_retrieval_command_on_tiny_beir(
     assert run_cli([*argv, "--out", str(again)]) == 0
     cache = json.loads((again / "report.json").read_text())["settings"]["embedding_cache"]
     assert cache["misses"] == 0 and cache["hits"] > 0
+
+
+def _ranking(run_file: Path) -> list[list[str]]:
+    """[query, document] pairs of a TREC run file in rank order, scores left out."""
+    return [line.split()[:3:2] for line in run_file.read_text().splitlines()]
+
+
+def test_an_environment_variable_changes_what_eval_measures(
+    tmp_path: Path, indexes_dir: Path, eval_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hybrid system is the served retriever: a FOLLOWUP_RETRIEVAL__* variable, which
+    changes the server, changes the evaluated ranking and the configuration the report records."""
+
+    def hybrid(name: str) -> tuple[dict[str, Any], list[list[str]]]:
+        out = tmp_path / name
+        argv = [
+            *("eval", "retrieval", "--dataset", str(TINY_BEIR), "--split", "test"),
+            *("--systems", "hybrid", "--indexes", str(indexes_dir), "--cache", str(eval_cache)),
+            *("--permutations", "10", "--no-progress", "--out", str(out)),
+        ]
+        assert run_cli(argv) == 0
+        return json.loads((out / "report.json").read_text()), _ranking(out / "runs/hybrid.trec")
+
+    served, served_ranking = hybrid("served")
+    monkeypatch.setenv("FOLLOWUP_RETRIEVAL__FUSION", "rrf")
+    monkeypatch.setenv("FOLLOWUP_RETRIEVAL__LEXICAL_DEPTH", "3")
+    changed, changed_ranking = hybrid("changed")
+    assert served["settings"]["engine_settings"]["retrieval"]["fusion"] == "adaptive"
+    assert changed["settings"]["engine_settings"]["retrieval"]["fusion"] == "rrf"
+    config = changed["systems"][0]["settings"]["config"]
+    assert (config["fusion"], config["lexical_depth"]) == ("rrf", 3)
+    assert served["systems"][0]["settings"]["config"]["lexical_depth"] == 200  # as served
+    assert changed_ranking != served_ranking
 
 
 def test_followup_command_on_tiny_mtrag(
@@ -118,6 +152,7 @@ def test_followup_command_on_tiny_mtrag(
     ]
     assert set(report["runs"][0]["by_turn"]) == {"1", "2", "3", "5"}
     assert report["dataset"]["pool"] == 6
+    assert report["notes"][0].startswith("In-sample: 4 of these 4 queries are among the 350")
     _png(out / "recall_by_turn.png")
     assert "## By turn" in (out / "report.md").read_text()
 

@@ -16,7 +16,7 @@ from eval.followup import (
     pool_id,
     run_followup,
 )
-from eval.runs import SystemSpec, ensure_index
+from eval.runs import SystemSpec, default_hybrid, ensure_index
 from eval.types import MetricTable
 from index.store import PassageIndex
 from tests.fixtures_eval import TINY_MTRAG
@@ -64,7 +64,8 @@ def test_runs_with_and_without_context(
     system: str, mtrag_index: PassageIndex, cached_embedder: CachedEmbedder
 ) -> None:
     data = load_mtrag(TINY_MTRAG)
-    retriever = followup_retriever(SystemSpec.parse(system), mtrag_index, cached_embedder)
+    hybrid = default_hybrid(mtrag_index, cached_embedder)
+    retriever = followup_retriever(SystemSpec.parse(system), hybrid)
     plain = run_followup(system, retriever, data.scored_tasks, Condition.NO_CONTEXT)
     context = run_followup(system, retriever, data.scored_tasks, Condition.WITH_CONTEXT)
     pool = {d.id for d in data.pool}
@@ -81,3 +82,22 @@ def test_runs_with_and_without_context(
     assert context.run[first.task_id] == plain.run[first.task_id]
     # The pool has 6 documents, so the 10 best always hold every gold document.
     assert plain.metrics.mean("R@10") == context.metrics.mean("R@10") == 1.0
+
+
+def test_a_single_leg_system_is_not_the_hybrid(
+    mtrag_index: PassageIndex, cached_embedder: CachedEmbedder
+) -> None:
+    """Under the default (adaptive) fusion the configured leg weights are not used, so a single
+    leg is searched under weighted fusion with the other leg's weight at 0."""
+    task = load_mtrag(TINY_MTRAG).scored_tasks[1]  # a question both legs find passages for
+    hybrid = default_hybrid(mtrag_index, cached_embedder)
+    scores = {
+        system: [
+            round(s.score, 6)
+            for s in followup_retriever(SystemSpec.parse(system), hybrid)
+            .evidence(task.question)
+            .fused
+        ]
+        for system in ("bm25", "dense", "hybrid")
+    }
+    assert len({tuple(values) for values in scores.values()}) == 3  # three different systems

@@ -1,4 +1,4 @@
-"""eval.report: JSON with settings, manifest and per-query values; Markdown and PNGs exist."""
+"""The eval reports: JSON with settings, manifest and per-query values; Markdown and PNGs exist."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import math
 from pathlib import Path
 
 from eval.audit import AnswerAudit, Question, audit_structure, summarise
+from eval.audit_report import write_answers_report
 from eval.followup import Condition, FollowupRun, load_mtrag
+from eval.followup_report import FollowupReport, write_followup_report
 from eval.parsing import from_answer
-from eval.report import (
-    FollowupReport,
-    RetrievalReport,
-    markdown_table,
-    write_answers_report,
-    write_followup_report,
-    write_retrieval_report,
-)
+from eval.report import markdown_table
+from eval.retrieval_report import RetrievalReport, write_retrieval_report
 from eval.significance import compare_tables
 from eval.types import MetricTable, SystemResult
 from tests.fixtures_eval import TINY_MTRAG

@@ -26,6 +26,7 @@ from eval.runs import (
 )
 from eval.trec import read_qrels, read_run, write_run
 from index.store import PassageIndex
+from retriever.hybrid import RetrievalConfig
 from retriever.types import ScoredPassage
 from tests.fixtures_eval import TINY_BEIR
 
@@ -69,19 +70,22 @@ def test_system_specs() -> None:
         "lexical_weight": 0.3,
         "policy.fused_k": 20,
     }
-    config = hybrid_config(variant.options, 50)
+    served = RetrievalConfig(lexical_depth=50, dense_depth=60)
+    config = hybrid_config(variant.options, served)
     assert (config.fusion.value, config.lexical_weight, config.policy.fused_k) == (
         "weighted",
         0.3,
         20,
     )
-    assert (config.lexical_depth, config.dense_depth) == (50, 50)
+    # What the variant does not name is served: the legs' depths, the other policy sizes.
+    assert (config.lexical_depth, config.dense_depth) == (50, 60)
+    assert config.policy.guideline_k == served.policy.guideline_k
     with pytest.raises(ValueError, match="unknown system"):
         SystemSpec.parse("splade")
     with pytest.raises(ValueError, match="repeated"):
         parse_systems("bm25,bm25")
     with pytest.raises(ValueError, match="bad hybrid option"):
-        hybrid_config({"no_such_field": 1}, 10)
+        hybrid_config({"no_such_field": 1}, served)
 
 
 def test_load_beir_split_errors(tmp_path: Path) -> None:
@@ -105,9 +109,7 @@ def test_runs_on_real_index_match_pytrec_eval(
     data = load_beir(TINY_BEIR, "test")
     qrels_before = copy.deepcopy(data.qrels)
     specs = parse_systems("bm25,dense,hybrid")
-    retrievers = {
-        s.name: build_retriever(s, tiny_beir_index, cached_embedder, depth=40) for s in specs
-    }
+    retrievers = {s.name: build_retriever(s, tiny_beir_index, cached_embedder) for s in specs}
     results = run_systems(retrievers, data, passage_depth=40, doc_depth=10)
     assert data.qrels == qrels_before
     doc_ids = {
@@ -193,7 +195,7 @@ def test_document_granularity_variants(
         "", ["bm25-doc=bm25:granularity=document", "dense-doc=dense:granularity=document"]
     )
     retrievers = {
-        s.name: build_retriever(s, tiny_beir_index, cached_embedder, depth=40, documents=documents)
+        s.name: build_retriever(s, tiny_beir_index, cached_embedder, documents=documents)
         for s in specs
     }
     assert retriever_settings(retrievers["bm25-doc"])["granularity"] == "document"

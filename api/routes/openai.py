@@ -19,9 +19,9 @@ from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from answer.engine import StreamEvent
 from answer.render import to_markdown
 from answer.schema import Answer
+from answer.types import StreamEvent
 from api.answering import audience_for, check_cited, check_question, log_answer
 from api.conversation import from_history
 from api.deps import EngineDep, PassagesDep, SettingsDep

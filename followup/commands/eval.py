@@ -72,7 +72,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="NAME=KIND:key=value[:key=value]",
         help="an extra configured system, e.g. hybrid-w=hybrid:fusion=weighted (repeatable)",
     )
-    retrieval.add_argument("--passage-depth", type=int, default=300, help="passages per query")
+    retrieval.add_argument(
+        "--passage-depth",
+        type=int,
+        default=300,
+        help="passages a run reads per query (default: 300); the legs search as served",
+    )
     retrieval.add_argument("--doc-depth", type=int, default=100, help="documents kept per query")
     retrieval.add_argument("--limit", type=int, default=None, help="only the first N queries")
     retrieval.add_argument(
@@ -170,8 +175,9 @@ def _out(args: argparse.Namespace, default_name: str) -> Path:
     return DEFAULT_OUT_ROOT / (args.name or default_name)
 
 
-def _command() -> str:
-    return "followup " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(args: argparse.Namespace) -> str:
+    """The command line that ran, as ``followup.cli.main`` was given it."""
+    return f"followup {shlex.join(args.argv)}"
 
 
 def _settings() -> Any:
@@ -252,12 +258,13 @@ def _index_for(
 
 
 def _retrievers(
-    specs: Any, index: Any, embedder: Any, depth: int, documents: Any = ()
+    specs: Any, index: Any, embedder: Any, engine_settings: Any, documents: Any = ()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from eval.runs import build_retriever, retriever_settings
+    from eval.runs import build_retriever, retriever_settings, served_hybrid
 
+    hybrid = served_hybrid(engine_settings, index, embedder)
     retrievers = {
-        spec.name: build_retriever(spec, index, embedder, depth=depth, documents=documents)
+        spec.name: build_retriever(spec, index, embedder, hybrid=hybrid, documents=documents)
         for spec in specs
     }
     settings = {
@@ -275,7 +282,7 @@ def run_retrieval(args: argparse.Namespace) -> int:
 
 
 def _run_retrieval(args: argparse.Namespace) -> int:
-    from eval.report import RetrievalReport, write_retrieval_report
+    from eval.retrieval_report import RetrievalReport, write_retrieval_report
     from eval.runs import (
         BeirData,
         SystemKind,
@@ -286,6 +293,7 @@ def _run_retrieval(args: argparse.Namespace) -> int:
     )
     from eval.significance import compare_tables
     from eval.trec import write_run
+    from eval.tuning import in_sample_notes
 
     settings = _settings()
     specs = parse_systems(args.systems, args.variant)
@@ -305,7 +313,7 @@ def _run_retrieval(args: argparse.Namespace) -> int:
     index = _index_for(documents, args, data.name, embedder, data.queries, whole_documents=whole)
     if any(spec.kind is not SystemKind.BM25 for spec in specs):
         embedder.encode_queries(list(data.queries.values()))  # one batch, then cache hits
-    retrievers, system_settings = _retrievers(specs, index, embedder, args.passage_depth, documents)
+    retrievers, system_settings = _retrievers(specs, index, embedder, settings, documents)
     results = run_systems(
         retrievers,
         data,
@@ -344,8 +352,8 @@ def _run_retrieval(args: argparse.Namespace) -> int:
         },
         manifest=index.manifest.to_dict(),
         run_files=run_files,
-        command=_command(),
-        notes=PUBLISHED.get(data.name, []),
+        command=_command(args),
+        notes=[*PUBLISHED.get(data.name, []), *in_sample_notes(data.queries.values())],
     )
     files = write_retrieval_report(out, report)
     _print_table(
@@ -366,9 +374,10 @@ def run_followup(args: argparse.Namespace) -> int:
 def _run_followup(args: argparse.Namespace) -> int:
     from eval.followup import Condition, followup_retriever, load_mtrag
     from eval.followup import run_followup as run_one
-    from eval.report import FollowupReport, write_followup_report
-    from eval.runs import parse_systems, retriever_settings
+    from eval.followup_report import FollowupReport, write_followup_report
+    from eval.runs import parse_systems, retriever_settings, served_hybrid
     from eval.significance import compare
+    from eval.tuning import in_sample_notes
 
     settings = _settings()
     specs = parse_systems(args.systems, args.variant)
@@ -388,8 +397,9 @@ def _run_followup(args: argparse.Namespace) -> int:
     runs = []
     comparisons = []
     system_settings = {}
+    hybrid = served_hybrid(settings, index, embedder)
     for spec in specs:
-        retriever = followup_retriever(spec, index, embedder)
+        retriever = followup_retriever(spec, hybrid)
         system_settings[spec.name] = {**spec.to_dict(), "config": retriever_settings(retriever)}
         plain = run_one(
             spec.name, retriever, tasks, Condition.NO_CONTEXT, progress=not args.no_progress
@@ -434,16 +444,13 @@ def _run_followup(args: argparse.Namespace) -> int:
         },
         manifest=index.manifest.to_dict(),
         max_turn=args.max_turn,
-        command=_command(),
+        command=_command(args),
         examples=examples,
         notes=[
-            "The follow-up knobs of retriever.followup.FollowupConfig (context weights, "
-            "topic-shift thresholds) were tuned on these same MTRAG tasks "
-            "(benchmarks/followup_mtrag.py), so the with-context figures are in-sample and "
-            "optimistic; the no-context figures involve no MTRAG tuning.",
-            "The pool holds only gold passages of the 350 tasks (the MTRAG corpora are not "
-            "shipped), so absolute recall is far higher than on the full collections; the "
-            "comparison between conditions is what this run measures.",
+            *in_sample_notes(t.task_id for t in tasks),
+            f"The pool holds only the gold passages of the {len(data.tasks)} tasks (the MTRAG "
+            "corpora are not shipped), so absolute recall is far higher than on the full "
+            "collections; the comparison between conditions is what this run measures.",
         ],
     )
     embedder.flush()
@@ -471,7 +478,7 @@ def _run_answers(args: argparse.Namespace) -> int:
     from answer.schema import Answer
     from corpus.types import EvidenceKind
     from eval.audit import audit_answers, load_questions, summarise
-    from eval.report import write_answers_report
+    from eval.audit_report import write_answers_report
     from eval.support import DEFAULT_THRESHOLD, GeneratedSupportScorer, calibrate
     from index.store import PassageIndex
 
@@ -520,7 +527,7 @@ def _run_answers(args: argparse.Namespace) -> int:
         },
         manifest=index.manifest.to_dict(),
         calibration=calibration,
-        command=_command(),
+        command=_command(args),
         questions_file=str(args.questions),
     )
     data = summary.to_dict()
@@ -540,8 +547,8 @@ def _run_answers(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from eval.audit import audit_structure
+    from eval.audit_report import write_audit_report
     from eval.parsing import AnswerParseError, load_answer
-    from eval.report import write_audit_report
 
     try:
         doc = load_answer(args.file)
@@ -550,7 +557,7 @@ def run_audit(args: argparse.Namespace) -> int:
         return 2
     result = audit_structure(doc)
     out = _out(args, f"audit-{args.file.stem}")
-    files = write_audit_report(out, args.file, doc, result, command=_command())
+    files = write_audit_report(out, args.file, doc, result, command=_command(args))
     for issue in result.issues:
         level = "error" if issue.kind.is_error else "warning"
         print(f"{level}: {issue.kind.value}: {issue.detail}")
@@ -627,7 +634,7 @@ def _run_quality(args: argparse.Namespace) -> int:
             "engine_settings": engine_settings,
         },
         manifest=manifest,
-        command=_command(),
+        command=_command(args),
     )
     keys = [
         "rouge1_recall",

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from answer.engine import Engine, build_engine
+from answer.engine import IndexEngine, build_engine
 from answer.settings import Settings
 from api.app import create_app
 from api.store import DATABASE_FILE, ConversationStore
@@ -52,18 +52,18 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def engine(settings: Settings) -> Engine:
+def engine(settings: Settings) -> IndexEngine:
     return build_engine(settings)
 
 
-def app_with(settings: Settings, engine: Engine, data_dir: Path, **api: Any) -> Any:
+def app_with(settings: Settings, engine: IndexEngine, data_dir: Path, **api: Any) -> Any:
     """The real app on the module's engine, with its conversations in ``data_dir``."""
     changed = type(settings.api).model_validate({**dict(settings.api), "data_dir": data_dir, **api})
     return create_app(settings.model_copy(update={"api": changed}), engine=engine)
 
 
 @pytest.fixture(scope="module")
-def http(settings: Settings, engine: Engine) -> Iterator[httpx.Client]:
+def http(settings: Settings, engine: IndexEngine) -> Iterator[httpx.Client]:
     """A client of the main app behind a real uvicorn server."""
     with (
         ThreadServer(create_app(settings, engine=engine)) as server,
@@ -273,7 +273,7 @@ def test_a_question_without_a_word_is_a_422(
 
 
 def test_a_follow_up_past_the_turn_limit_is_a_409_naming_it(
-    settings: Settings, engine: Engine, tmp_path: Path
+    settings: Settings, engine: IndexEngine, tmp_path: Path
 ) -> None:
     with TestClient(app_with(settings, engine, tmp_path, max_turns=2)) as client:
         conversation = client.post("/v1/conversations", json={"question": QUESTION}).json()
@@ -296,7 +296,7 @@ def test_a_follow_up_past_the_turn_limit_is_a_409_naming_it(
         assert regenerated.status_code == 200 and regenerated.json()["turn"] == 1
 
 
-def test_the_store_enforces_the_limit_when_it_appends(tmp_path: Path, engine: Engine) -> None:
+def test_the_store_enforces_the_limit_when_it_appends(tmp_path: Path, engine: IndexEngine) -> None:
     """Two follow-ups computed at once cannot both pass the limit: the append checks it."""
     from api.errors import TurnLimitError
 
@@ -311,7 +311,7 @@ def test_the_store_enforces_the_limit_when_it_appends(tmp_path: Path, engine: En
 # ---------------------------------------------------------------- a damaged database
 
 
-def damaged_database(data_dir: Path, engine: Engine) -> Path:
+def damaged_database(data_dir: Path, engine: IndexEngine) -> Path:
     """A conversation database whose first page (the header) is intact and the rest is not:
     it opens, and its tables cannot be read."""
     path = data_dir / DATABASE_FILE
@@ -328,7 +328,7 @@ def damaged_database(data_dir: Path, engine: Engine) -> Path:
 
 
 def test_a_damaged_database_fails_readiness_and_names_the_file_in_the_log(
-    settings: Settings, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    settings: Settings, engine: IndexEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = damaged_database(tmp_path, engine)
     with (
@@ -416,9 +416,9 @@ class FailingRetriever:
 
 
 def test_a_failed_stream_logs_the_exception_type_and_not_its_message(
-    engine: Engine, caplog: pytest.LogCaptureFixture
+    engine: IndexEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    failing = Engine(FailingRetriever(), engine.composer)
+    failing = IndexEngine(FailingRetriever(), engine.composer)
     with caplog.at_level(logging.ERROR):
         events = list(failing.stream(SECRET))
     assert [e.name for e in events] == ["error"]
@@ -428,7 +428,7 @@ def test_a_failed_stream_logs_the_exception_type_and_not_its_message(
 
 
 def test_the_api_stream_logs_the_exception_type_and_not_its_message(
-    engine: Engine, caplog: pytest.LogCaptureFixture
+    engine: IndexEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken() -> Iterator[Any]:
         stream = engine.stream(QUESTION)
@@ -446,7 +446,7 @@ def test_the_api_stream_logs_the_exception_type_and_not_its_message(
 
 
 def test_over_the_rate_a_key_gets_429_with_retry_after(
-    settings: Settings, engine: Engine, tmp_path: Path
+    settings: Settings, engine: IndexEngine, tmp_path: Path
 ) -> None:
     app = app_with(settings, engine, tmp_path, rate_limit="3/minute", api_keys=["k1", "k2"])
     with TestClient(app) as client:
@@ -465,7 +465,7 @@ def test_over_the_rate_a_key_gets_429_with_retry_after(
 
 
 def test_without_keys_made_up_keys_share_the_address_allowance(
-    settings: Settings, engine: Engine, tmp_path: Path
+    settings: Settings, engine: IndexEngine, tmp_path: Path
 ) -> None:
     with TestClient(app_with(settings, engine, tmp_path, rate_limit="2/minute")) as client:
         statuses = [

@@ -66,7 +66,7 @@ from answer.abstain import (
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import AudienceProfile, grade, profile_for
 from answer.followups import Grounding, focus_of, suggest_followups
-from answer.lead import concept_label, covers, gap_statement, mentions
+from answer.lead import concept_label, covers, gap_statement, mentions, names
 from answer.quotes import (
     QuoteUnit,
     names_topic,
@@ -740,7 +740,7 @@ class ExtractiveComposer:
             # A study has no page label to frame it, and stands on its own words: one on iron
             # in the lungs is no evidence on iron deficiency, though a guideline sentence on
             # iron on an iron-deficiency page is.
-            return analysis is not None and any(f.mentioned_in(c.span.text) for f in analysis.focus)
+            return analysis is not None and any(names(f, c.span.text) for f in analysis.focus)
 
         # With a focus, quote only what names it; if nothing does, the closest sentences follow
         # the gap statement under the weak-evidence notice.

@@ -143,6 +143,23 @@ def mentions(c: Concept, text: str) -> bool:
     return len(words) >= 3 and overlap(words, content_terms(text)) >= MULTIWORD_SHARE
 
 
+def names(c: Concept, text: str) -> bool:
+    """Whether ``text`` names the concept, or the condition it is a form of ("iron deficiency"
+    for "iron-deficiency anemia"), but not its bare head ("iron"): stricter than
+    :func:`mentions`, for text with no page to frame it (a study).
+
+    Example:
+        >>> names(concept("iron-deficiency anemia"), "Half were iron-deficient.")
+        True
+        >>> names(concept("iron deficiency"), "Pulmonary iron accumulation was found.")
+        False
+    """
+    bare = core(c)
+    return c.mentioned_in(text) or (
+        bare is not None and bare.qualifier is not None and bare.mentioned_in(text)
+    )
+
+
 def covers(focus: Sequence[Concept], text: str, frame: str | None = None) -> int:
     """How many focus concepts ``text`` (or the page ``frame`` naming its topic) mentions."""
     return sum(1 for c in focus if mentions(c, text) or (frame and mentions(c, frame)))

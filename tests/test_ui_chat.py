@@ -30,7 +30,8 @@ from tests.fixtures_ui import (  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.browser
 
-QUESTION = "What causes iron-deficiency anemia?"
+# Its answer on the UI index has every section: a bottom line, guidelines and research.
+QUESTION = "What is iron-deficiency anemia?"
 FOLLOWUP = "How is it diagnosed?"
 ANSWER_TIMEOUT_MS = 120_000  # the engine shares two cores with the rest of the test run
 

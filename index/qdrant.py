@@ -332,7 +332,7 @@ class QdrantCollection:
         rrf_k: int,
         where: PassageFilter | None,
     ) -> Hits:
-        """Both legs ``depth`` deep, fused by Qdrant: ``sum 1 / (rrf_k + rank)``."""
+        """Both legs ``depth`` deep, fused by Qdrant: ``sum 1 / (rrf_k + rank)``, ranks from 1."""
         if _admits_nothing(where):
             return _EMPTY
         flt = qdrant_filter(where)
@@ -351,7 +351,8 @@ class QdrantCollection:
         result = self._client.query_points(
             self.name,
             prefetch=legs,
-            query=models.RrfQuery(rrf=models.Rrf(k=rrf_k)),
+            # Qdrant counts ranks from 0, and rrf_k counts them from 1 (retriever.fusion.rrf).
+            query=models.RrfQuery(rrf=models.Rrf(k=rrf_k + 1)),
             limit=k,
             with_payload=False,
         )

@@ -441,7 +441,10 @@ def build_engine(settings: Settings) -> IndexEngine:
 
     started = time.perf_counter()
     # The index first: a missing or damaged index fails before the model is loaded.
-    index = PassageIndex.load(settings.index.path)
+    key = settings.index.qdrant_api_key
+    index = PassageIndex.load(
+        settings.index.path, qdrant_api_key=key.get_secret_value() if key else None
+    )
     encoder = settings.embedder
     model = load_embedder(
         backend_of(index.manifest.model_name) if encoder.backend == "auto" else encoder.backend,

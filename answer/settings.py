@@ -36,6 +36,11 @@ class _Section(BaseModel):
 
 class IndexSettings(_Section):
     path: Path = Field(Path("var/demo-index"), description="Index directory to load.")
+    qdrant_api_key: SecretStr | None = Field(
+        None,
+        description="API key of the Qdrant server a Qdrant index lives on (docs/scale-out.md); "
+        "FOLLOWUP_INDEX__QDRANT_API_KEY, which `followup index` reads too.",
+    )
 
 
 class EmbedderSettings(_Section):

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from corpus.types import parse_choice
-from index.types import Hits, Vectors
+from index.types import Hits, PassageFilter, Vectors
 
 # Beyond this many passages a flat scan gets slow enough per query that HNSW is worth its
 # recall loss; ``followup index build --dense hnsw`` chooses it explicitly.
@@ -177,8 +177,11 @@ class FaissDenseStore:
             out[i] = self._index.reconstruct(int(row))
         return out
 
-    def search(self, query: Vectors, k: int) -> Hits:
+    def search(self, query: Vectors, k: int, where: PassageFilter | None = None) -> Hits:
         """The ``k`` nearest rows of one query vector, shape ``(d,)`` or ``(1, d)``.
+
+        ``where`` is not applied: FAISS holds no passage metadata, so the caller filters the
+        rows (:mod:`index.types`).
 
         Raises:
             ValueError: ``k`` is below 1, or more than one query was given (use

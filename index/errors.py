@@ -42,3 +42,8 @@ class IndexDiskFullError(OSError):
     """The disk filled while a new index version was written; the index is unchanged.
 
     The message is one line that names the path that could not be written."""
+
+
+class IndexUnavailableError(IndexLoadError):
+    """The index's Qdrant collection cannot be opened: its server is unreachable, or (local
+    mode) another process holds it."""

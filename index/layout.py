@@ -40,7 +40,7 @@ DATA_FILES = (
     *(f"{BM25_DIR}/{name}" for name in BM25_FILES),
 )
 
-_BUILD_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
+BUILD_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 
 
 def new_build_id() -> str:
@@ -86,8 +86,8 @@ class Layout:
         """Partial builds, temporary links and versions that ``DIR`` no longer points to."""
         current = self.current()
         patterns = {
-            re.compile(rf"\.{re.escape(self.name)}\.({_BUILD_ID.pattern})\.(partial|link)"),
-            re.compile(rf"{re.escape(self.name)}\.({_BUILD_ID.pattern})"),
+            re.compile(rf"\.{re.escape(self.name)}\.({BUILD_ID.pattern})\.(partial|link)"),
+            re.compile(rf"{re.escape(self.name)}\.({BUILD_ID.pattern})"),
         }
         found = []
         for entry in self.parent.iterdir():

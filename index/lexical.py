@@ -47,7 +47,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from corpus.types import parse_choice
-from index.types import Hits
+from index.types import Hits, PassageFilter
 
 # The files bm25s.BM25.save writes (we pass no corpus, so no corpus.jsonl).
 BM25_FILES = (
@@ -260,8 +260,15 @@ class Bm25LexicalStore:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
-    def search(self, query: str, k: int) -> Hits:
+    def document_frequency(self, word: str) -> int:
+        """How many passages ``word`` scores above zero (its one term's document frequency)."""
+        return int(np.count_nonzero(self.scores(word)))
+
+    def search(self, query: str, k: int, where: PassageFilter | None = None) -> Hits:
         """The ``k`` best-scoring passages for ``query``, ties broken by lower row.
+
+        ``where`` is not applied: the BM25 arrays hold no passage metadata, so the caller
+        filters the rows (:mod:`index.types`).
 
         Raises:
             ValueError: ``k`` is below 1.

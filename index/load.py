@@ -1,4 +1,8 @@
-"""An index directory opened for search: :class:`PassageIndex`.
+"""An index directory opened for search: :class:`PassageIndex`, whatever its storage backend.
+
+A FAISS index is read from the files of its version directory (memory-mapped); a Qdrant index
+(:mod:`index.qdrant`) from its collection, whose payloads hold the passages. Either way the
+result is the same object with the same rows, so nothing above the index layer knows which.
 
 Loading and a concurrent writer. After switching ``DIR`` to a new version the writer deletes
 the previous one (:mod:`index.publish`). A reader that resolved ``DIR`` just before the switch
@@ -19,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,12 @@ import numpy.typing as npt
 
 from corpus.types import Passage
 from index.dense import FaissDenseStore
-from index.errors import IndexCorruptError, IndexModelMismatchError, IndexNotFoundError
+from index.errors import (
+    IndexCorruptError,
+    IndexLoadError,
+    IndexModelMismatchError,
+    IndexNotFoundError,
+)
 from index.layout import (
     BM25_DIR,
     DATA_FILES,
@@ -38,18 +48,23 @@ from index.layout import (
 from index.lexical import Bm25LexicalStore
 from index.manifest import Manifest, sha256_file
 from index.records import DocumentRecord, passage_from_dict, read_jsonl
-from index.types import Embedder, Vectors
+from index.storage import StorageBackend
+from index.types import DenseStore, Embedder, FusedStore, LexicalStore, Vectors
 
 logger = logging.getLogger(__name__)
 
 # Loads retried when DIR was switched to a new version while it was being read.
 _LOAD_ATTEMPTS = 3
 
+# Stored vectors of some rows (all rows for None), as an in-memory float32 copy.
+RowVectors = Callable[[npt.NDArray[np.int64] | None], Vectors]
+
 
 def check_files(directory: Path, manifest: Manifest, *, checksums: bool) -> None:
     """Raise :class:`IndexCorruptError` unless every file the manifest lists has its size (and,
     with ``checksums``, its SHA-256)."""
-    missing = [name for name in DATA_FILES if name not in manifest.files]
+    required = DATA_FILES if manifest.storage.backend is StorageBackend.FAISS else ()
+    missing = [name for name in required if name not in manifest.files]
     if missing:
         raise IndexCorruptError(f"manifest of {directory} does not list {', '.join(missing)}")
     for name, entry in manifest.files.items():
@@ -68,7 +83,8 @@ class PassageIndex:
     """An index directory opened for search: passages, dense and lexical stores, vectors.
 
     Row ``i`` of :attr:`dense`, :attr:`lexical` and :meth:`vectors` is ``passages[i]``.
-    Construct with :meth:`load`.
+    Construct with :meth:`load`. A Qdrant index also offers :attr:`fused` (server-side
+    fusion); :meth:`close` releases its collection (a local one admits one process).
 
     Example:
         >>> index = PassageIndex.load(Path("var/demo-index"), expected_model=embedder.model_name)
@@ -84,9 +100,12 @@ class PassageIndex:
         manifest: Manifest,
         passages: list[Passage],
         documents: dict[str, DocumentRecord],
-        dense: FaissDenseStore,
-        lexical: Bm25LexicalStore,
-        vectors: Vectors,
+        dense: DenseStore,
+        lexical: LexicalStore,
+        vectors: RowVectors,
+        *,
+        fused: FusedStore | None = None,
+        close: Callable[[], None] | None = None,
     ) -> None:
         self.directory = directory
         self.manifest = manifest
@@ -94,10 +113,18 @@ class PassageIndex:
         self.documents = documents
         self.dense = dense
         self.lexical = lexical
+        self.fused = fused
         self._vectors = vectors
+        self._close = close
         self._rows = {passage.id: row for row, passage in enumerate(passages)}
         if len(self._rows) != len(passages):
-            raise IndexCorruptError(f"{directory / PASSAGES_FILE} repeats passage ids")
+            raise IndexCorruptError(f"{directory} repeats passage ids")
+
+    def close(self) -> None:
+        """Release the storage (a Qdrant client); searching afterwards fails."""
+        if self._close is not None:
+            self._close()
+            self._close = None
 
     @classmethod
     def load(
@@ -107,6 +134,7 @@ class PassageIndex:
         expected_dimension: int | None = None,
         *,
         verify_checksums: bool = False,
+        qdrant_api_key: str | None = None,
     ) -> PassageIndex:
         """Open an index, checking its manifest, files and counts.
 
@@ -119,12 +147,15 @@ class PassageIndex:
             expected_model: the embedding model the caller will encode queries with.
             expected_dimension: that model's dimension.
             verify_checksums: also hash every file.
+            qdrant_api_key: the key of the Qdrant server a Qdrant index lives on, if it
+                needs one.
 
         Raises:
             IndexNotFoundError: nothing exists at ``path``.
             IndexModelMismatchError: the index was built with another model or dimension.
             IndexCorruptError: a file is missing, truncated, damaged or inconsistent.
             IndexFormatError: the index was written by a newer format version.
+            IndexUnavailableError: its Qdrant collection cannot be opened.
         """
         link = Path(path)
         if not link.exists():
@@ -135,7 +166,7 @@ class PassageIndex:
             directory = link.resolve()
             try:
                 return cls._load_version(
-                    directory, expected_model, expected_dimension, verify_checksums
+                    directory, expected_model, expected_dimension, verify_checksums, qdrant_api_key
                 )
             except IndexCorruptError:
                 # DIR was switched to a newer version (and the old one deleted) mid-read.
@@ -152,6 +183,7 @@ class PassageIndex:
         expected_model: str | None,
         expected_dimension: int | None,
         verify_checksums: bool,
+        qdrant_api_key: str | None = None,
     ) -> PassageIndex:
         if not directory.is_dir():
             raise IndexCorruptError(f"{directory} is not an index directory")
@@ -167,6 +199,8 @@ class PassageIndex:
                 f"the model makes {expected_dimension}"
             )
         check_files(directory, manifest, checksums=verify_checksums)
+        if manifest.storage.backend is StorageBackend.QDRANT:
+            return _open_qdrant(directory, manifest, qdrant_api_key)
         try:
             vectors = np.load(directory / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as error:
@@ -211,7 +245,7 @@ class PassageIndex:
                 f"{directory} lists {len(passages)} passages of {len(documents)} documents; "
                 f"the manifest says {manifest.passages} of {manifest.documents}"
             )
-        return cls(directory, manifest, passages, documents, dense, lexical, vectors)
+        return cls(directory, manifest, passages, documents, dense, lexical, _memmap_rows(vectors))
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -225,10 +259,7 @@ class PassageIndex:
 
     def vectors(self, rows: npt.ArrayLike | None = None) -> Vectors:
         """Stored float32 vectors of ``rows`` (all rows when None), as an in-memory copy."""
-        if rows is None:
-            return np.array(self._vectors, dtype=np.float32)
-        index = np.asarray(rows, dtype=np.int64)
-        return np.array(self._vectors[index], dtype=np.float32)
+        return self._vectors(None if rows is None else np.asarray(rows, dtype=np.int64))
 
     def check_embedder(self, embedder: Embedder) -> None:
         """Raise :class:`IndexModelMismatchError` unless ``embedder`` built this index."""
@@ -241,3 +272,46 @@ class PassageIndex:
                 f"embedder is {embedder.model_name!r} ({embedder.dimension}d): query it with "
                 "the encoder it was built with (embedder.backend 'auto'), or rebuild it"
             )
+
+
+def _memmap_rows(vectors: Vectors) -> RowVectors:
+    def take(rows: npt.NDArray[np.int64] | None) -> Vectors:
+        return np.array(vectors if rows is None else vectors[rows], dtype=np.float32)
+
+    return take
+
+
+def _open_qdrant(directory: Path, manifest: Manifest, api_key: str | None) -> PassageIndex:
+    """A Qdrant index: the collection's payloads give the passages and documents."""
+    try:
+        from index.qdrant import QdrantCollection, open_stores
+    except ImportError as error:
+        raise IndexLoadError(
+            f"{directory} is a Qdrant index; install qdrant-client (pip install "
+            "'followup[qdrant]') to open it"
+        ) from error
+    config = manifest.storage.qdrant
+    assert config is not None  # StorageConfig ties the two together
+    collection = QdrantCollection.open(config, manifest.build_id, directory, api_key=api_key)
+    try:
+        opened = open_stores(collection, manifest.bm25)
+        if len(opened.passages) != manifest.passages or len(opened.documents) != manifest.documents:
+            raise IndexCorruptError(
+                f"collection {collection.name} holds {len(opened.passages)} passages of "
+                f"{len(opened.documents)} documents; the manifest of {directory} says "
+                f"{manifest.passages} of {manifest.documents}"
+            )
+    except BaseException:
+        collection.close()
+        raise
+    return PassageIndex(
+        directory,
+        manifest,
+        opened.passages,
+        opened.documents,
+        opened.dense,
+        opened.lexical,
+        opened.vectors,
+        fused=opened.fused,
+        close=collection.close,
+    )

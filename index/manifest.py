@@ -2,8 +2,9 @@
 
 ``manifest.json`` is written last into a build directory and records the format version, the
 package version, the embedding model and its dimension, normalisation, the chunking and BM25
-parameters, the dense index kind, a fingerprint of the corpus, passage counts by evidence tier,
-timings, and the size and SHA-256 of every other file. Loading an index starts here.
+parameters, the dense index kind, the storage backend (:mod:`index.storage`), a fingerprint of
+the corpus, passage counts by evidence tier, timings, and the size and SHA-256 of every other
+file. Loading an index starts here.
 
 Example:
     >>> manifest = Manifest.read(Path("var/demo-index"))
@@ -24,9 +25,11 @@ from typing import Any
 from index.dense import DenseConfig
 from index.errors import IndexCorruptError, IndexFormatError
 from index.lexical import Bm25Settings
+from index.storage import FORMAT_VERSIONS, StorageConfig
 
-# Bump when the directory layout or a file format changes; readers refuse newer versions.
-FORMAT_VERSION = 1
+# Bump when the directory layout or a file format changes; readers refuse newer versions. Each
+# backend writes its own (index.storage.FORMAT_VERSIONS); this is the newest one read.
+FORMAT_VERSION = max(FORMAT_VERSIONS.values())
 MANIFEST_FILE = "manifest.json"
 _CHUNK = 1 << 20
 
@@ -93,6 +96,7 @@ class Manifest:
         build_seconds: wall time of the build or update.
         parent_build_id: the version an ``add``/``remove`` started from, if any.
         files: size and SHA-256 of every other file, by relative path.
+        storage: the backend holding vectors and BM25 postings (FAISS files by default).
     """
 
     format_version: int
@@ -112,6 +116,7 @@ class Manifest:
     build_seconds: float
     parent_build_id: str | None = None
     files: Mapping[str, FileEntry] = field(default_factory=dict)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
     def with_files(self, files: Mapping[str, FileEntry]) -> Manifest:
         return replace(self, files=dict(files))
@@ -134,6 +139,7 @@ class Manifest:
             },
             "bm25": self.bm25.to_dict(),
             "dense": self.dense.to_dict(),
+            "storage": self.storage.to_dict(),
             "build": {
                 "id": self.build_id,
                 "parent_id": self.parent_build_id,
@@ -186,6 +192,7 @@ class Manifest:
                     str(name): FileEntry(size=int(entry["size"]), sha256=str(entry["sha256"]))
                     for name, entry in data["files"].items()
                 },
+                storage=StorageConfig.from_dict(data.get("storage", {})),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise IndexCorruptError(f"manifest is malformed: {error!r}") from error

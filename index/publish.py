@@ -94,10 +94,11 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _clean_leftovers(layout: Layout) -> None:
+def _clean_leftovers(layout: Layout, keep: Path | None = None) -> None:
     for path in layout.leftovers():
-        logger.info("removing leftover %s", path)
-        _remove(path)
+        if path != keep:
+            logger.info("removing leftover %s", path)
+            _remove(path)
 
 
 def _check_link_target(layout: Layout) -> None:
@@ -113,22 +114,26 @@ def _check_link_target(layout: Layout) -> None:
     )
 
 
-def publish(layout: Layout, build_id: str, write: Callable[[Path], Manifest]) -> Manifest:
+def publish(
+    layout: Layout, build_id: str, write: Callable[[Path], Manifest], *, resumable: bool = False
+) -> Manifest:
     """Write a version with ``write(partial_dir)``, then switch ``DIR`` to it atomically.
 
-    Must be called with the writer lock held.
+    Must be called with the writer lock held. With ``resumable``, a partial directory of
+    ``build_id`` left by an interrupted run is written into again, and one left by a failing
+    ``write`` is kept for the next resumed run (other writers still delete it as a leftover).
 
     Raises:
         IndexDiskFullError: the disk filled before the switch; ``DIR`` is unchanged.
     """
     _check_link_target(layout)
-    _clean_leftovers(layout)
     previous = layout.current()
     partial = layout.partial(build_id)
+    _clean_leftovers(layout, keep=partial if resumable else None)
     version = layout.version(build_id)
     temp_link = layout.temp_link(build_id)
     try:
-        partial.mkdir(parents=True)
+        partial.mkdir(parents=True, exist_ok=resumable)
         manifest = write(partial)
         _fsync_tree(partial)
         os.rename(partial, version)
@@ -138,7 +143,7 @@ def publish(layout: Layout, build_id: str, write: Callable[[Path], Manifest]) ->
     except BaseException as error:
         # A killed process cannot get here; the next writer cleans up then.
         if layout.current() != version:
-            for path in (partial, version, temp_link):
+            for path in (version, temp_link) if resumable else (partial, version, temp_link):
                 _remove(path)
         if isinstance(error, OSError) and error.errno in _DISK_FULL:
             raise _disk_full(error, partial, layout) from error

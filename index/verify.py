@@ -1,4 +1,4 @@
-"""Checking an index end to end: files, counts, FAISS against exact search, BM25 rebuilt.
+"""Checking an index end to end: files, counts, dense search against exact search, BM25 rebuilt.
 
 Example:
     >>> report = verify(Path("var/demo-index"))
@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from index.dense import DenseKind, exact_search
+from index.dense import DenseKind, FaissDenseStore, exact_search
 from index.errors import IndexLoadError
-from index.lexical import Bm25LexicalStore
+from index.lexical import Bm25LexicalStore, Bm25Tokenizer
 from index.load import PassageIndex, check_files
 from index.manifest import Manifest, corpus_fingerprint
 from index.records import tier_counts
+from index.storage import StorageBackend
+from index.types import Hits, Vectors
+
+if TYPE_CHECKING:
+    from index.sparse import SparseTerms
 
 # Stored vectors sampled as queries by verify(); enough for a recall estimate within ~1%.
 VERIFY_QUERIES = 1000
@@ -60,18 +67,24 @@ class VerifyReport:
 
 
 def verify(
-    path: Path | str, *, queries: int = VERIFY_QUERIES, min_recall: float = 0.9
+    path: Path | str,
+    *,
+    queries: int = VERIFY_QUERIES,
+    min_recall: float = 0.9,
+    qdrant_api_key: str | None = None,
 ) -> VerifyReport:
     """Check an index end to end.
 
     1. Every file exists with the size and SHA-256 the manifest records.
-    2. Passages, documents, vectors, FAISS and BM25 agree on counts; tiers and the corpus
+    2. Passages, documents, vectors and the stores agree on counts; tiers and the corpus
        fingerprint match the manifest; stored vectors are unit length.
-    3. FAISS holds exactly the stored vectors (sampled rows reconstructed bit for bit).
-    4. Searching FAISS with up to ``queries`` stored vectors returns what exact numpy search
-       over vectors.npy returns: the same scores for a flat index; for HNSW the recall@10
-       against exact search, which must reach ``min_recall``.
-    5. BM25 rebuilt from the passage texts equals the stored BM25 arrays.
+    3. FAISS: it holds exactly the stored vectors (sampled rows reconstructed bit for bit).
+    4. Searching the dense store with up to ``queries`` stored vectors returns what exact
+       numpy search over the stored vectors returns: the same scores for an exact index; for
+       an approximate one (FAISS HNSW, Qdrant on a server) the recall@10 against exact
+       search, which must reach ``min_recall``.
+    5. BM25 rebuilt from the passage texts equals the stored BM25 arrays (FAISS), or the
+       sampled points' stored BM25 vectors (Qdrant).
     """
     link = Path(path)
     directory = link.resolve()
@@ -80,20 +93,30 @@ def verify(
         manifest = Manifest.read(directory)
         check_files(directory, manifest, checksums=True)
         checks.append(Check("checksums", True, f"{len(manifest.files)} files match the manifest"))
-        index = PassageIndex.load(directory)
+        index = PassageIndex.load(directory, qdrant_api_key=qdrant_api_key)
     except IndexLoadError as error:
         checks.append(Check("load", False, str(error)))
         return VerifyReport(directory, tuple(checks))
+    try:
+        recall = _check_index(index, checks, queries, min_recall)
+    finally:
+        index.close()
+    return VerifyReport(directory, tuple(checks), recall, manifest)
 
+
+def _check_index(
+    index: PassageIndex, checks: list[Check], queries: int, min_recall: float
+) -> float | None:
+    manifest = index.manifest
     n = len(index.passages)
     vectors = index.vectors()
+    backend = manifest.storage.backend
     counts = {
         "manifest": manifest.passages,
         "passages": n,
         "vectors": int(vectors.shape[0]),
-        "faiss": index.dense.ntotal,
-        "bm25": index.lexical.num_docs,
-        "documents.jsonl": sum(r.passages for r in index.documents.values()),
+        **_STORE_COUNTS[backend](index),
+        "documents": sum(r.passages for r in index.documents.values()),
     }
     per_document = Counter(p.document_id for p in index.passages)
     documents_agree = all(per_document[r.id] == r.passages for r in index.documents.values())
@@ -103,7 +126,7 @@ def verify(
             "counts",
             len(set(counts.values())) == 1 and documents_agree,
             ", ".join(f"{name} {count}" for name, count in counts.items())
-            + ("" if documents_agree else "; passages disagree with documents.jsonl"),
+            + ("" if documents_agree else "; passages disagree with their documents"),
         )
     )
     tiers = tier_counts(index.passages)
@@ -115,41 +138,125 @@ def verify(
     norms = np.linalg.norm(vectors, axis=1)
     worst = float(np.abs(norms - 1).max()) if n else 0.0
     checks.append(Check("normalised", worst < 1e-3, f"max |norm - 1| = {worst:.2e}"))
-
     sample = np.random.default_rng(0).permutation(n)[: min(queries, n)]
-    same_rows = bool(np.array_equal(index.dense.reconstruct(sample), vectors[sample]))
-    checks.append(Check("faiss rows", same_rows, f"{len(sample)} sampled rows vs vectors.npy"))
+    return _BACKEND_CHECKS[backend](index, vectors, sample, checks, min_recall)
 
-    k = min(VERIFY_K, n)
+
+def _dense_check(
+    name: str,
+    found: list[Hits],
+    vectors: Vectors,
+    sample: npt.NDArray[np.int64],
+    exact_index: bool,
+    min_recall: float,
+) -> tuple[Check, float | None]:
+    """The dense store's answers to sampled stored vectors against exact numpy search."""
+    k = min(VERIFY_K, len(vectors))
     exact_rows, exact_scores = exact_search(vectors, vectors[sample], k)
-    found = index.dense.search_batch(vectors[sample], k)
-    found_rows = np.stack([hits.rows for hits in found])
-    found_scores = np.stack([hits.scores for hits in found])
-    # The scores FAISS reports must be the true inner products of the rows it returns.
+    found_rows = np.stack([hits.rows[:k] for hits in found])
+    found_scores = np.stack([hits.scores[:k] for hits in found])
+    # The scores the store reports must be the true inner products of the rows it returns.
     true_scores = np.einsum("qd,qkd->qk", vectors[sample], vectors[found_rows])
     honest = bool(np.allclose(found_scores, true_scores, atol=1e-4))
     recall = float(
         np.mean([len(set(a) & set(b)) / k for a, b in zip(found_rows, exact_rows, strict=True)])
     )
-    recall_at_10: float | None = None
-    if manifest.dense.kind is DenseKind.FLAT:
+    if exact_index:
         exact = honest and bool(np.allclose(found_scores, exact_scores, atol=1e-4))
-        checks.append(
-            Check(
-                "faiss search", exact, f"{len(sample)} queries: exact top-{k} (recall {recall:.4f})"
-            )
-        )
-    else:
-        recall_at_10 = recall
-        checks.append(
-            Check(
-                "faiss search",
-                honest and recall >= min_recall,
-                f"{len(sample)} queries: recall@{k} {recall:.4f} vs exact (min {min_recall})",
-            )
-        )
+        detail = f"{len(sample)} queries: exact top-{k} (recall {recall:.4f})"
+        return Check(name, exact, detail), None
+    detail = f"{len(sample)} queries: recall@{k} {recall:.4f} vs exact (min {min_recall})"
+    return Check(name, honest and recall >= min_recall, detail), recall
 
-    rebuilt = Bm25LexicalStore.build([p.embedding_text for p in index.passages], manifest.bm25)
-    same_bm25 = rebuilt.same_index(index.lexical)
-    checks.append(Check("bm25", same_bm25, "rebuilt from passage texts"))
-    return VerifyReport(directory, tuple(checks), recall_at_10, manifest)
+
+def _faiss_counts(index: PassageIndex) -> dict[str, int]:
+    dense, lexical = index.dense, index.lexical
+    assert isinstance(dense, FaissDenseStore) and isinstance(lexical, Bm25LexicalStore)
+    return {"faiss": dense.ntotal, "bm25": lexical.num_docs}
+
+
+def _faiss_checks(
+    index: PassageIndex,
+    vectors: Vectors,
+    sample: npt.NDArray[np.int64],
+    checks: list[Check],
+    min_recall: float,
+) -> float | None:
+    dense, lexical = index.dense, index.lexical
+    assert isinstance(dense, FaissDenseStore) and isinstance(lexical, Bm25LexicalStore)
+    same_rows = bool(np.array_equal(dense.reconstruct(sample), vectors[sample]))
+    checks.append(Check("faiss rows", same_rows, f"{len(sample)} sampled rows vs vectors.npy"))
+    k = min(VERIFY_K, len(vectors))
+    found = dense.search_batch(vectors[sample], k)
+    exact_index = index.manifest.dense.kind is DenseKind.FLAT
+    check, recall = _dense_check("faiss search", found, vectors, sample, exact_index, min_recall)
+    checks.append(check)
+    texts = [p.embedding_text for p in index.passages]
+    rebuilt = Bm25LexicalStore.build(texts, index.manifest.bm25)
+    checks.append(Check("bm25", rebuilt.same_index(lexical), "rebuilt from passage texts"))
+    return recall
+
+
+def _qdrant_counts(index: PassageIndex) -> dict[str, int]:
+    from index.qdrant import QdrantDenseStore
+
+    assert isinstance(index.dense, QdrantDenseStore)
+    return {"points": index.dense.collection.count()}
+
+
+def _qdrant_checks(
+    index: PassageIndex,
+    vectors: Vectors,
+    sample: npt.NDArray[np.int64],
+    checks: list[Check],
+    min_recall: float,
+) -> float | None:
+    from index.qdrant import QdrantDenseStore
+    from index.sparse import Bm25Statistics, passage_vector
+
+    dense = index.dense
+    assert isinstance(dense, QdrantDenseStore)
+    config = dense.collection.config
+    k = min(VERIFY_K, len(vectors))
+    found = [dense.search(vectors[row], k) for row in sample]
+    # Local mode scans exactly; a server searches its HNSW graph.
+    name = "qdrant dense search"
+    check, recall = _dense_check(name, found, vectors, sample, config.local, min_recall)
+    checks.append(check)
+    settings = index.manifest.bm25
+    tokenizer = Bm25Tokenizer(settings)
+    stats = Bm25Statistics()
+    terms = tokenizer.tokenize([p.embedding_text for p in index.passages])
+    stats.add_all(terms)
+    stored = dense.collection.sparse_vectors(sample.tolist())
+    wrong = [
+        int(row)
+        for row in sample
+        if not _same_terms(
+            stored.get(int(row)), passage_vector(terms[row], stats, settings, config.sparse)
+        )
+    ]
+    detail = f"{len(sample)} sampled points rebuilt from passage texts"
+    checks.append(Check("bm25", not wrong, detail + (f"; row {wrong[0]} differs" if wrong else "")))
+    return recall
+
+
+def _same_terms(stored: SparseTerms | None, expected: SparseTerms) -> bool:
+    return (
+        stored is not None
+        and stored.indices == expected.indices
+        and bool(np.allclose(stored.values, expected.values, rtol=1e-5, atol=1e-7))
+    )
+
+
+_STORE_COUNTS: dict[StorageBackend, Callable[[PassageIndex], dict[str, int]]] = {
+    StorageBackend.FAISS: _faiss_counts,
+    StorageBackend.QDRANT: _qdrant_counts,
+}
+_BACKEND_CHECKS: dict[
+    StorageBackend,
+    Callable[[PassageIndex, Vectors, npt.NDArray[np.int64], list[Check], float], float | None],
+] = {
+    StorageBackend.FAISS: _faiss_checks,
+    StorageBackend.QDRANT: _qdrant_checks,
+}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from corpus.types import Passage
-from index.types import DenseStore, Embedder, Hits, Vectors
+from index.types import DenseStore, Embedder, Hits, PassageFilter, Vectors
 from retriever.lexical import check_query, check_top_k, to_scored
 from retriever.types import ScoredPassage
 
@@ -52,10 +52,11 @@ class DenseRetriever:
         """
         return np.asarray(self._embedder.encode_queries([check_query(query)])[0], np.float32)
 
-    def hits_for_vector(self, vector: Vectors, k: int) -> Hits:
-        """Rows and inner products of the ``k`` passages nearest to ``vector``."""
+    def hits_for_vector(self, vector: Vectors, k: int, where: PassageFilter | None = None) -> Hits:
+        """Rows and inner products of the ``k`` passages nearest to ``vector`` (``where`` is
+        pushed down to the store, which may or may not apply it: :mod:`index.types`)."""
         check_top_k(k)
-        return self._store.search(np.asarray(vector, np.float32).reshape(1, -1), k)
+        return self._store.search(np.asarray(vector, np.float32).reshape(1, -1), k, where)
 
     def hits(self, query: str, k: int) -> Hits:
         """Rows and cosine scores of the ``k`` nearest passages.

@@ -55,14 +55,14 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from corpus.types import parse_choice
-from index.types import Vectors
+from index.types import TermCounts, Vectors
 from retriever.question import QuestionAnalysis
 from retriever.rewrite import Rewrite, RewriteRule
 from retriever.terms import QUERY_STOP_WORDS
@@ -465,25 +465,19 @@ def build_query(
 
 
 class LexicalTermStatistics:
-    """:class:`TermStatistics` from a BM25 store that can tokenise and score all passages.
+    """:class:`TermStatistics` from a lexical store's analyser and document frequencies.
 
     It uses the store's own analyser (``tokenize``), so context words are chosen in the terms
-    the index matches on, and the Lucene idf ``ln(1 + (N - df + 0.5) / (df + 0.5))``, where the
-    document frequency ``df`` is the number of passages a one-term query scores above zero.
-    Results are memoised per term.
+    the index matches on, and the Lucene idf ``ln(1 + (N - df + 0.5) / (df + 0.5))`` over the
+    store's document frequencies. Results are memoised per term.
 
     Args:
-        tokenize: The store's analyser, text to index terms.
-        scores: The store's full score vector for a query (one float per passage).
+        counts: The lexical store (:class:`index.types.TermCounts`).
     """
 
-    def __init__(
-        self,
-        tokenize: Callable[[str], list[str]],
-        scores: Callable[[str], np.ndarray],
-    ) -> None:
-        self._tokenize = tokenize
-        self._scores = scores
+    def __init__(self, counts: TermCounts) -> None:
+        self._counts = counts
+        self._tokenize = counts.tokenize
         self._idf: dict[str, float] = {}
         self._analysed: dict[str, list[str]] = {}
 
@@ -501,11 +495,10 @@ class LexicalTermStatistics:
             return 0.0
         cached = self._idf.get(terms[0])
         if cached is None:
-            # Scoring the surface word, not its stem: the store analyses what it is given, and
+            # Counting the surface word, not its stem: the store analyses what it is given, and
             # stemming a stem again is not always the identity.
-            scores = self._scores(word)
-            df = int(np.count_nonzero(scores))
-            n = len(scores)
+            df = self._counts.document_frequency(word)
+            n = self._counts.num_docs
             cached = 0.0 if df == 0 else math.log(1.0 + (n - df + 0.5) / (df + 0.5))
             self._idf[terms[0]] = cached
         return cached

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from index.types import Embedder, Hits, Vectors
+from index.types import Embedder, Hits, PassageFilter, TermCounts, Vectors
 from retriever.adaptive import (
     FEEDBACK_PASSAGES,
     FITTED,
@@ -71,7 +71,14 @@ from retriever.lexical import LexicalRetriever, check_query, check_top_k
 from retriever.policy import PolicyConfig, apply_policy, passes
 from retriever.question import Vocabulary
 from retriever.rewrite import Rewrite, Rewriter, RuleRewriter
-from retriever.types import Conversation, Evidence, Filters, ScoredPassage, SearchIndex
+from retriever.types import (
+    Conversation,
+    Evidence,
+    Filters,
+    ScoredPassage,
+    SearchIndex,
+    passage_filter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,9 +210,9 @@ class HybridRetriever:
         embedder: The model the index was built with.
         config: Search, fusion, policy and follow-up settings.
         term_stats: Term statistics for follow-up context words; by default taken from the
-            index's BM25 store (it must offer ``tokenize`` and ``scores``, as
-            ``index.lexical.Bm25LexicalStore`` does); without them follow-ups add no context
-            words to the BM25 query.
+            index's BM25 store (when it offers :class:`~index.types.TermCounts`, as both
+            storage backends do); without them follow-ups add no context words to the BM25
+            query.
         rewriter: Makes follow-ups standalone (:meth:`rewrite`); by default the rules of
             :mod:`retriever.rewrite` over the index's :attr:`vocabulary`.
 
@@ -362,22 +369,25 @@ class HybridRetriever:
         plan, vector = self.plan(question, conversation)
         now = time.perf_counter()
         timings["query_ms"], start = (now - start) * 1000, now
+        # Pushed down to the stores that filter as they search (index.types); the rows that
+        # come back are checked against the filters below all the same.
+        where = passage_filter(filters) if filters is not None else None
         # Dense first: under adaptive fusion its best passages guide the BM25 query's terms.
-        dense = _array_run(self._dense.hits_for_vector(vector, dense_depth))
+        dense = _array_run(self._dense.hits_for_vector(vector, dense_depth, where))
         if cfg.feedback.rocchio_beta > 0 and len(dense.keys):
             rows = dense.keys[: cfg.feedback.rocchio_passages]
             moved = rocchio(vector, self._index.vectors(rows), cfg.feedback.rocchio_beta)
-            dense = _array_run(self._dense.hits_for_vector(moved, dense_depth))
+            dense = _array_run(self._dense.hits_for_vector(moved, dense_depth, where))
         now = time.perf_counter()
         timings["dense_ms"], start = (now - start) * 1000, now
         lexical = sum_arrays(
             [
-                (_array_run(self._lexical.hits(p.text, lexical_depth)), p.weight)
+                (_array_run(self._lexical.hits(p.text, lexical_depth, where)), p.weight)
                 for p in self._lexical_queries(plan, dense)
             ]
         )
         if cfg.feedback.rm3_weight > 0:
-            lexical = self._rm3(plan, lexical, lexical_depth)
+            lexical = self._rm3(plan, lexical, lexical_depth, where)
         now = time.perf_counter()
         timings["lexical_ms"], start = (now - start) * 1000, now
         carried = self._carried_run(plan.carried, vector)
@@ -420,7 +430,9 @@ class HybridRetriever:
         reduced = key_terms(first.text, self._term_stats, cut, feedback)
         return (replace(first, text=reduced), *rest)
 
-    def _rm3(self, plan: FollowupQuery, lexical: ArrayRun, depth: int) -> ArrayRun:
+    def _rm3(
+        self, plan: FollowupQuery, lexical: ArrayRun, depth: int, where: PassageFilter | None
+    ) -> ArrayRun:
         """The BM25 run plus ``rm3_weight`` times the run of RM3's expansion terms, chosen
         from the run's best passages (:func:`retriever.feedback.relevance_model`)."""
         fb = self._config.feedback
@@ -435,7 +447,7 @@ class HybridRetriever:
         )
         if not terms:
             return lexical
-        expansion = _array_run(self._lexical.hits(" ".join(t for t, _ in terms), depth))
+        expansion = _array_run(self._lexical.hits(" ".join(t for t, _ in terms), depth, where))
         return sum_arrays([(lexical, 1.0), (expansion, fb.rm3_weight)])
 
     def _leg_weights(
@@ -564,9 +576,8 @@ def _without_lexical_context(cfg: FollowupConfig) -> FollowupConfig:
 
 def _default_term_stats(index: SearchIndex) -> TermStatistics | None:
     store = index.lexical
-    tokenize = getattr(store, "tokenize", None)
-    scores = getattr(store, "scores", None)
-    if callable(tokenize) and callable(scores):
-        return LexicalTermStatistics(tokenize, scores)
+    if all(callable(getattr(store, name, None)) for name in ("tokenize", "document_frequency")):
+        counts: TermCounts = store  # type: ignore[assignment]  # checked just above
+        return LexicalTermStatistics(counts)
     logger.info("lexical store offers no term statistics; follow-ups add no BM25 context words")
     return None

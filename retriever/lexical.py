@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from corpus.types import Passage
-from index.types import Hits, LexicalStore
+from index.types import Hits, LexicalStore, PassageFilter
 from retriever.types import EmptyQueryError, ScoredPassage
 
 
@@ -61,14 +61,15 @@ class LexicalRetriever:
         self._store = store
         self._passages = passages
 
-    def hits(self, query: str, k: int) -> Hits:
-        """Rows and BM25 scores of the ``k`` best passages.
+    def hits(self, query: str, k: int, where: PassageFilter | None = None) -> Hits:
+        """Rows and BM25 scores of the ``k`` best passages (``where`` is pushed down to the
+        store, which may or may not apply it: :mod:`index.types`).
 
         Raises:
             EmptyQueryError: The query is empty or only whitespace.
         """
         check_top_k(k)
-        return self._store.search(check_query(query), k)
+        return self._store.search(check_query(query), k, where)
 
     def retrieve(self, query: str, top_k: int) -> list[ScoredPassage]:
         """At most ``top_k`` passages, best first.

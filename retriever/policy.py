@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from corpus.types import EvidenceTier, Passage
-from retriever.types import Filters, ScoredPassage
+from retriever.types import Filters, ScoredPassage, passage_filter
 
 PASSAGES_PER_KIND = 4
 """Guideline and research passages an answer sees (and quotes from: ``ComposeConfig``)."""
@@ -91,24 +91,7 @@ class PolicyResult:
 
 def passes(passage: Passage, filters: Filters | None) -> bool:
     """Whether ``passage`` passes every filter that is set (rule 1 of the module docstring)."""
-    if filters is None:
-        return True
-    if filters.kinds is not None and passage.tier.kind not in filters.kinds:
-        return False
-    if filters.designs is not None and passage.tier not in filters.designs:
-        return False
-    if filters.sources is not None:
-        wanted = {source.strip().casefold() for source in filters.sources}
-        if passage.source.strip().casefold() not in wanted:
-            return False
-    if filters.year_from is not None or filters.year_to is not None:
-        if passage.year is None:
-            return False
-        if filters.year_from is not None and passage.year < filters.year_from:
-            return False
-        if filters.year_to is not None and passage.year > filters.year_to:
-            return False
-    return True
+    return filters is None or passage_filter(filters).admits(passage)
 
 
 def relevance_bands(relevance: Sequence[float], tolerance: float) -> list[int]:

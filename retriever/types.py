@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -16,7 +17,7 @@ from typing import Protocol
 import numpy.typing as npt
 
 from corpus.types import EvidenceKind, EvidenceTier, Passage
-from index.types import DenseStore, LexicalStore, Vectors
+from index.types import DenseStore, LexicalStore, PassageFilter, Vectors
 from retriever.question import QuestionAnalysis
 
 
@@ -72,6 +73,22 @@ class Filters:
     sources: frozenset[str] | None = None
     year_from: int | None = None
     year_to: int | None = None
+
+
+@functools.lru_cache(maxsize=64)
+def passage_filter(filters: Filters) -> PassageFilter:
+    """``filters`` as the index layer's :class:`~index.types.PassageFilter`: the tiers of the
+    wanted kinds and designs, the sources, the year range (the one definition of what passes,
+    applied by the policy and pushed down to the stores)."""
+    tiers = None
+    if filters.kinds is not None or filters.designs is not None:
+        tiers = frozenset(
+            tier
+            for tier in EvidenceTier
+            if (filters.kinds is None or tier.kind in filters.kinds)
+            and (filters.designs is None or tier in filters.designs)
+        )
+    return PassageFilter(tiers, filters.sources, filters.year_from, filters.year_to)
 
 
 @dataclass(frozen=True)

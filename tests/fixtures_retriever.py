@@ -1,4 +1,5 @@
-"""Fixtures for the retriever tests: 20 real documents (40 passages), the real model, an index.
+"""Fixtures for the retriever tests: 20 real documents (40 passages), the real model, an index
+(FAISS files) and the same index in a local Qdrant collection (the same vectors, not re-encoded).
 
 Import the fixtures you use explicitly, e.g.
 ``from tests.fixtures_retriever import retriever_embedder, retriever_index  # noqa: F401``.
@@ -42,4 +43,25 @@ def retriever_index(
         build_index(load_corpus(DOCS).documents, out, retriever_embedder)
         _SESSION["index"] = PassageIndex.load(out, expected_model=retriever_embedder.model_name)
     index: PassageIndex = _SESSION["index"]
+    return index
+
+
+@pytest.fixture(scope="session")
+def retriever_qdrant_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    retriever_index: PassageIndex,
+    retriever_embedder: SentenceTransformerEmbedder,
+) -> PassageIndex:
+    """The same corpus and vectors as ``retriever_index``, in a local Qdrant collection."""
+    from index.storage import QdrantConfig, StorageBackend, StorageConfig
+    from tests.fixtures_index import ReplayEmbedder
+
+    if "qdrant" not in _SESSION:
+        out = tmp_path_factory.mktemp("retriever-qdrant") / "index"
+        replay = ReplayEmbedder(retriever_embedder, retriever_index.directory)
+        storage = StorageConfig(StorageBackend.QDRANT, QdrantConfig(prefix="retriever"))
+        build_index(load_corpus(DOCS).documents, out, replay, storage=storage)
+        assert replay.encoded == 0
+        _SESSION["qdrant"] = PassageIndex.load(out, expected_model=retriever_embedder.model_name)
+    index: PassageIndex = _SESSION["qdrant"]
     return index

@@ -29,6 +29,7 @@ from index.load import PassageIndex
 from index.manifest import FORMAT_VERSION, FileEntry, Manifest, corpus_fingerprint
 from index.publish import IndexLockedError
 from index.records import document_content_hash
+from index.storage import StorageConfig
 from index.verify import verify
 from tests.fixtures_index import (  # noqa: F401
     KeywordEmbedder,
@@ -60,7 +61,7 @@ def test_manifest_records_how_the_index_was_built(
     docs = sample_documents()
     passages = chunk_documents(docs, ChunkingConfig())
     manifest = Manifest.read(sample_index)
-    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.format_version == StorageConfig().format_version == 1
     assert (manifest.model_name, manifest.dimension, manifest.normalized) == (
         "sentence-transformers/all-MiniLM-L6-v2",
         384,

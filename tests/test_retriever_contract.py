@@ -3,7 +3,8 @@
 Contract (retriever.types.Retriever): at most ``top_k`` results, scores non-increasing, passage
 ids unique, the same output for the same input, and EmptyQueryError for an empty or
 whitespace-only query. Run on a real index (40 passages of tests/data/retriever_docs.jsonl) with
-the real model.
+the real model, once per storage backend: FAISS and bm25s files, and a local Qdrant collection
+holding the same vectors.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from retriever.fusion import FusionMode, FusionUnit, Normalization, collapse, rr
 from retriever.hybrid import HybridRetriever, RetrievalConfig
 from retriever.lexical import LexicalRetriever
 from retriever.types import EmptyQueryError, Retriever
-from tests.fixtures_retriever import retriever_embedder, retriever_index  # noqa: F401
+from tests.fixtures_retriever import (  # noqa: F401
+    retriever_embedder,
+    retriever_index,
+    retriever_qdrant_index,
+)
 
 QUERIES = [
     "Does folic acid supplementation lower plasma homocysteine?",
@@ -26,6 +31,16 @@ QUERIES = [
     "hemophilia bleeding",
     "zebra quantum",  # no term in the index: fewer results (possibly none) is fine
 ]
+
+
+@pytest.fixture(params=["faiss", "qdrant"])
+def search_index(
+    request: pytest.FixtureRequest,
+    retriever_index: PassageIndex,  # noqa: F811
+    retriever_qdrant_index: PassageIndex,  # noqa: F811
+) -> PassageIndex:
+    """The retriever index on each storage backend."""
+    return {"faiss": retriever_index, "qdrant": retriever_qdrant_index}[request.param]
 
 
 class RetrieverContract:
@@ -78,8 +93,8 @@ class RetrieverContract:
 
 class TestLexicalRetriever(RetrieverContract):
     @pytest.fixture
-    def retriever(self, retriever_index: PassageIndex) -> Retriever:  # noqa: F811
-        return LexicalRetriever(retriever_index.lexical, retriever_index.passages)
+    def retriever(self, search_index: PassageIndex) -> Retriever:
+        return LexicalRetriever(search_index.lexical, search_index.passages)
 
     def test_exact_terms_rank_their_passage_first(self, retriever: Retriever) -> None:
         top = retriever.retrieve("hookworm", 3)
@@ -93,10 +108,10 @@ class TestDenseRetriever(RetrieverContract):
     @pytest.fixture
     def retriever(
         self,
-        retriever_index: PassageIndex,  # noqa: F811
+        search_index: PassageIndex,
         retriever_embedder,  # noqa: F811
     ) -> Retriever:
-        return DenseRetriever(retriever_embedder, retriever_index.dense, retriever_index.passages)
+        return DenseRetriever(retriever_embedder, search_index.dense, search_index.passages)
 
     def test_finds_a_paraphrase_without_shared_words(self, retriever: Retriever) -> None:
         # "clotting disorder" shares no word with the hemophilia page's title.
@@ -111,20 +126,20 @@ class TestHybridRetriever(RetrieverContract):
     @pytest.fixture
     def retriever(
         self,
-        retriever_index: PassageIndex,  # noqa: F811
+        search_index: PassageIndex,
         retriever_embedder,  # noqa: F811
     ) -> Retriever:
-        return HybridRetriever(retriever_index, retriever_embedder)
+        return HybridRetriever(search_index, retriever_embedder)
 
     def test_rrf_config_equals_rrf_of_the_two_legs(
         self,
-        retriever_index: PassageIndex,  # noqa: F811
+        search_index: PassageIndex,
         retriever_embedder,  # noqa: F811
     ) -> None:
         # Oracle: the hybrid's RRF over its legs equals fusion.rrf over the legs' own results.
         config = RetrievalConfig.plain_rrf(lexical_depth=20, dense_depth=20)
-        hybrid = HybridRetriever(retriever_index, retriever_embedder, config)
-        runs = legs(retriever_index, retriever_embedder, QUERIES[0], 20)
+        hybrid = HybridRetriever(search_index, retriever_embedder, config)
+        runs = legs(search_index, retriever_embedder, QUERIES[0], 20)
         expected = rrf(runs, k=60, top_k=10)
         got = [(sp.passage.id, sp.score) for sp in hybrid.retrieve(QUERIES[0], 10)]
         assert [pid for pid, _ in got] == [pid for pid, _ in expected]
@@ -132,7 +147,7 @@ class TestHybridRetriever(RetrieverContract):
 
     def test_default_document_fusion_equals_its_definition(
         self,
-        retriever_index: PassageIndex,  # noqa: F811
+        search_index: PassageIndex,
         retriever_embedder,  # noqa: F811
     ) -> None:
         # Oracle for the default: each leg max-pooled by document, z-scores fused with equal
@@ -145,9 +160,9 @@ class TestHybridRetriever(RetrieverContract):
             QueryFeatures(terms=8, rare_share=1.0, lexical_top_z=3, dense_top_z=1, overlap=0),
             config.adaptive,
         ) == (1.0, 1.0)
-        hybrid = HybridRetriever(retriever_index, retriever_embedder, config)
-        runs = legs(retriever_index, retriever_embedder, QUERIES[0], 20)
-        document = {p.id: p.document_id for p in retriever_index.passages}
+        hybrid = HybridRetriever(search_index, retriever_embedder, config)
+        runs = legs(search_index, retriever_embedder, QUERIES[0], 20)
+        document = {p.id: p.document_id for p in search_index.passages}
         z = Normalization.ZSCORE
         by_passage = weighted(runs, normalization=z)
         best: dict[str, str] = {}

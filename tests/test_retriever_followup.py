@@ -64,7 +64,7 @@ def typed(retriever_index: PassageIndex, retriever_embedder) -> HybridRetriever:
 
 @pytest.fixture(scope="module")
 def stats(retriever_index: PassageIndex) -> LexicalTermStatistics:  # noqa: F811
-    return LexicalTermStatistics(retriever_index.lexical.tokenize, retriever_index.lexical.scores)
+    return LexicalTermStatistics(retriever_index.lexical)
 
 
 def titles(evidence, n: int = 3) -> list[str]:

@@ -2,6 +2,7 @@
 
     followup index build  (--corpus PATH... | --demo) [--format F] [--skip-bad] --out DIR
                           [--dense flat|hnsw] [--encoder onnx-int8|torch]
+                          [--backend faiss|qdrant] [--qdrant-url URL] [--resume] [...]
                           [--threads N] [--batch-size N] [--no-progress]
     followup index add    --index DIR --corpus PATH... [--format F] [--skip-bad] [--threads N]
     followup index remove --index DIR (--ids ID... | --ids-file FILE)
@@ -10,6 +11,9 @@
 
 Every write (build, add, remove) makes a complete new version next to DIR and then switches
 the DIR link to it atomically: an interrupted command leaves the previous index in place.
+With --backend qdrant the vectors and BM25 postings go into a Qdrant collection: inside DIR
+(local mode), or with --qdrant-url on a server, DIR then holding only the manifest. A server's
+API key is read from the environment variable FOLLOWUP_INDEX__QDRANT_API_KEY.
 Exit status: 0 on success, 1 when the work failed (or verify found a problem), 2 on bad usage.
 """
 
@@ -18,12 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from index.encoders import BACKENDS, DEFAULT_BACKEND, Backend, backend_of
+
+# The Qdrant server's key (the engine's settings read the same variable: index.qdrant_api_key).
+QDRANT_API_KEY_ENV = "FOLLOWUP_INDEX__QDRANT_API_KEY"
 
 FORMAT_HELP = "beir, medquad, pubmedqa, demo-b12-iron, jsonl or markdown (default: detect)"
 
@@ -82,6 +90,7 @@ def add_parser(subparsers: Any) -> None:
         help="BM25 b for this corpus, recorded in the manifest (default: Bm25Settings's; "
         "issue 17 found b 0.75 better on MedQuAD answers, docs/eval.md)",
     )
+    _storage_options(build)
     _encoder_options(build)
     build.set_defaults(func=run_build)
 
@@ -133,6 +142,81 @@ def add_parser(subparsers: Any) -> None:
     verify.add_argument("--index", type=Path, required=True, metavar="DIR")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=run_verify)
+
+
+def _storage_options(parser: argparse.ArgumentParser) -> None:
+    storage = parser.add_argument_group("storage (docs/scale-out.md)")
+    storage.add_argument(
+        "--backend",
+        default="faiss",
+        choices=["faiss", "qdrant"],
+        help="FAISS and bm25s files in DIR (default), or a Qdrant collection",
+    )
+    storage.add_argument(
+        "--qdrant-url",
+        metavar="URL",
+        help="the Qdrant server (http://host:6333); without it the collection is kept in DIR",
+    )
+    storage.add_argument(
+        "--qdrant-prefix",
+        metavar="NAME",
+        help="names the index's collections NAME-<build id> (default: DIR's name)",
+    )
+    storage.add_argument(
+        "--sparse",
+        default="bm25",
+        choices=["bm25", "idf"],
+        help="BM25 weights precomputed (default), or Qdrant's IDF modifier",
+    )
+    storage.add_argument("--shards", type=int, default=1, metavar="N", help="collection shards")
+    storage.add_argument(
+        "--replication", type=int, default=1, metavar="N", help="copies of each shard"
+    )
+    storage.add_argument(
+        "--on-disk", action="store_true", help="original vectors and sparse index on disk"
+    )
+    storage.add_argument(
+        "--quantization",
+        default="none",
+        choices=["none", "int8"],
+        help="scalar quantisation of the dense vectors in RAM (rescored with the originals)",
+    )
+    storage.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted Qdrant build of DIR where it stopped",
+    )
+
+
+def _storage(args: argparse.Namespace) -> Any:
+    """The ``StorageConfig`` the build options name (a bad value raises ``ValueError``)."""
+    from index.storage import (
+        QdrantConfig,
+        Quantization,
+        SparseWeights,
+        StorageBackend,
+        StorageConfig,
+    )
+
+    backend = StorageBackend.parse(args.backend)
+    if backend is StorageBackend.FAISS:
+        if args.qdrant_url or args.resume:
+            raise ValueError("--qdrant-url and --resume go with --backend qdrant")
+        return StorageConfig()
+    qdrant = QdrantConfig(
+        prefix=args.qdrant_prefix or args.out.name,
+        url=args.qdrant_url,
+        sparse=SparseWeights(args.sparse),
+        shards=args.shards,
+        replication=args.replication,
+        on_disk=args.on_disk,
+        quantization=Quantization(args.quantization),
+    )
+    return StorageConfig(backend, qdrant)
+
+
+def _qdrant_api_key() -> str | None:
+    return os.environ.get(QDRANT_API_KEY_ENV) or None
 
 
 def _corpus_options(parser: argparse.ArgumentParser) -> None:
@@ -234,7 +318,7 @@ def run_build(args: argparse.Namespace) -> int:
     """Build an index from corpora (``--corpus`` and/or ``--demo``)."""
     from index.build import build_index
     from index.dense import DenseConfig, DenseKind
-    from index.errors import IndexDiskFullError, ModelNotInstalledError
+    from index.errors import IndexDiskFullError, IndexLoadError, ModelNotInstalledError
     from index.publish import IndexLockedError
 
     _quiet_libraries()
@@ -247,6 +331,7 @@ def run_build(args: argparse.Namespace) -> int:
     if documents is None:
         return 1
     try:
+        storage = _storage(args)
         embedder = _embedder(args, args.encoder)
         companions = [_sentences(embedder, args)]
         manifest = build_index(
@@ -257,11 +342,15 @@ def run_build(args: argparse.Namespace) -> int:
             bm25=_bm25_settings(args),
             progress=_progress(args),
             companions=companions,
+            storage=storage,
+            qdrant_api_key=_qdrant_api_key(),
+            resume=args.resume,
         )
     except (
         ModelNotInstalledError,
         IndexLockedError,
         IndexDiskFullError,
+        IndexLoadError,
         FileExistsError,
         ValueError,
     ) as error:
@@ -270,10 +359,19 @@ def run_build(args: argparse.Namespace) -> int:
     seconds = manifest.build_seconds  # chunk, encode, index and write; not the model load
     print(
         f"built {args.out} -> {args.out.name}.{manifest.build_id}: {manifest.documents:,} "
-        f"documents, {manifest.passages:,} passages, {manifest.dense.kind.value} dense index "
+        f"documents, {manifest.passages:,} passages, {_stores(manifest)} "
         f"({seconds:.1f}s, {manifest.passages / max(seconds, 1e-9):.1f} passages/s)"
     )
     return 0
+
+
+def _stores(manifest: Any) -> str:
+    """Where a manifest's vectors and postings are, in a few words."""
+    qdrant = manifest.storage.qdrant
+    if qdrant is None:
+        return f"{manifest.dense.kind.value} dense index"
+    where = "local" if qdrant.local else qdrant.url
+    return f"Qdrant collection {qdrant.collection(manifest.build_id)} ({where})"
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -298,6 +396,7 @@ def run_add(args: argparse.Namespace) -> int:
             embedder,
             progress=_progress(args),
             companions=[_sentences(embedder, args)],
+            qdrant_api_key=_qdrant_api_key(),
         )
     except (
         IndexLoadError,
@@ -336,7 +435,12 @@ def run_remove(args: argparse.Namespace) -> int:
         ids = list(args.ids)
     try:
         # Removing passages needs no new sentences: the index's sentence file is carried over.
-        report = remove_documents(args.index, ids, companions=[_sentences(None, args)])
+        report = remove_documents(
+            args.index,
+            ids,
+            companions=[_sentences(None, args)],
+            qdrant_api_key=_qdrant_api_key(),
+        )
     except (IndexLoadError, IndexLockedError, IndexDiskFullError, ValueError) as error:
         _err(str(error))
         return 1
@@ -375,6 +479,7 @@ def run_info(args: argparse.Namespace) -> int:
         ("updated from", manifest.parent_build_id or "-"),
         ("format", f"{manifest.format_version} (followup {manifest.package_version})"),
         ("model", f"{manifest.model_name}, {manifest.dimension}d, normalised"),
+        ("storage", _stores(manifest)),
         ("dense", json.dumps(manifest.dense.to_dict())),
         (
             "bm25",
@@ -401,7 +506,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if not args.index.exists():
         _err(f"no index at {args.index}")
         return 1
-    report = verify(args.index)
+    report = verify(args.index, qdrant_api_key=_qdrant_api_key())
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

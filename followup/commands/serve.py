@@ -151,6 +151,8 @@ def settings_json(settings: Settings) -> str:
     data["api"]["api_keys"] = [k.get_secret_value() for k in settings.api.api_keys]
     if settings.llm.api_key is not None:
         data["llm"]["api_key"] = settings.llm.api_key.get_secret_value()
+    if settings.index.qdrant_api_key is not None:
+        data["index"]["qdrant_api_key"] = settings.index.qdrant_api_key.get_secret_value()
     return json.dumps(data)
 
 

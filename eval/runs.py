@@ -45,7 +45,7 @@ from retriever.types import Retriever, ScoredPassage
 if TYPE_CHECKING:
     from answer.settings import Settings
     from corpus.chunking import ChunkingConfig
-    from index.store import PassageIndex
+    from index.load import PassageIndex
     from index.types import Embedder
     from retriever.hybrid import HybridRetriever, RetrievalConfig
 
@@ -134,7 +134,7 @@ def index_key(
     hashes), so it changes exactly when the index package would see a different corpus.
     """
     from index.manifest import corpus_fingerprint
-    from index.store import document_content_hash
+    from index.records import document_content_hash
 
     corpus = corpus_fingerprint((d.id, document_content_hash(d)) for d in documents)
     recipe = {"corpus": corpus, "chunking": dict(chunking), "model": model_name, **(extra or {})}
@@ -157,8 +157,9 @@ def ensure_index(
         ``indexes_dir / f"{name}-{index_key(...)}"``, a loadable index.
     """
     from corpus.chunking import ChunkingConfig
+    from index.build import build_index
     from index.errors import IndexLoadError
-    from index.store import PassageIndex, build_index
+    from index.load import PassageIndex
 
     config = chunking if chunking is not None else ChunkingConfig()
     path = (

@@ -12,7 +12,7 @@ sentence-transformers pipeline of this model does.
 Its vectors are not the torch vectors (cosine about 0.99 to them), so its
 :attr:`OnnxEmbedder.model_name` names the export ("...all-MiniLM-L6-v2@onnx-int8:<sha>"): an
 index built with one encoder refuses queries from the other
-(:meth:`index.store.PassageIndex.check_embedder`).
+(:meth:`index.load.PassageIndex.check_embedder`).
 
 Example:
     >>> embedder = OnnxEmbedder.load(Path("var/cache/encoders"), threads=1)

@@ -14,7 +14,7 @@ import pytest
 
 from eval.embedcache import CachedEmbedder
 from index.embedder import SentenceTransformerEmbedder
-from index.store import PassageIndex
+from index.load import PassageIndex
 
 DATA = Path(__file__).parent / "data"
 TINY_BEIR = DATA / "eval_beir_tiny"

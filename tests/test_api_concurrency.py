@@ -16,8 +16,8 @@ from answer.sentences import SentenceCompanion
 from answer.settings import Settings
 from api.app import create_app
 from corpus.demo import load_demo
+from index.build import build_index
 from index.encoders import load_embedder
-from index.store import build_index
 from tests.fixtures_api import ThreadServer
 
 QUESTIONS = [

@@ -35,8 +35,8 @@ FOLLOWUP = "How is it treated?"
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of an index of the demo corpus's pages on pernicious anemia."""
+    from index.build import build_index
     from index.embedder import SentenceTransformerEmbedder
-    from index.store import build_index
 
     root = tmp_path_factory.mktemp("hardening")
     documents = [d for d in integration_documents() if d.title == "Pernicious Anemia"]
@@ -502,8 +502,8 @@ def test_the_documented_answer_example_works_on_the_demo_index(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     from corpus.demo import load_demo
+    from index.build import build_index
     from index.embedder import SentenceTransformerEmbedder
-    from index.store import build_index
 
     root = tmp_path_factory.mktemp("demo")
     build_index(load_demo().documents, root / "index", SentenceTransformerEmbedder.load())

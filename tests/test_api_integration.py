@@ -37,8 +37,8 @@ FOLLOWUP = "How is it treated?"
 @pytest.fixture(scope="session")
 def api_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real index (real chunker, real model, FAISS and BM25) of the integration documents."""
+    from index.build import build_index
     from index.embedder import SentenceTransformerEmbedder
-    from index.store import build_index
 
     out = tmp_path_factory.mktemp("api-integration") / "index"
     build_index(integration_documents(), out, SentenceTransformerEmbedder.load())

@@ -18,7 +18,7 @@ from eval.followup import (
 )
 from eval.runs import SystemSpec, default_hybrid, ensure_index
 from eval.types import MetricTable
-from index.store import PassageIndex
+from index.load import PassageIndex
 from tests.fixtures_eval import TINY_MTRAG
 
 

@@ -447,7 +447,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The answer tests' 13 real records, indexed with the real model (as test_eval_answers)."""
-    from index.store import build_index
+    from index.build import build_index
     from tests.fixtures_answer import load_documents, load_embedder
 
     out = tmp_path_factory.mktemp("quality-index") / "index"

@@ -25,7 +25,7 @@ from eval.runs import (
     run_systems,
 )
 from eval.trec import read_qrels, read_run, write_run
-from index.store import PassageIndex
+from index.load import PassageIndex
 from retriever.hybrid import RetrievalConfig
 from retriever.types import ScoredPassage
 from tests.fixtures_eval import TINY_BEIR

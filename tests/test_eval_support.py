@@ -15,7 +15,7 @@ from eval.support import (
     normalise,
     youden_threshold,
 )
-from index.store import PassageIndex
+from index.load import PassageIndex
 
 PASSAGE = (
     "Serum ferritin is the most sensitive test for iron deficiency. In a cohort of 1,200 "

@@ -224,7 +224,7 @@ def _index_for(
     from corpus.chunking import ChunkingConfig, chunk_documents
     from eval.runs import ensure_index, index_key, seed_benchmark_caches
     from index.errors import IndexLoadError
-    from index.store import PassageIndex
+    from index.load import PassageIndex
 
     chunking = ChunkingConfig()
     path = args.indexes / f"{name}-{index_key(documents, chunking.to_dict(), embedder.model_name)}"
@@ -480,7 +480,7 @@ def _run_answers(args: argparse.Namespace) -> int:
     from eval.audit import audit_answers, load_questions, summarise
     from eval.audit_report import write_answers_report
     from eval.support import DEFAULT_THRESHOLD, GeneratedSupportScorer, calibrate
-    from index.store import PassageIndex
+    from index.load import PassageIndex
 
     settings = _settings()
     if args.index is not None:

@@ -630,6 +630,9 @@ class ExtractiveComposer:
         if not self._config.focused or prepared.analysis is None or not prepared.analysis.focus:
             return bottom
         text = bottom.passage.text
+        focus = prepared.analysis.focus
+        # What the added sentence is about: its own words, or the page it is on.
+        frame = topic_of(bottom.passage) if bottom.kind is EvidenceKind.GUIDELINE else None
         nexts = [
             c
             for c in (*prepared.guideline, *prepared.research)
@@ -639,7 +642,7 @@ class ExtractiveComposer:
                 c.span.start == bottom.span.start  # the next sentence leans on the lead
                 or (c.span.start >= bottom.span.end and _adjacent(text, bottom, c))
             )
-            and (c.covered_framed if c.kind is EvidenceKind.GUIDELINE else c.covered)
+            and covers(focus, text[bottom.span.end : c.span.end], frame)
             and c.relevance >= (self._floor if floor is None else floor)
             and not c.shown
             and not c.damaged

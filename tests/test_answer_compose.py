@@ -460,3 +460,37 @@ def test_a_section_quote_goes_on_with_the_sentence_that_continues_it(
         "The first step in treating anemia is raising low iron levels. Iron pills may help "
         "improve iron and hemoglobin levels." in [s.text for s in guideline.sentences]
     )
+
+
+def test_the_lead_does_not_go_on_with_a_sentence_about_something_else() -> None:
+    # GHR, "Imerslund-Gräsbeck syndrome" (demo corpus): the next sentence leans on the first
+    # ("In addition") but is about cubilin in the kidneys, and the page is not about B12.
+    text = (
+        "Low levels of vitamin B12 can also affect the central nervous system, causing "
+        "neurological problems. In addition, without cubilin function in the kidneys, proteins "
+        "are not reabsorbed and are instead released in urine, leading to proteinuria."
+    )
+    page = Passage(
+        id=passage_id("ghr:igs", 0, len(text)),
+        document_id="ghr:igs",
+        text=text,
+        start=0,
+        end=len(text),
+        section="What are the signs and symptoms of Imerslund-Gräsbeck syndrome?",
+        title="Imerslund-Gräsbeck syndrome",
+        tier=EvidenceTier.GUIDELINE,
+        source="GHR",
+        licence="public domain",
+        dataset="medquad",
+    )
+    question = "What do low vitamin B12 levels do to the nervous system?"
+    evidence = Evidence(
+        question=question,
+        standalone_query=question,
+        fused=[ScoredPassage(page, 1.0)],
+        guideline=[ScoredPassage(page, 1.0)],
+        research=[],
+    )
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
+    quoted = [s.text for section in answer.sections for s in section.sentences]
+    assert quoted and not any("proteinuria" in q for q in quoted)

@@ -622,10 +622,11 @@ class ExtractiveComposer:
     def _continued(
         self, bottom: Candidate, prepared: Prepared, floor: float | None = None
     ) -> Candidate:
-        """The lead with the sentence that follows it in its passage, when that sentence goes
+        """A quote with the sentence that follows it in its passage, when that sentence goes
         on about the focus ("Hereditary hypophosphatemic rickets can have several patterns of
         inheritance. When the condition results from mutations in the PHEX gene, it is
         inherited in an X-linked dominant pattern."): one contiguous span, as the page reads.
+        The added sentence clears ``floor`` (by default the quoting floor).
         """
         if not self._config.focused or prepared.analysis is None or not prepared.analysis.focus:
             return bottom
@@ -767,15 +768,13 @@ class ExtractiveComposer:
             per_document=config.per_guideline_document,
             best_relevance=best_relevance,
         )
-        continued: list[Candidate] = []
         section_floor = max(self._floor, best_relevance - config.answer_margin)
-        for c in guideline:
+        taken = list(chosen)
+        for c in guideline:  # each with its continuation, unless that is quoted already
             whole = self._continued(c, prepared, section_floor)
-            if not any(overlaps(whole, o) for o in [*chosen, *continued]):
-                continued.append(whole)
-            elif not any(overlaps(c, o) for o in [*chosen, *continued]):
-                continued.append(c)
-        guideline = continued
+            free = [q for q in (whole, c) if not any(overlaps(q, t) for t in taken)]
+            taken.extend(free[:1])
+        guideline = taken[len(chosen) :]
         if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
         # Under a quote that answers, a study speaks to the question when it reports what the

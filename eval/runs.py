@@ -178,6 +178,24 @@ def ensure_index(
     return path
 
 
+def made_with(cache: Path, model_name: str) -> bool:
+    """Whether a benchmark cache file (``<model>__<recipe>.npy``) holds ``model_name``'s
+    vectors: the full name with "/" as "_", or, for a name without a backend suffix, its last
+    part (the per-text caches say "all-MiniLM-L6-v2" for the torch model). An int8 ONNX
+    encoder's name carries its backend, so torch vectors are never taken for its own.
+
+    Example:
+        >>> torch = "sentence-transformers/all-MiniLM-L6-v2"
+        >>> made_with(Path("all-MiniLM-L6-v2__by-text.npy"), torch)
+        True
+        >>> made_with(Path("all-MiniLM-L6-v2__by-text.npy"),
+        ...           "sentence-transformers/all-MiniLM-L6-v2@onnx-int8:53aa51172d142c89")
+        False
+    """
+    prefix = cache.name.split("__", 1)[0]
+    return prefix in {model_name.replace("/", "_"), model_name.rsplit("/", 1)[-1]}
+
+
 def seed_benchmark_caches(
     embedder: CachedEmbedder,
     folder: Path,
@@ -205,6 +223,8 @@ def seed_benchmark_caches(
     adopted = 0
     texts = [p.embedding_text for p in passages] + [p.embedding_text for p in whole]
     for npy in sorted(folder.glob("*__by-text.npy")):
+        if not made_with(npy, embedder.model_name):
+            continue
         adopted += seed_from_text_cache(embedder, npy, texts)
         adopted += seed_from_text_cache(embedder, npy, list(queries.values()), queries=True)
     for meta_path in sorted(folder.glob("*.json")):
@@ -214,7 +234,7 @@ def seed_benchmark_caches(
             continue
         ids = meta.get("ids") if isinstance(meta, dict) else None
         npy = meta_path.with_suffix(".npy")
-        if not isinstance(ids, list):
+        if not isinstance(ids, list) or not made_with(npy, embedder.model_name):
             continue
         if passage_ids and ids == passage_ids:
             adopted += seed_from_benchmark_cache(

@@ -92,3 +92,22 @@ def test_seed_from_per_text_cache(tmp_path: Path) -> None:
     assert not cached.loaded
     assert seed_from_text_cache(cached, npy, ["y"], queries=True) == 1
     assert np.array_equal(cached.encode_queries(["y"]), vectors[[1]])
+
+
+def test_benchmark_caches_of_another_model_are_not_adopted(tmp_path: Path) -> None:
+    # A torch per-text cache ("all-MiniLM-L6-v2__by-text") must not seed an int8 ONNX run:
+    # the index would be labelled with one encoder and hold the other's vectors.
+    from eval.runs import made_with, seed_benchmark_caches
+
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    npy = folder / "hashing__by-text.npy"
+    np.save(npy, HashingEmbedder()._encode(["x"]), allow_pickle=False)
+    npy.with_suffix(".json").write_text(json.dumps({"keys": [hashlib.sha1(b"x").hexdigest()]}))
+    other = CachedEmbedder(
+        HashingEmbedder, tmp_path / "c1", model_name="test/hashing@onnx-int8:ab", dimension=8
+    )
+    same = CachedEmbedder(HashingEmbedder, tmp_path / "c2", model_name="test/hashing", dimension=8)
+    assert not made_with(npy, other.model_name) and made_with(npy, same.model_name)
+    assert seed_benchmark_caches(other, folder, passages=[], queries={"q": "x"}) == 0
+    assert seed_benchmark_caches(same, folder, passages=[], queries={"q": "x"}) == 1

@@ -88,12 +88,15 @@ def test_a_lone_surrogate_fails_validate_and_build_with_one_line(
     assert not out.exists()
 
 
-def test_hnsw_build_reports_recall(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("kind", ["hnsw", "ivf-sq8"])
+def test_approximate_build_reports_recall(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
     corpus = _write(tmp_path / "few.jsonl", LINES[:6])
     out = tmp_path / "idx"
-    argv = ["index", "build", "--corpus", str(corpus), "--out", str(out), "--dense", "hnsw"]
+    argv = ["index", "build", "--corpus", str(corpus), "--out", str(out), "--dense", kind]
     assert main([*argv, "--no-progress"]) == 0
-    assert "hnsw dense index" in capsys.readouterr().out
+    assert f"{kind} dense index" in capsys.readouterr().out
     assert main(["index", "verify", "--index", str(out)]) == 0
     assert "recall@10 of the approximate index vs exact search: 1.0000" in capsys.readouterr().out
 

@@ -10,6 +10,7 @@ import pytest
 
 from corpus.types import EvidenceTier
 from index.build import add_documents, build_index, remove_documents
+from index.dense import DenseConfig, DenseKind
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import IndexModelMismatchError
 from index.lexical import Bm25LexicalStore
@@ -209,3 +210,25 @@ def test_add_refuses_another_model_and_duplicate_ids(
         add_documents(link, [dataclasses.replace(doc, id="new")], KeywordEmbedder())
     with pytest.raises(ValueError, match="more than once"):
         add_documents(link, [doc, doc], KeywordEmbedder(model_name="x"))
+
+
+def test_ivf_sq8_index_through_add_and_remove(
+    tmp_path: Path,
+    sample_index: Path,  # noqa: F811
+    index_embedder: SentenceTransformerEmbedder,  # noqa: F811
+) -> None:
+    replay = ReplayEmbedder(index_embedder, sample_index)
+    docs = sample_documents()
+    config = DenseConfig(kind=DenseKind.IVF_SQ8, ivf_nprobe=8)
+    link = tmp_path / "ivf"
+    build_index(docs[:14], link, replay, dense=config)
+    add_documents(link, docs[14:], replay)
+    remove_documents(link, [docs[0].id])
+    updated = PassageIndex.load(link)
+    assert updated.manifest.dense == config  # kind and nprobe carried through both updates
+    report = verify(link)
+    assert report.ok, report.to_dict()
+    assert report.recall_at_10 is not None and report.recall_at_10 >= 0.9
+    build_index(docs[1:], tmp_path / "fresh", replay, dense=config)
+    _assert_same_index(updated, PassageIndex.load(tmp_path / "fresh"))
+    assert replay.encoded == 0

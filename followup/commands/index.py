@@ -69,7 +69,7 @@ def add_parser(subparsers: Any) -> None:
         default="flat",
         choices=["flat", "hnsw", "ivf-sq8"],
         help="exact flat search (default), approximate HNSW (advised beyond ~200K passages), "
-        "or approximate IVF with 8-bit codes (a quarter of the memory: 1M passages in ~0.4 GB)",
+        "or approximate IVF with 8-bit codes (a quarter of the memory: 1M passages in 0.45 GB)",
     )
     build.add_argument(
         "--encoder",

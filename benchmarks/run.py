@@ -8,12 +8,15 @@ Runs, one after the other (never two at once: on 2 cores they would measure each
    index, which takes a long first build).
 3. ``api_bench.py`` on the served index: ``POST /v1/answers`` at 1, 4 and 8 clients, and
    streamed at 8.
+4. ``scale_1m.py`` once its 1M-vector indexes are built (``--million`` builds them, a few
+   minutes the first time): dense search alone (no encoding, no BM25), recall@10 against
+   exact search and resident memory, ``ivf-sq8`` against exact ``flat``.
 
 Then prints one Markdown table from their JSON results (var/results/), alternatives side by
 side as ratios. Run it on a quiet machine: every figure is wall time.
 
 Usage:
-    nice python benchmarks/run.py [--index var/demo-index] [--quality] [--scale]
+    nice python benchmarks/run.py [--index var/demo-index] [--quality] [--scale] [--million]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "var" / "results"
 HERE = Path(__file__).resolve().parent
+MILLION_BUILT = ROOT / "var" / "cache" / "scale" / "truth-1000000.npz"  # made by scale_1m.py
 
 
 def _run(script: str, *args: str) -> None:
@@ -37,7 +41,8 @@ def _run(script: str, *args: str) -> None:
 
 
 def _read(name: str) -> dict[str, Any]:
-    return json.loads((RESULTS / name).read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads((RESULTS / name).read_text(encoding="utf-8"))
+    return data
 
 
 def main() -> None:
@@ -45,6 +50,9 @@ def main() -> None:
     parser.add_argument("--index", default="var/demo-index", help="the index api_bench serves")
     parser.add_argument("--quality", action="store_true", help="also the SciFact quality gate")
     parser.add_argument("--scale", action="store_true", help="also the ~100K-passage index")
+    parser.add_argument(
+        "--million", action="store_true", help="also build the 1M-vector dense indexes"
+    )
     args = parser.parse_args()
 
     _run("encoder_bench.py", *([] if args.quality else ["--no-quality"]))
@@ -57,6 +65,10 @@ def main() -> None:
         retrieval[encoder] = _read("retrieval_latency.json")["runs"]
     _run("api_bench.py", "--index", args.index)
     api = _read("api_bench.json")
+    million: dict[str, Any] = {}
+    if args.million or MILLION_BUILT.exists():
+        _run("scale_1m.py", "--kinds", "ivf-sq8", "flat")
+        million = _read("scale_1m.json")["runs"]
 
     rows = [
         ("query encode p50 / p95 ms, " + e, f"{r['p50_ms']:.2f} / {r['p95_ms']:.2f}")
@@ -94,6 +106,24 @@ def main() -> None:
                 f"streamed at {level['clients']} client(s): p50 / p95 ms, p50 / plain p50",
                 f"{level['p50_ms']:.1f} / {level['p95_ms']:.1f}, "
                 f"{level['p50_ms'] / plain[level['clients']]['p50_ms']:.2f}x",
+            )
+        )
+    rss = {kind: run["memory_mb"]["after queries"]["VmRSS"] for kind, run in million.items()}
+    for kind, run in million.items():
+        rows += [
+            (
+                f"dense search p50 / p95 ms, 1M vectors, {kind} (FAISS alone)",
+                f"{run['search_ms']['p50']:.2f} / {run['search_ms']['p95']:.2f}",
+            ),
+            (f"recall@10 vs exact, 1M vectors, {kind}", f"{run['recall_at_10']:.4f}"),
+            (f"RSS MB, 1M vectors, {kind} loaded and searched", f"{rss[kind]:.0f}"),
+        ]
+    if {"ivf-sq8", "flat"} <= million.keys():
+        p95 = {kind: million[kind]["search_ms"]["p95"] for kind in ("ivf-sq8", "flat")}
+        rows.append(
+            (
+                "1M vectors, ivf-sq8 / flat: search p95, RSS",
+                f"{p95['ivf-sq8'] / p95['flat']:.3f}x, {rss['ivf-sq8'] / rss['flat']:.2f}x",
             )
         )
     print("\n| measure | value |\n|---|---|")

@@ -33,7 +33,9 @@ Usage:
     nice python benchmarks/scale_1m.py [--passages 1000000] [--kinds ivf-sq8 flat hnsw-sq8]
         [--knobs 64 128 256] [--real PATH...] [--medquad 500] [--stack-index DIR]
 
-Writes var/results/scale_1m.json. A second run reuses the built indexes and only measures.
+Writes var/results/scale_1m.json. A second run reuses the built indexes, the vectors' facts and
+the exact top-10, kept per ``--passages``: delete ``var/cache/scale`` after changing ``--real``
+or ``--medquad``.
 """
 
 from __future__ import annotations
@@ -119,9 +121,15 @@ def _dense_kind(kind: DenseKind) -> Variant:
 
 
 def _hnsw_sq8() -> Variant:
+    """FAISS IndexHNSWSQ, the alternative to ivf-sq8; not a dense kind of the index."""
+
     def build(vectors: Matrix, path: Path) -> None:
-        quantiser = faiss.ScalarQuantizer.QT_8bit
-        index = faiss.IndexHNSWSQ(vectors.shape[1], quantiser, 32, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]
+        index = faiss.IndexHNSWSQ(
+            vectors.shape[1],
+            faiss.ScalarQuantizer.QT_8bit,  # type: ignore[arg-type]  # the stub wants an object
+            32,
+            faiss.METRIC_INNER_PRODUCT,
+        )
         index.hnsw.efConstruction = 200
         index.train(vectors)
         index.add(vectors)

@@ -375,6 +375,33 @@ def test_a_retrieved_background_chunk_brings_the_findings_of_its_abstract() -> N
     )
 
 
+def guideline_page(
+    document_id: str, text: str, *, title: str, source: str, section: str
+) -> Passage:
+    """A MedQuAD guideline page that is one passage, for a composer test on real text."""
+    return Passage(
+        id=passage_id(document_id, 0, len(text)),
+        document_id=document_id,
+        text=text,
+        start=0,
+        end=len(text),
+        section=section,
+        title=title,
+        tier=EvidenceTier.GUIDELINE,
+        source=source,
+        licence="public domain",
+        dataset="medquad",
+    )
+
+
+def from_page(page: Passage, question: str) -> Evidence:
+    """Evidence that is ``page`` alone, retrieved for ``question``."""
+    scored = [ScoredPassage(page, 1.0)]
+    return Evidence(
+        question=question, standalone_query=question, fused=scored, guideline=scored, research=[]
+    )
+
+
 def test_the_lead_goes_on_with_the_sentence_that_continues_it() -> None:
     # GHR, "hereditary hypophosphatemic rickets" (MedQuAD): the first sentence only announces
     # the answer, the next gives it; the lead quotes both, as one span, and no section quotes
@@ -385,27 +412,15 @@ def test_the_lead_goes_on_with_the_sentence_that_continues_it() -> None:
         "dominant pattern. The PHEX gene is located on the X chromosome, which is one of the two "
         "sex chromosomes."
     )
-    page = Passage(
-        id=passage_id("ghr:rickets", 0, len(text)),
-        document_id="ghr:rickets",
-        text=text,
-        start=0,
-        end=len(text),
-        section="How is hereditary hypophosphatemic rickets inherited?",
+    page = guideline_page(
+        "ghr:rickets",
+        text,
         title="hereditary hypophosphatemic rickets",
-        tier=EvidenceTier.GUIDELINE,
         source="GHR",
-        licence="public domain",
-        dataset="medquad",
+        section="How is hereditary hypophosphatemic rickets inherited?",
     )
     question = "How is rickets inherited?"
-    evidence = Evidence(
-        question=question,
-        standalone_query=question,
-        fused=[ScoredPassage(page, 1.0)],
-        guideline=[ScoredPassage(page, 1.0)],
-        research=[],
-    )
+    evidence = from_page(page, question)
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     (lead,) = [s for s in answer.sections if s.kind is SectionKind.BOTTOM_LINE]
     assert lead.sentences[0].text == text[: text.index(" The PHEX gene")]
@@ -439,18 +454,12 @@ def test_a_section_quote_goes_on_with_the_sentence_that_continues_it(
         "improve iron and hemoglobin levels. However, for patients on hemodialysis, many studies "
         "show pills do not work as well as iron given intravenously."
     )
-    kidney = Passage(
-        id=passage_id("niddk:ckd-anemia", 0, len(text)),
-        document_id="niddk:ckd-anemia",
-        text=text,
-        start=0,
-        end=len(text),
-        section="What are the treatments for Anemia in Chronic Kidney Disease?",
+    kidney = guideline_page(
+        "niddk:ckd-anemia",
+        text,
         title="Anemia in Chronic Kidney Disease",
-        tier=EvidenceTier.GUIDELINE,
         source="NIDDK",
-        licence="public domain",
-        dataset="medquad",
+        section="What are the treatments for Anemia in Chronic Kidney Disease?",
     )
     evidence = evidence_for("How is low iron treated?", top_k=12)
     evidence = replace(evidence, guideline=[ScoredPassage(kidney, 1.0), *evidence.guideline])
@@ -470,27 +479,15 @@ def test_the_lead_does_not_go_on_with_a_sentence_about_something_else() -> None:
         "neurological problems. In addition, without cubilin function in the kidneys, proteins "
         "are not reabsorbed and are instead released in urine, leading to proteinuria."
     )
-    page = Passage(
-        id=passage_id("ghr:igs", 0, len(text)),
-        document_id="ghr:igs",
-        text=text,
-        start=0,
-        end=len(text),
-        section="What are the signs and symptoms of Imerslund-Gräsbeck syndrome?",
+    page = guideline_page(
+        "ghr:igs",
+        text,
         title="Imerslund-Gräsbeck syndrome",
-        tier=EvidenceTier.GUIDELINE,
         source="GHR",
-        licence="public domain",
-        dataset="medquad",
+        section="What are the signs and symptoms of Imerslund-Gräsbeck syndrome?",
     )
     question = "What do low vitamin B12 levels do to the nervous system?"
-    evidence = Evidence(
-        question=question,
-        standalone_query=question,
-        fused=[ScoredPassage(page, 1.0)],
-        guideline=[ScoredPassage(page, 1.0)],
-        research=[],
-    )
+    evidence = from_page(page, question)
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     quoted = [s.text for section in answer.sections for s in section.sentences]
     assert quoted and not any("proteinuria" in q for q in quoted)

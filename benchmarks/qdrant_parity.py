@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from answer.settings import Settings  # noqa: E402
 from corpus.chunking import ChunkingConfig  # noqa: E402
 from corpus.types import Document  # noqa: E402
-from eval.embedcache import CachedEmbedder  # noqa: E402
+from eval.embedcache import CachedEmbedder, encoder_for_eval  # noqa: E402
 from eval.metrics import MEASURES, evaluate  # noqa: E402
 from eval.runs import (  # noqa: E402
     BeirData,
@@ -62,8 +62,6 @@ from eval.runs import (  # noqa: E402
 )
 from eval.types import MetricTable  # noqa: E402
 from index.build import build_index  # noqa: E402
-from index.embedder import default_model_path  # noqa: E402
-from index.encoders import DEFAULT_BACKEND, encoder_name, load_embedder  # noqa: E402
 from index.errors import IndexLoadError  # noqa: E402
 from index.load import PassageIndex  # noqa: E402
 from index.storage import QdrantConfig, StorageBackend, StorageConfig  # noqa: E402
@@ -116,24 +114,6 @@ def evaluate_backend(
 def overlap(a: list[str], b: list[str]) -> float:
     """The share of ``a``'s top passages that are also in ``b``'s (as the demo parity test)."""
     return len(set(a) & set(b)) / max(len(a), 1)
-
-
-def cached_embedder(settings: Settings) -> CachedEmbedder:
-    """The encoder ``followup eval retrieval`` builds indexes with, behind the embedding cache."""
-    encoder = settings.embedder
-    backend = DEFAULT_BACKEND if encoder.backend == "auto" else encoder.backend
-    pooling = json.loads((default_model_path() / "1_Pooling" / "config.json").read_text())
-    return CachedEmbedder(
-        lambda: load_embedder(
-            backend,
-            threads=encoder.threads,
-            batch_size=encoder.batch_size,
-            export_dir=ROOT / encoder.export_dir,
-        ),
-        CACHE,
-        model_name=encoder_name(backend),
-        dimension=int(pooling["word_embedding_dimension"]),
-    )
 
 
 def qdrant_twin(
@@ -220,7 +200,7 @@ def main() -> None:
     settings = Settings()
     data = load_beir(args.dataset, args.split)
     documents = load_documents(args.dataset)
-    embedder = cached_embedder(settings)
+    embedder = encoder_for_eval(settings.embedder, CACHE, root=ROOT)
     built = ensure_index(documents, INDEXES, data.name, embedder, progress=True)
     faiss = PassageIndex.load(built, expected_model=embedder.model_name)
     qdrant = qdrant_twin(faiss, documents, embedder, QDRANT_DIR / built.name)

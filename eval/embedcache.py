@@ -37,10 +37,14 @@ import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.types import Embedder, Vectors
+
+if TYPE_CHECKING:
+    from answer.settings import EmbedderSettings
 
 logger = logging.getLogger(__name__)
 
@@ -313,3 +317,31 @@ def seed_from_benchmark_cache(
     adopted = embedder.seed(texts, vectors, queries=queries)
     logger.info("adopted %d vectors from %s", adopted, npy)
     return adopted
+
+
+def encoder_for_eval(
+    encoder: EmbedderSettings, cache: Path, *, root: Path | None = None
+) -> CachedEmbedder:
+    """The encoder ``followup eval`` builds indexes with, behind the embedding cache ``cache``.
+
+    The encoder new indexes get (``index.encoders.DEFAULT_BACKEND``), unless the settings
+    (``encoder``) name one; the model loads only when a text is not cached. ``root``: where a
+    relative ``encoder.export_dir`` is (default: the working directory).
+    """
+    from index.embedder import default_model_path
+    from index.encoders import DEFAULT_BACKEND, encoder_name, load_embedder
+
+    backend = DEFAULT_BACKEND if encoder.backend == "auto" else encoder.backend
+    export_dir = encoder.export_dir if root is None else root / encoder.export_dir
+    pooling = json.loads((default_model_path() / "1_Pooling" / "config.json").read_text())
+    return CachedEmbedder(
+        lambda: load_embedder(
+            backend,
+            threads=encoder.threads,
+            batch_size=encoder.batch_size,
+            export_dir=export_dir,
+        ),
+        cache,
+        model_name=encoder_name(backend),
+        dimension=int(pooling["word_embedding_dimension"]),
+    )

@@ -17,7 +17,6 @@ the handlers, so ``followup --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -187,25 +186,9 @@ def _settings() -> Any:
 
 
 def _embedder(settings: Any, cache: Path) -> CachedEmbedder:
-    from eval.embedcache import CachedEmbedder
-    from index.embedder import default_model_path
-    from index.encoders import DEFAULT_BACKEND, encoder_name, load_embedder
+    from eval.embedcache import encoder_for_eval
 
-    encoder = settings.embedder
-    # The indexes eval builds use the encoder new indexes get, unless the settings insist.
-    backend = DEFAULT_BACKEND if encoder.backend == "auto" else encoder.backend
-    pooling = json.loads((default_model_path() / "1_Pooling" / "config.json").read_text())
-    return CachedEmbedder(
-        lambda: load_embedder(
-            backend,
-            threads=encoder.threads,
-            batch_size=encoder.batch_size,
-            export_dir=encoder.export_dir,
-        ),
-        cache,
-        model_name=encoder_name(backend),
-        dimension=int(pooling["word_embedding_dimension"]),
-    )
+    return encoder_for_eval(settings.embedder, cache)
 
 
 def _index_for(

@@ -80,6 +80,7 @@ from answer.quotes import (
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.sentences import SentenceBank, SentenceSpan, glued, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
+from answer.timing import Timing, timing_of
 from answer.typefit import (
     answers_specifically,
     asks_which_test,
@@ -150,8 +151,6 @@ class ComposeConfig:
             of a quote that names the question's focus: naming it and fitting the type are
             themselves evidence of relevance. Quotes that name no focus concept are not
             quoted at all when the question has a focus.
-        repeat_margin: a quote shown earlier in the conversation leads again when its score
-            beats the best new qualified quote by more than this.
     """
 
     passages_per_kind: int = PASSAGES_PER_KIND
@@ -178,7 +177,6 @@ class ComposeConfig:
     focus_weight: float = 0.15
     fit_weight: float = 0.05
     focused_floor: float = 0.3
-    repeat_margin: float = 0.15
 
     def __post_init__(self) -> None:
         for name in ("passages_per_kind", "guideline_sentences", "per_guideline_document"):
@@ -195,7 +193,6 @@ class ComposeConfig:
             "focus_weight",
             "fit_weight",
             "focused_floor",
-            "repeat_margin",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
@@ -226,6 +223,7 @@ class Candidate:
     fits: bool = False  # the quote fits the question's main type
     fits_any: bool = False  # ... or another type the question asks
     specific: bool = False  # ... and gives what the type asks for (a definition, a treatment)
+    for_whom: bool = True  # about the people and time asked about, or the question names none
     labelled: bool = False  # shown after its page's label ("On Hemochromatosis (NHLBI)")
     shown: bool = False  # an earlier answer of the conversation quoted it
     damaged: bool = False  # lost a character or a line break upstream (MedQuAD): never leads
@@ -246,6 +244,8 @@ class Asks:
 
     direction: str | None  # "high"/"low" for a question reading a value
     population: frozenset[str]  # content terms of who it is asked about
+    people: tuple[frozenset[str], ...]  # ... per group ("pregnant women", "baby")
+    timing: Timing | None  # "before pregnancy": evidence about that time answers better
     purpose: bool  # "Why does folate matter ...?": what it does or is needed for
     tests: bool  # "Which blood tests show it?": tests by name
     who: bool  # "Who needs extra folic acid?": people
@@ -256,6 +256,8 @@ class Asks:
         return cls(
             direction=direction if analysis.qtype is QuestionType.DIAGNOSIS else None,
             population=content_terms(" ".join(analysis.population)),
+            people=tuple(content_terms(group) for group in analysis.population),
+            timing=timing_of(analysis.question),
             purpose=asks_purpose(analysis.question),
             tests=asks_which_test(analysis.question),
             who=asks_who(analysis.question),
@@ -500,8 +502,14 @@ class ExtractiveComposer:
         specific = fits and answers_specifically(analysis.qtype, text, focus)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0
-        if asks.population:  # "in pregnant women": quotes about them answer better
-            bonus += config.focus_weight * overlap(asks.population, candidate.terms)
+        # "In pregnant women", "before pregnancy": quotes about them, then, answer better; one
+        # about the same people at another time ("during pregnancy") earns nothing for them.
+        page = topic_of(candidate.passage) if candidate.kind is EvidenceKind.GUIDELINE else None
+        timed = asks.timing.matches(text, page) if asks.timing else None
+        share = overlap(asks.population, candidate.terms) if timed is None else float(timed)
+        bonus += config.focus_weight * share
+        named = all(group & candidate.terms for group in asks.people)
+        for_whom = named if timed is None else timed
         if analysis.qtype is QuestionType.DEFINITION and defines(text, focus):
             bonus += config.fit_weight  # "X is a ..." answers "What is X?" best
         return replace(
@@ -511,6 +519,7 @@ class ExtractiveComposer:
             fits=fits,
             fits_any=fits_any,
             specific=specific,
+            for_whom=for_whom,
             score=candidate.score + bonus,
         )
 
@@ -605,19 +614,13 @@ class ExtractiveComposer:
             for c in pool
             if c.fits and (c.covered if relation else c.covered_framed) == focus and not c.damaged
         ]
-        # A follow-up leads with what is new; a quote shown before leads again when it is the
-        # one that answers: when nothing new does (saying the evidence is silent would then be
-        # false), or when it answers clearly better than anything new.
         # The specific answer when there is one: "X is a ..." for "What is X?", a named
-        # treatment for "How is X treated?".
+        # treatment for "How is X treated?"; and one about the people and time asked about.
         qualified = [c for c in qualified if c.specific] or qualified
-        new = self._preferred([c for c in qualified if not c.shown])
-        best = self._preferred(qualified)
-        if new is None or (
-            best is not None and best.score > new.score + self._config.repeat_margin
-        ):
-            return best
-        return new
+        qualified = [c for c in qualified if c.for_whom] or qualified
+        # A follow-up leads with what is new. A quote shown before leads again only when
+        # nothing new answers: saying that the evidence is silent would then be false.
+        return self._preferred([c for c in qualified if not c.shown]) or self._preferred(qualified)
 
     def _continued(
         self, bottom: Candidate, prepared: Prepared, floor: float | None = None

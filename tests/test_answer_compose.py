@@ -311,13 +311,7 @@ def test_a_follow_up_does_not_quote_again_what_the_conversation_showed(
     first = composer.compose(evidence)
     shown = [s.text for sec in first.sections for s in sec.sentences if s.citations]
     earlier = Conversation((Turn(evidence.question, answer=" ".join(shown)),))
-    # Asked again, the first lead still answers clearly best and leads again (repeat_margin);
-    # with no margin for that, a new quote leads.
-    lead = composer.compose(evidence, conversation=earlier).section(SectionKind.BOTTOM_LINE)
-    assert lead is not None and lead.sentences[0].text == shown[0]
-    composer = ExtractiveComposer(
-        load_embedder(), load_bank(), config=ComposeConfig(repeat_margin=10.0)
-    )
+    # Asked again, a new quote leads, and nothing shown before is quoted again.
     again = composer.compose(evidence, conversation=earlier)
     quoted = [
         s.text
@@ -491,3 +485,85 @@ def test_the_lead_does_not_go_on_with_a_sentence_about_something_else() -> None:
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     quoted = [s.text for section in answer.sections for s in section.sentences]
     assert quoted and not any("proteinuria" in q for q in quoted)
+
+
+def test_a_question_about_a_time_leads_with_evidence_about_that_time() -> None:
+    # MedlinePlus "Preconception Care" and the SciFact study of folic acid and preeclampsia
+    # (demo corpus). The study is on folic acid *during* pregnancy; the page is about the time
+    # before it, so its sentence answers "before pregnancy" though its words do not say so.
+    page = guideline_page(
+        "mplus:preconception",
+        "Preconception care is care you receive before you get pregnant. It also involves steps "
+        "you can take to reduce the risk of birth defects and other problems. For example, you "
+        "should take folic acid supplements to prevent neural tube defects.",
+        title="Preconception Care",
+        source="MedlinePlus",
+        section="Do you have information about Preconception Care",
+    )
+    text = (
+        "Conclusions:Our study results suggest that folic acid supplementation and higher "
+        "dietary folate intake during pregnancy reduce the risk of preeclampsia."
+    )
+    study = replace(
+        page,
+        id=passage_id("scifact:19278208", 0, len(text)),
+        document_id="scifact:19278208",
+        text=text,
+        end=len(text),
+        section=None,
+        title="Folic acid supplementation and dietary folate intake, and risk of preeclampsia",
+        tier=EvidenceTier.OBSERVATIONAL,
+        source="SciFact",
+        dataset="scifact",
+    )
+    question = "Why does folic acid matter before pregnancy?"
+    scored = [ScoredPassage(page, 1.0), ScoredPassage(study, 1.0)]
+    evidence = Evidence(
+        question=question,
+        standalone_query=question,
+        fused=scored,
+        guideline=scored[:1],
+        research=scored[1:],
+    )
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    assert "neural tube defects" in lead
+
+
+def test_a_quote_about_other_people_does_not_lead_a_question_about_a_population() -> None:
+    # NHLBI, "Anemia" and "Iron-Deficiency Anemia" (demo corpus): with the quote on pregnant
+    # women shown, what is new is about infants' own anaemia, which does not answer for
+    # pregnant women, so the shown quote leads again.
+    shown = (
+        "About half of all pregnant women develop iron-deficiency anemia. The condition can "
+        "increase a pregnant woman's risk for a premature or low-birth-weight baby."
+    )
+    pages = [
+        guideline_page(
+            "nhlbi:ida",
+            shown,
+            title="Iron-Deficiency Anemia",
+            source="NHLBI",
+            section="Who is at risk for Iron-Deficiency Anemia?",
+        ),
+        guideline_page(
+            "nhlbi:anemia",
+            "During the first year of life, some babies are at risk for anemia because of iron "
+            "deficiency. At-risk infants include those who are born too early and infants who "
+            "are fed breast milk only or formula that isn't fortified with iron.",
+            title="Anemia",
+            source="NHLBI",
+            section="Who is at risk for Anemia?",
+        ),
+    ]
+    question = "What are the risks of anemia in pregnant women for the baby?"
+    scored = [ScoredPassage(page, 1.0) for page in pages]
+    evidence = Evidence(
+        question=question, standalone_query=question, fused=scored, guideline=scored, research=[]
+    )
+    earlier = Conversation((Turn("Why do pregnant women get anemia?", answer=shown),))
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(
+        evidence, conversation=earlier
+    )
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    assert "pregnant wom" in lead and "At-risk infants" not in lead

@@ -268,7 +268,8 @@ def _term_pattern(term: str) -> str:
     # Tolerate a plural on the last word; "aids" stays whole so "first aid" is no mention.
     if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
         last = last[:-1]
-    body = r"\s+".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
+    # Words may also be written as one ("second hand smoke": "secondhand smoke").
+    body = r"\s*".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
     return r"(?<![a-z0-9])" + body + r"(?![a-z0-9])"
 
 
@@ -319,7 +320,8 @@ class Concept:
 
     def mentioned_in(self, text: str) -> bool:
         """Whether ``text`` mentions the concept: any term, on word boundaries, ignoring case,
-        hyphens, British spellings and a plural ending.
+        hyphens, British spellings, a plural ending and words written as one ("second hand
+        smoke": "secondhand smoke").
 
         Example:
             >>> concept("anemia").mentioned_in("Iron-deficiency anaemias are common.")

@@ -240,6 +240,12 @@ def test_a_label_run_into_the_sentence_before_starts_a_sentence() -> None:
         # MedQuAD (NIDDK, appendicitis): a list item run into the sentence after it.
         ("Low fever Not everyone with appendicitis has all these symptoms.", True),
         ("Not everyone with appendicitis has all these symptoms.", False),
+        # MedQuAD (NIHSeniorHealth, lung cancer): a heading run into its first sentence.
+        (
+            "Heart disease and lung cancer in adults who have never smoked There is no safe "
+            "amount of secondhand smoke.",
+            True,
+        ),
         # A capital after a lower-case word that starts no sentence.
         ("Iron deficiency is common in Europe and North America.", False),
     ],

@@ -237,6 +237,10 @@ def test_mentions_tolerate_spelling_hyphens_and_plurals() -> None:
     assert concept("NSAIDs").mentioned_in("Avoid taking an NSAID with it.")
     assert concept("iron").mentioned_in("IRON is stored as ferritin.")
     assert not concept("iron").mentioned_in("The environment matters.")
+    # Words the question writes apart, the text may write as one (LiveQA, MedQuAD).
+    smoke = concept("second hand smoke")
+    assert smoke.mentioned_in("There is no safe amount of secondhand smoke.")
+    assert smoke.mentioned_in("Second-hand smoke contains thousands of chemicals.")
 
 
 def test_measure_qualifiers_are_transparent_and_conditions_are_not() -> None:

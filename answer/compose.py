@@ -781,11 +781,16 @@ class ExtractiveComposer:
         if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
             guideline = [bottom]
         # Under a quote that answers, a study speaks to the question when it reports what the
-        # question asks (a treatment, a risk ...): a prevalence figure is no evidence on
-        # treatment. Under a gap statement, studies on each concept are what there is.
+        # question asks (a treatment, a risk ...) of the people asked about: a prevalence
+        # figure is no evidence on treatment, nor a study of surgical patients on pregnant
+        # women. Under a gap statement, studies on each concept are what there is.
         typed = bottom is not None and analysis is not None and analysis.qtype not in _UNTYPED
+
+        def speaks(c: Candidate) -> bool:
+            return not typed or (c.fits_any and c.for_whom)
+
         research = self._select(
-            [c for c in prepared.research if quotable(c) and (c.fits_any or not typed)],
+            [c for c in prepared.research if quotable(c) and speaks(c)],
             min(config.research_sentences, profile.research_sentences),
             chosen=[*chosen, *guideline],
             per_document=config.per_study,

@@ -95,7 +95,7 @@ _QUESTION_ASKED = re.compile(
     r"hypothesi[sz]ed|aimed|sought)\s+(?:the\s+hypothesis|whether|if|how)\b|"
     r"\b(?:we\s+)?hypothesi[sz]ed\s+that\b|"
     r"\b(?:aim|objective|purpose|goal)s?\b[^.]{0,40}?\b(?:was|were|is|are)\s+to\b|"
-    r"\bto\s+(?:determine|assess|investigate|examine|evaluate|explore|test)\s+whether\b|"
+    r"\bto\s+(?:determine|assess|investigate|examine|evaluate|explore|test)\s+(?:whether|if)\b|"
     r"\b(?:possible|potential)\s+(?:explanations?|mechanisms?|reasons?)\b[^.]*\b"
     r"(?:are|is|were|was)\s+(?:suggested|discussed|proposed)\b",
     re.IGNORECASE,

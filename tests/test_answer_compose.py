@@ -567,3 +567,57 @@ def test_a_quote_about_other_people_does_not_lead_a_question_about_a_population(
     )
     lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
     assert "pregnant wom" in lead and "At-risk infants" not in lead
+
+
+def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population() -> None:
+    # NHLBI "Iron-Deficiency Anemia" and a SciFact study of anaemia before colectomy (demo
+    # corpus): the study reports a risk, but of surgical patients, not of pregnant women.
+    page = guideline_page(
+        "nhlbi:ida",
+        "About half of all pregnant women develop iron-deficiency anemia. The condition can "
+        "increase a pregnant woman's risk for a premature or low-birth-weight baby.",
+        title="Iron-Deficiency Anemia",
+        source="NHLBI",
+        section="Who is at risk for Iron-Deficiency Anemia?",
+    )
+    text = (
+        "Preoperative anemia seems to be a risk factor for adverse postoperative outcomes in "
+        "certain surgical patients."
+    )
+    study = replace(
+        page,
+        id=passage_id("scifact:colectomy", 0, len(text)),
+        document_id="scifact:colectomy",
+        text=text,
+        end=len(text),
+        section=None,
+        title="Preoperative anemia and colectomy outcomes",
+        tier=EvidenceTier.OBSERVATIONAL,
+        source="SciFact",
+        dataset="scifact",
+    )
+    question = "What are the risks of anemia in pregnant women for the baby?"
+    scored = [ScoredPassage(page, 1.0), ScoredPassage(study, 0.9)]
+    evidence = Evidence(
+        question=question,
+        standalone_query=question,
+        fused=scored,
+        guideline=scored[:1],
+        research=scored[1:],
+    )
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    assert "premature" in lead
+    assert answer.section(SectionKind.RESEARCH) is None or not any(
+        "surgical" in s.text
+        for s in answer.section(SectionKind.RESEARCH).sentences  # type: ignore[union-attr]
+    )
+    # The same study does speak to the same question about surgical patients.
+    surgical = "What are the risks of anemia in surgical patients?"
+    scored = [ScoredPassage(study, 1.0)]
+    evidence = Evidence(
+        question=surgical, standalone_query=surgical, fused=scored, guideline=[], research=scored
+    )
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    assert "surgical patients" in lead

@@ -189,6 +189,10 @@ def test_a_research_finding_joined_to_a_methods_antecedent_is_not_quoted() -> No
         "complications are suggested.",
         "A randomized, placebo-controlled study of folic acid (5 mg/d) for 6 weeks was undertaken "
         "in 33 patients.",
+        # SciFact (demo corpus), preoperative anaemia and colectomy outcomes.
+        "This study investigated the National Surgical Quality Improvement Program (NSQIP) "
+        "database to determine if preoperative anemia in patients undergoing open and "
+        "laparoscopic colectomies is an independent predictor for an adverse composite outcome.",
     ],
 )
 def test_a_sentence_that_states_the_question_is_methods(text: str) -> None:

@@ -112,7 +112,7 @@ _RUN_ON = re.compile(r"[a-z,] (?:If|When|You|Your|The|This|These|Those|It|They|W
 # "Low fever Not everyone with appendicitis has all these symptoms." (MedQuAD).
 _GLUED = re.compile(
     r"[a-z] (?:If|When|You|Your|The|This|These|Those|It|They|We|Not|Most|Many|Some|People|There|"
-    r"Because|Although) [a-z]"
+    r"Because|Although|About) [a-z]"
 )
 
 

@@ -246,6 +246,8 @@ def test_a_label_run_into_the_sentence_before_starts_a_sentence() -> None:
             "amount of secondhand smoke.",
             True,
         ),
+        # MedQuAD (MedlinePlus, male infertility).
+        ("Lifestyle or environmental factors About a third of the time, infertility is ...", True),
         # A capital after a lower-case word that starts no sentence.
         ("Iron deficiency is common in Europe and North America.", False),
     ],

@@ -49,6 +49,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,7 +65,7 @@ from answer.abstain import (
     judge_support,
 )
 from answer.assemble import Draft, DraftSentence, assemble
-from answer.audience import AudienceProfile, grade, profile_for
+from answer.audience import grade, profile_for
 from answer.followups import Grounding, focus_of, suggest_followups
 from answer.lead import concept_label, covers, gap_statement, mentions, names
 from answer.quotes import (
@@ -207,6 +208,32 @@ class ComposeConfig:
 
 
 @dataclass(frozen=True)
+class Unit:
+    """A quotable unit of a passage, with what selection reads of it that no question changes
+    (kept per passage by the composer)."""
+
+    span: SentenceSpan
+    vector: Vectors = field(repr=False)
+    terms: frozenset[str] = field(repr=False)  # its content terms
+    seen: frozenset[str] = field(repr=False)  # ... and its page label's, when it shows one
+    labelled: bool  # shown after its page's label
+    anaphoric: bool  # opens with a back-reference
+    damaged: bool  # lost a character upstream, or has a heading glued to it: never leads
+
+
+class Judgement(NamedTuple):
+    """What a candidate is worth to one question (:meth:`ExtractiveComposer._judged`)."""
+
+    covered: int = 0
+    covered_framed: int = 0
+    fits: bool = False
+    fits_any: bool = False
+    specific: bool = False
+    for_whom: bool = True
+    bonus: float = 0.0
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A candidate sentence with its scores."""
 
@@ -337,7 +364,7 @@ class ExtractiveComposer:
     ) -> None:
         self._embedder = embedder
         self._abstracts = abstracts or {}
-        self._unit_cache: dict[str, list[QuoteUnit]] = {}
+        self._unit_cache: dict[str, list[Unit]] = {}
         self._bank = bank if bank is not None else SentenceBank(embedder)
         self._config = config if config is not None else ComposeConfig()
         self._grounded = grounded
@@ -398,32 +425,36 @@ class ExtractiveComposer:
             for unit in self._units(passage, entry.spans, entry.vectors):
                 text = unit.span.text
                 cosine = float(unit.vector @ query_vector)
-                terms = content_terms(text)
-                # A guideline quote that does not name its page (or opens it with "This
-                # condition ...") is shown after the page's label, so the reader sees the
-                # label's words too.
-                labelled = config.focused and (
-                    unit.framed
-                    or (passage.kind is EvidenceKind.GUIDELINE and not names_topic(text, passage))
+                rel = relevance(cosine, overlap(query_terms, unit.seen), config.semantic_weight)
+                score = rel - (config.anaphora_penalty if unit.anaphoric else 0.0)
+                if profile.grade_penalty or profile.source_bonus:
+                    score = profile.adjust(score, grade=grade(text), source=passage.source)
+                judged = (
+                    self._judged(unit, passage, analysis, asks)
+                    if asks is not None and analysis is not None
+                    else Judgement()
                 )
-                seen = terms | content_terms(topic_of(passage)) if labelled else terms
-                rel = relevance(cosine, overlap(query_terms, seen), config.semantic_weight)
-                candidate = Candidate(
-                    passage=passage,
-                    rank=ranks[passage.id],
-                    span=unit.span,
-                    vector=unit.vector,
-                    terms=terms,
-                    cosine=cosine,
-                    relevance=rel,
-                    score=self._selection_score(rel, text, passage, profile),
-                    labelled=labelled,
-                    shown=bool(shown) and text in shown,
-                    damaged=(passage.dataset == "medquad" and damaged(text)) or glued(text),
+                candidates.append(
+                    Candidate(
+                        passage=passage,
+                        rank=ranks[passage.id],
+                        span=unit.span,
+                        vector=unit.vector,
+                        terms=unit.terms,
+                        cosine=cosine,
+                        relevance=rel,
+                        score=score + judged.bonus,
+                        covered=judged.covered,
+                        covered_framed=judged.covered_framed,
+                        fits=judged.fits,
+                        fits_any=judged.fits_any,
+                        specific=judged.specific,
+                        for_whom=judged.for_whom,
+                        labelled=unit.labelled,
+                        shown=bool(shown) and text in shown,
+                        damaged=unit.damaged,
+                    )
                 )
-                if asks is not None and analysis is not None:
-                    candidate = self._judged(candidate, analysis, asks)
-                candidates.append(candidate)
         best = max((c.relevance for c in candidates), default=None)
         support = judge_support(
             abstention_features(evidence, best, analysis),
@@ -451,21 +482,23 @@ class ExtractiveComposer:
 
     def _units(
         self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
-    ) -> list[QuoteUnit]:
+    ) -> list[Unit]:
         """The quotable units of ``passage``: the same for every question, so kept (a bounded
         cache; a passage's sentences and their vectors never change within an index)."""
-        if not self._config.focused:
-            return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
         units = self._unit_cache.get(passage.id)
         if units is None:
             if len(self._unit_cache) >= UNIT_CACHE_SIZE:
                 self._unit_cache.clear()
-            units = self._unit_cache[passage.id] = self._quotable_units(passage, spans, vectors)
+            units = self._unit_cache[passage.id] = [
+                self._unit(passage, u) for u in self._quotable_units(passage, spans, vectors)
+            ]
         return units
 
     def _quotable_units(
         self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
     ) -> list[QuoteUnit]:
+        if not self._config.focused:
+            return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
         units = quote_units(passage, spans, vectors)
         if passage.kind is EvidenceKind.RESEARCH:
             parts = self._abstracts.get(passage.document_id, (passage,))
@@ -481,13 +514,34 @@ class ExtractiveComposer:
             ]
         return units
 
-    def _judged(self, candidate: Candidate, analysis: QuestionAnalysis, asks: Asks) -> Candidate:
-        """The candidate with its focus coverage and type fit, and the score they earn."""
+    def _unit(self, passage: Passage, unit: QuoteUnit) -> Unit:
+        text = unit.span.text
+        terms = content_terms(text)
+        # A guideline quote that does not name its page (or opens it with "This condition
+        # ...") is shown after the page's label, so the reader sees the label's words too.
+        labelled = self._config.focused and (
+            unit.framed
+            or (passage.kind is EvidenceKind.GUIDELINE and not names_topic(text, passage))
+        )
+        return Unit(
+            span=unit.span,
+            vector=unit.vector,
+            terms=terms,
+            seen=terms | content_terms(topic_of(passage)) if labelled else terms,
+            labelled=labelled,
+            anaphoric=is_anaphoric(text),
+            damaged=(passage.dataset == "medquad" and damaged(text)) or glued(text),
+        )
+
+    def _judged(
+        self, unit: Unit, passage: Passage, analysis: QuestionAnalysis, asks: Asks
+    ) -> Judgement:
+        """A unit's focus coverage and type fit for one question, and the score they earn."""
         config = self._config
         focus = analysis.focus
-        text = candidate.span.text
+        text = unit.span.text
         covered = covers(focus, text)
-        topic = topic_of(candidate.passage) if candidate.labelled else None
+        topic = topic_of(passage) if unit.labelled else None
         covered_framed = covers(focus, text, topic)
         fits = fits_type(analysis.qtype, text, focus)
         if asks.direction is not None:  # reading a value: "What does a high ferritin mean?"
@@ -504,32 +558,15 @@ class ExtractiveComposer:
         bonus += config.fit_weight if fits else 0.0
         # "In pregnant women", "before pregnancy": quotes about them, then, answer better; one
         # about the same people at another time ("during pregnancy") earns nothing for them.
-        page = topic_of(candidate.passage) if candidate.kind is EvidenceKind.GUIDELINE else None
+        page = topic_of(passage) if passage.kind is EvidenceKind.GUIDELINE else None
         timed = asks.timing.matches(text, page) if asks.timing else None
-        share = overlap(asks.population, candidate.terms) if timed is None else float(timed)
+        share = overlap(asks.population, unit.terms) if timed is None else float(timed)
         bonus += config.focus_weight * share
-        named = all(group & candidate.terms for group in asks.people)
+        named = all(group & unit.terms for group in asks.people)
         for_whom = named if timed is None else timed
         if analysis.qtype is QuestionType.DEFINITION and defines(text, focus):
             bonus += config.fit_weight  # "X is a ..." answers "What is X?" best
-        return replace(
-            candidate,
-            covered=covered,
-            covered_framed=covered_framed,
-            fits=fits,
-            fits_any=fits_any,
-            specific=specific,
-            for_whom=for_whom,
-            score=candidate.score + bonus,
-        )
-
-    def _selection_score(
-        self, rel: float, text: str, passage: Passage, profile: AudienceProfile
-    ) -> float:
-        score = rel - (self._config.anaphora_penalty if is_anaphoric(text) else 0.0)
-        if profile.grade_penalty or profile.source_bonus:
-            score = profile.adjust(score, grade=grade(text), source=passage.source)
-        return score
+        return Judgement(covered, covered_framed, fits, fits_any, specific, for_whom, bonus)
 
     # ----------------------------------------------------------------------------- selection
 
@@ -853,6 +890,7 @@ class ExtractiveComposer:
         return suggest_followups(
             evidence.standalone_query,
             [*passages, *(s.passage for s in evidence.fused)],
+            types=analysis.types,
             asked=[*asked_questions(conversation), evidence.question],
             focus=analysis.focus,
             about=about,

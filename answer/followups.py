@@ -101,6 +101,10 @@ NEXT_TYPES = (
 )
 
 
+# Suggested questions whose search results a SearchGrounding keeps.
+GROUNDING_CACHE_SIZE = 8192
+
+
 class Grounding(Protocol):
     """Whether the index answers a suggested question: its own search for the question must
     find the page the question came from."""
@@ -124,10 +128,18 @@ class SearchGrounding:
             raise ValueError(f"depth must be at least 1, got {depth}")
         self._retrieve = retrieve
         self._depth = depth
+        # The topics each question's search finds: the candidates are page headings, asked
+        # again from answer to answer, and an index's search for them does not change.
+        self._found: dict[str, frozenset[str]] = {}
 
     def __call__(self, question: str, source: Passage) -> bool:
-        topic = focus_of(source)
-        return any(focus_of(hit.passage) == topic for hit in self._retrieve(question, self._depth))
+        found = self._found.get(question)
+        if found is None:
+            if len(self._found) >= GROUNDING_CACHE_SIZE:
+                self._found.clear()
+            hits = self._retrieve(question, self._depth)
+            found = self._found[question] = frozenset(focus_of(hit.passage) for hit in hits)
+        return focus_of(source) in found
 
 
 def _rank(qtype: QuestionType) -> int:
@@ -138,6 +150,7 @@ def suggest_followups(
     question: str,
     passages: Sequence[Passage],
     *,
+    types: Sequence[QuestionType] | None = None,
     asked: Iterable[str] = (),
     focus: Sequence[Concept] = (),
     about: Iterable[str] = (),
@@ -161,6 +174,7 @@ def suggest_followups(
 
     Args:
         question: the question being answered now (its standalone form).
+        types: its types, when the caller has its analysis (else it is analysed here).
         passages: retrieved passages, best first, and siblings of the pages they come from.
         asked: earlier questions of the conversation.
         focus: the question's focus concepts.
@@ -170,7 +184,8 @@ def suggest_followups(
     """
     earlier = [question, *asked]
     seen = [content_terms(q) for q in earlier]
-    asked_types = {t for q in earlier for t in _types(q)}
+    asked_types = set(_types(question) if types is None else types)
+    asked_types.update(t for q in asked if q != question for t in _types(q))
     topics = {topic.lower() for topic in about}
     if not focus and not topics:
         guideline = [p for p in passages if p.kind is EvidenceKind.GUIDELINE]

@@ -363,15 +363,24 @@ def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> 
         >>> fits_type(QuestionType.TREATMENT, "Iron supplements are taken by mouth.")
         True
     """
-    return _fits(qtype, text, tuple(focus))
+    if qtype in _BY_FOCUS:
+        return _fits_focus(qtype, text, tuple(focus))
+    return _fits(qtype, text)
+
+
+# Cached by sentence (and focus, for the types that read it): the same sentences are
+# candidates for answer after answer, under ever new focus concepts.
+@lru_cache(maxsize=65536)
+def _fits(qtype: QuestionType, text: str) -> bool:
+    check = _SPECIAL.get(qtype)
+    if check is not None:
+        return check(text, ())
+    return VOCABULARY[qtype].search(text) is not None
 
 
 @lru_cache(maxsize=65536)
-def _fits(qtype: QuestionType, text: str, focus: tuple[Concept, ...]) -> bool:
-    check = _SPECIAL.get(qtype)
-    if check is not None:
-        return check(text, focus)
-    return VOCABULARY[qtype].search(text) is not None
+def _fits_focus(qtype: QuestionType, text: str, focus: tuple[Concept, ...]) -> bool:
+    return _SPECIAL[qtype](text, focus)
 
 
 def _dosage(text: str, focus: Sequence[Concept]) -> bool:
@@ -430,3 +439,4 @@ _SPECIAL = {
     QuestionType.DEFINITION: _definition,
     QuestionType.OTHER: _always,
 }
+_BY_FOCUS = frozenset({QuestionType.RELATION, QuestionType.DEFINITION})  # checks that read it

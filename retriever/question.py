@@ -55,6 +55,7 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from retriever.concepts import (
@@ -432,9 +433,12 @@ _REFINE: dict[QuestionType, Callable[[_Context, re.Match[str]], QuestionType]] =
 
 
 class Vocabulary(Protocol):
-    """Which words the index holds (the engine passes its BM25 store: idf > 0)."""
+    """Which words the index holds (the engine passes its BM25 store: idf > 0). Hashable, as
+    :func:`analyze` caches by it."""
 
     def known(self, word: str) -> bool: ...
+
+    def __hash__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -545,10 +549,18 @@ def as_question(text: str) -> str:
     return _capitalised(t if t.endswith("?") else t + "?")
 
 
+# Analyses kept: one request analyses its question more than once (the rewriter, then the
+# standalone question; every earlier turn of the conversation again), and suggested follow-ups
+# are page headings that recur from answer to answer.
+ANALYSIS_CACHE_SIZE = 8192
+
+
+@lru_cache(maxsize=ANALYSIS_CACHE_SIZE)
 def analyze(
     question: str, vocabulary: Vocabulary | None = None, *, population_focus: bool = True
 ) -> QuestionAnalysis:
-    """Analyse one question: focus, types, frame, back-reference and population.
+    """Analyse one question: focus, types, frame, back-reference and population (cached: see
+    :data:`ANALYSIS_CACHE_SIZE`).
 
     Args:
         question: The question as asked.

@@ -480,6 +480,13 @@ class ExtractiveComposer:
                     whole[part.id] = part
         return list(whole.values())
 
+    def warm(self, passages: Sequence[Passage]) -> None:
+        """Work out the quotable units of ``passages`` now (at most :data:`UNIT_CACHE_SIZE`
+        are kept), so that no answer pays for it; their sentences must be in the bank."""
+        for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
+            if entry.spans:
+                self._units(passage, entry.spans, entry.vectors)
+
     def _units(
         self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
     ) -> list[Unit]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from answer.compose import ComposeConfig, ExtractiveComposer
+from answer.compose import UNIT_CACHE_SIZE, ComposeConfig, ExtractiveComposer
 from answer.followups import SearchGrounding, focus_of
 from answer.llm import ChatClient, LLMGenerator
 from answer.render import cited_passage_ids, plain_text
@@ -488,6 +488,10 @@ def build_engine(settings: Settings) -> IndexEngine:
         grounded=SearchGrounding(lexical.retrieve),
         abstracts=_abstracts(index.passages),
     )
+    if answer_settings.precompute_sentences and len(index.passages) <= min(
+        answer_settings.precompute_max_passages, UNIT_CACHE_SIZE
+    ):
+        composer.warm(index.passages)  # the first answers then split no passage into quotes
     llm = None
     if answer_settings.generator == "llm":
         if settings.llm.base_url:

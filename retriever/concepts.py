@@ -269,14 +269,17 @@ def _term_pattern(term: str) -> str:
     if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
         last = last[:-1]
     # Words may also be written as one ("second hand smoke": "secondhand smoke").
-    body = r"\s*".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
-    return r"(?<![a-z0-9])" + body + r"(?![a-z0-9])"
+    return r"\s*".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
 
 
 @lru_cache(maxsize=4096)
 def _mention_regex(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     patterns = sorted({_term_pattern(t) for t in terms if normalize(t)}, key=len, reverse=True)
-    return re.compile("|".join(patterns)) if patterns else None
+    if not patterns:
+        return None
+    # One pair of word boundaries around the alternatives, not one per alternative: the
+    # engine then scans for the alternatives' first letters, about ten times faster.
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(patterns) + r")(?![a-z0-9])")
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def test_the_export_is_made_once_and_named_by_the_weights(
 
 def test_vectors_are_unit_rows_in_input_order_and_close_to_torch(
     onnx: OnnxEmbedder,
+    export_dir: Path,
     index_embedder: SentenceTransformerEmbedder,  # noqa: F811
 ) -> None:
     texts = [d.text[:400] for d in sample_documents()[:10]]
@@ -54,6 +55,9 @@ def test_vectors_are_unit_rows_in_input_order_and_close_to_torch(
     one_by_one = np.vstack([onnx.encode_queries([t]) for t in texts])
     np.testing.assert_allclose(one_by_one, vectors, atol=1e-6)
     np.testing.assert_allclose(onnx.encode_documents(texts[::-1])[::-1], vectors, atol=1e-6)
+    # Encoded side by side, on two threads, each text gets the same vector, in input order.
+    two = OnnxEmbedder.load(export_dir, threads=2)
+    np.testing.assert_array_equal(two.encode_documents(texts), vectors)
     cosines = (vectors * index_embedder.encode_documents(texts)).sum(axis=1)
     assert cosines.min() > 0.97 and cosines.mean() > 0.985
     assert onnx.encode_queries([]).shape == (0, 384)

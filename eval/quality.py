@@ -460,6 +460,27 @@ class QualityRun:
             self.summary(baseline)["rouge1_recall"], self.summary(system)["rouge1_recall"]
         )
 
+    def gain_at_equal_length(
+        self, system: str = "focused", baseline: str = "top1-passage"
+    ) -> tuple[float | None, int]:
+        """:meth:`gain` over the answered items where the baseline is as long as the answer,
+        and how many they are. A passage shorter than the answer it is cut to cannot match its
+        length, so on the other items part of the gain is the answer's extra words."""
+        if system not in self.scores or baseline not in self.scores:
+            return None, 0
+        theirs = {s.item_id: s for s in self.scores[baseline]}
+        pairs = []
+        for ours in self.scores[system]:
+            base = theirs[ours.item_id]
+            if ours.abstained or ours.rouge is None or base.rouge is None:
+                continue
+            if base.words >= ours.words:
+                pairs.append((ours.rouge.rouge1_recall, base.rouge.rouge1_recall))
+        if not pairs:
+            return None, 0
+        mine, theirs_ = (sum(column) / len(pairs) for column in zip(*pairs, strict=True))
+        return relative_gain(theirs_, mine), len(pairs)
+
 
 def build_run(
     data: QualitySet,

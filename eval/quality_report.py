@@ -220,6 +220,10 @@ def write_quality_report(
         "systems": {name: {"kind": run.kinds[name].value} for name in run.systems},
         "summary": {name: dict(run.summary(name)) for name in run.systems},
         "gain_rouge1_recall_over_top1": gains,
+        "gain_rouge1_recall_over_top1_at_equal_length": {
+            name: dict(zip(("gain", "items"), run.gain_at_equal_length(name), strict=True))
+            for name in composers
+        },
         "gain_target": GAIN_TARGET,
         "comparisons": [c.to_dict() for c in run.comparisons],
         "significance": {"note": SIGNIFICANCE_NOTE},
@@ -251,6 +255,10 @@ def write_quality_report(
         for name, g in gains.items():
             verdict = "" if g is None else (" (met)" if g >= GAIN_TARGET else " (not met)")
             lines.append(f"- {name}: {_pct(g)}; target ≥ {GAIN_TARGET:+.0%}{verdict}")
+        lines += ["", EQUAL_LENGTH_NOTE, ""]
+        for name in composers:
+            g, items = run.gain_at_equal_length(name)
+            lines.append(f"- {name}: {_pct(g)} on {items} items")
         lines.append("")
     if run.comparisons:
         lines += [
@@ -270,6 +278,13 @@ def write_quality_report(
     lines += provenance(settings, manifest)
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
     return ["report.md", "report.json", "quality.png"]
+
+
+EQUAL_LENGTH_NOTE = (
+    "The same gain on the answered items where the top passage is at least as long as the "
+    "answer: where it is shorter, the baseline cannot match the answer's length, and part of "
+    "the gain is the answer's extra words."
+)
 
 
 def summary_rows(run: QualityRun, keys: Sequence[str]) -> list[list[str]]:

@@ -28,8 +28,7 @@ from index.layout import (
     BUILD_ID,
     DATA_FILES,
     DENSE_FILE,
-    DOCUMENTS_FILE,
-    PASSAGES_FILE,
+    RECORDS_FILE,
     VECTORS_FILE,
     Layout,
     new_build_id,
@@ -43,14 +42,9 @@ from index.manifest import (
     corpus_fingerprint,
     package_version,
 )
+from index.passage_records import write_records
 from index.publish import publish, writer_lock
-from index.records import (
-    DocumentRecord,
-    document_content_hash,
-    passage_to_dict,
-    tier_counts,
-    write_jsonl,
-)
+from index.records import DocumentRecord, document_content_hash, tier_counts
 from index.storage import StorageBackend, StorageConfig
 from index.types import Companion, Embedder, Vectors
 
@@ -110,8 +104,7 @@ def _write_version(
     repeated = [pid for pid, n in Counter(p.id for p in passages).items() if n > 1]
     if repeated:
         raise ValueError(f"passage ids occur more than once: {', '.join(repeated[:5])}")
-    write_jsonl(directory / PASSAGES_FILE, (passage_to_dict(p) for p in passages))
-    write_jsonl(directory / DOCUMENTS_FILE, (asdict(r) for r in records))
+    write_records(directory / RECORDS_FILE, passages, records)
     np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
     FaissDenseStore.build(vectors, dense).save(directory / DENSE_FILE)
     texts = [passage.embedding_text for passage in passages]
@@ -522,7 +515,8 @@ def _rewrite(
     qdrant_api_key: str | None = None,
 ) -> Manifest:
     build_id = new_build_id()
-    passages = [current.passages[int(row)] for row in keep_rows] + list(new_passages)
+    stored = list(current.passages)  # one pass over the records, not a read per row
+    passages = [stored[int(row)] for row in keep_rows] + list(new_passages)
     manifest = current.manifest
     if manifest.storage.backend is StorageBackend.QDRANT:
         return _rewrite_qdrant(

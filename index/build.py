@@ -399,6 +399,58 @@ def build_index(
         return publish(layout, build_id, write)
 
 
+def write_index(
+    out: Path | str,
+    passages: Sequence[Passage],
+    documents: Sequence[DocumentRecord],
+    vectors: Vectors,
+    *,
+    model_name: str,
+    chunking: Mapping[str, Any],
+    dense: DenseConfig | None = None,
+    bm25: Bm25Settings | None = None,
+    companions: Sequence[Companion] = (),
+    previous: Path | None = None,
+) -> Manifest:
+    """Publish an index of passages already cut and vectors already encoded, as
+    :func:`build_index` publishes one (FAISS storage).
+
+    For passages that were not chunked here (benchmarks that make their corpus, conversions
+    of another index): ``chunking`` is recorded as given, ``vectors[i]`` must be the
+    ``model_name`` encoding of ``passages[i].embedding_text``, and ``documents`` must list
+    every passage's document. ``previous`` is an index version whose companion files may be
+    reused.
+
+    Raises:
+        ValueError: the counts disagree, a passage or document id repeats, or a passage's
+            document is not listed.
+        IndexLockedError: another process is writing ``out``.
+    """
+    started = time.perf_counter()
+    layout = Layout(Path(out).absolute())
+    build_id = new_build_id()
+
+    def write(directory: Path) -> Manifest:
+        return _write_version(
+            directory,
+            passages=passages,
+            records=documents,
+            vectors=vectors,
+            model_name=model_name,
+            chunking=chunking,
+            bm25=bm25 or Bm25Settings(),
+            dense=dense or DenseConfig(),
+            build_id=build_id,
+            parent_build_id=None,
+            started=started,
+            companions=companions,
+            previous=previous,
+        )
+
+    with writer_lock(layout):
+        return publish(layout, build_id, write)
+
+
 def _build_qdrant(
     docs: Sequence[Document],
     layout: Layout,

@@ -263,6 +263,11 @@ class SqliteRecords:
     def __len__(self) -> int:
         return self._count
 
+    @property
+    def parsed(self) -> int:
+        """How many passages are held parsed in memory (at most :data:`PASSAGE_CACHE`)."""
+        return len(self._cache)
+
     def passage(self, row: int) -> Passage:
         """The passage at ``row`` (``0 <= row < len``)."""
         with self._lock:

@@ -19,9 +19,10 @@ Passages:
   the anchor's 20 nearest real vectors, Dirichlet weights, Gaussian noise 0.02,
   renormalised; seeded). Its text is made of real sentences of the same passages: up to
   three consecutive sentences of the anchor, then one sentence of each partner, so text and
-  vector are about the same thing. Its title is ``Synthetic passage <i>: <anchor's topic>``,
-  its source ``synthetic``; its tier is the anchor's. Nothing is invented: every sentence
-  is a real passage's sentence, recombined.
+  vector are about the same thing. Its title is ``Synthetic: <anchor's topic>`` (no serial
+  number: a million numbers would be a million BM25 terms no real text has), its source
+  ``synthetic``; its tier is the anchor's. Nothing is invented: every sentence is a real
+  passage's sentence, recombined.
 
 The index has no sentence file (``sentences.npz``): encoding a million passages' sentences
 is far beyond this machine, so answers encode the sentences of the passages they quote,
@@ -167,7 +168,7 @@ def add_synthetic(corpus: Corpus, count: int, seed: int = SEED) -> None:
         source = real_passages[anchor]
         document = Document(
             id=f"synthetic:{i}",
-            title=f"Synthetic passage {i}: {source.topic}",
+            title=f"Synthetic: {source.topic}",
             text=" ".join(parts),
             tier=source.tier,
             source="synthetic",

@@ -363,7 +363,7 @@ class ExtractiveComposer:
         abstracts: Mapping[str, Sequence[Passage]] | None = None,
     ) -> None:
         self._embedder = embedder
-        self._abstracts = abstracts or {}
+        self._abstracts = abstracts if abstracts is not None else {}
         self._unit_cache: dict[str, list[Unit]] = {}
         self._bank = bank if bank is not None else SentenceBank(embedder)
         self._config = config if config is not None else ComposeConfig()

@@ -21,8 +21,8 @@ import re
 import threading
 import time
 import traceback
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -68,9 +68,23 @@ class EvidenceSource(Protocol):
 
 
 class LoadedIndex(PassageLookup, Protocol):
-    """Passages by id and the index's manifest (``index.load.PassageIndex`` is one)."""
+    """Passages by id, by document and by page topic, and the index's manifest
+    (``index.load.PassageIndex`` is one)."""
 
     manifest: Manifest
+
+    @property
+    def documents(self) -> Mapping[str, object]:
+        """The index's documents by id."""
+        ...
+
+    def document_passages(self, document_id: str) -> list[Passage]:
+        """A document's passages, in row order."""
+        ...
+
+    def topic_passages(self, topic: str) -> list[Passage]:
+        """The passages of one page topic (lower-cased), in row order."""
+        ...
 
 
 class CachingEmbedder:
@@ -147,10 +161,9 @@ class IndexEngine:
         retriever: produces the evidence for a question in a conversation.
         composer: the extractive composer (also the LLM path's scorer and fallback).
         llm: an LLM generator, or ``None`` for extractive answers only.
-        passages: the index's passages, for follow-up suggestions from the same page or
-            topic as the best guideline passage (optional).
         default_audience: used when a call does not say.
-        index: the loaded index, for :meth:`passage` and :attr:`manifest` (optional).
+        index: the loaded index, for :meth:`passage`, :attr:`manifest` and follow-up
+            suggestions from the same page topic as the best guideline passages (optional).
 
     Example:
         >>> engine = IndexEngine(retriever, ExtractiveComposer(embedder))
@@ -164,7 +177,6 @@ class IndexEngine:
         composer: ExtractiveComposer,
         *,
         llm: LLMGenerator | None = None,
-        passages: Sequence[Passage] = (),
         default_audience: Audience = Audience.CLINICIAN,
         index: LoadedIndex | None = None,
     ) -> None:
@@ -173,10 +185,6 @@ class IndexEngine:
         self._composer = composer
         self._llm = llm
         self._default_audience = default_audience
-        self._by_focus: dict[str, list[Passage]] = defaultdict(list)
-        for passage in passages:
-            if passage.kind is EvidenceKind.GUIDELINE:
-                self._by_focus[focus_of(passage)].append(passage)
 
     @property
     def composer(self) -> ExtractiveComposer:
@@ -225,8 +233,15 @@ class IndexEngine:
         guideline = evidence.guideline or [
             s for s in evidence.fused if s.passage.kind is EvidenceKind.GUIDELINE
         ]
+        if self._index is None:
+            return []
         topics = dict.fromkeys(focus_of(s.passage) for s in guideline[:RELATED_PAGES])
-        return [p for topic in topics for p in self._by_focus.get(topic, [])]
+        return [
+            p
+            for topic in topics
+            for p in self._index.topic_passages(topic)
+            if p.kind is EvidenceKind.GUIDELINE
+        ]
 
     def _compose(
         self,
@@ -354,13 +369,33 @@ def _chat_client(settings: Settings) -> ChatClient:
     )
 
 
-def _abstracts(passages: Sequence[Passage]) -> dict[str, list[Passage]]:
-    """Each research document's passages in text order (the composer's ``abstracts``)."""
-    abstracts: dict[str, list[Passage]] = defaultdict(list)
-    for passage in sorted(passages, key=lambda p: p.start):
-        if passage.kind is EvidenceKind.RESEARCH:
-            abstracts[passage.document_id].append(passage)
-    return dict(abstracts)
+class Abstracts(Mapping[str, Sequence[Passage]]):
+    """Each research document's passages in text order (the composer's ``abstracts``), read
+    from the index when a document is asked for; documents without research passages are
+    not keys.
+
+    Example:
+        >>> Abstracts(index).get("scifact:4983", ())[0].start
+        0
+    """
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, document_id: str) -> Sequence[Passage]:
+        passages = [
+            p for p in self._index.document_passages(document_id) if p.kind is EvidenceKind.RESEARCH
+        ]
+        if not passages:
+            raise KeyError(document_id)
+        return sorted(passages, key=lambda p: p.start)  # stable: row order among equal starts
+
+    def __iter__(self) -> Iterator[str]:
+        # Walks the index's documents: for completeness, not for serving.
+        return (document_id for document_id in self._index.documents if document_id in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def retrieval_config(settings: Settings) -> RetrievalConfig:
@@ -486,7 +521,7 @@ def build_engine(settings: Settings) -> IndexEngine:
         bank,
         compose_config(settings),
         grounded=SearchGrounding(lexical.retrieve),
-        abstracts=_abstracts(index.passages),
+        abstracts=Abstracts(index),
     )
     if answer_settings.precompute_sentences and len(index.passages) <= min(
         answer_settings.precompute_max_passages, UNIT_CACHE_SIZE
@@ -503,7 +538,6 @@ def build_engine(settings: Settings) -> IndexEngine:
         retriever,
         composer,
         llm=llm,
-        passages=index.passages,
         default_audience=Audience(answer_settings.audience),
         index=index,
     )

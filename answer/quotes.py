@@ -295,7 +295,7 @@ def sample_size(text: str) -> int | None:
 
 def topic_of(passage: Passage) -> str:
     """What a passage's page is about: its title up to a " — " heading separator."""
-    return passage.title.split(" — ")[0].strip()
+    return passage.topic
 
 
 def source_label(passage: Passage) -> str:

@@ -10,7 +10,9 @@ nothing downstream has to think about them.
 
 Encoding sentences is the slow part of an answer on this machine (about 30 ms a sentence on one
 busy core), so :class:`SentenceBank` encodes each passage's sentences once, keeps them in
-memory, and can persist them to a plain ``.npz`` file (no pickle) next to other caches.
+memory, and can persist them to a plain ``.npz`` file (no pickle) next to other caches. The
+file is read lazily: its arrays are uncompressed, sorted by key and memory-mapped, so a bank
+over a million passages' sentences costs only the pages its answers touch.
 
 Example:
     >>> spans = candidate_spans(passage)
@@ -30,14 +32,17 @@ import logging
 import os
 import re
 import shutil
+import struct
 import tempfile
 import threading
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from corpus.chunking import split_sentences
 from corpus.types import Passage
@@ -50,6 +55,11 @@ SENTENCES_FILE = "sentences.npz"
 
 # Bump when the rules below change: cached vectors of an older splitter are not reused.
 SPLITTER_VERSION = 4
+
+# The sentence file's layout: 3 keeps the keys sorted, with the offsets of each key's
+# sentences (``first``), and is read lazily; 2 (unsorted keys, ``counts``) is read whole.
+FILE_FORMAT = 3
+_FORMATS_READ = (2, FILE_FORMAT)
 
 # A quotable sentence has at least this many words and at most this many. Below 6 words it is
 # a heading or a fragment ("Key Points", "Outlook"); above 60 it is a run-on list or table that
@@ -276,17 +286,31 @@ class SentenceBank:
         self._embedder = embedder
         self._offsets: dict[str, tuple[tuple[int, int], ...]] = {}
         self._vectors: dict[str, Vectors] = {}
+        self._files: list[_SentenceFile] = []
         self._dirty = False
         # Requests run in threads: one encodes a passage's sentences, the others wait for it.
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
-        return len(self._offsets)
+        """Passages with entries: those encoded here plus those of the loaded files (a
+        passage in two loaded files counts twice)."""
+        return len(self._offsets) + sum(len(file) for file in self._files)
 
     @property
     def dirty(self) -> bool:
         """True when entries were added since the last :meth:`load` or :meth:`save`."""
         return self._dirty
+
+    def _find(self, key: str) -> tuple[tuple[tuple[int, int], ...], Vectors] | None:
+        """The offsets and vectors of ``key``: encoded here, or in a loaded file."""
+        offsets = self._offsets.get(key)
+        if offsets is not None:
+            return offsets, self._vectors[key]
+        for file in self._files:
+            found = file.find(key)
+            if found is not None:
+                return found
+        return None
 
     def entries(self, passages: Sequence[Passage]) -> list[BankEntry]:
         """The entries of ``passages``, encoding the missing ones in one batch."""
@@ -294,12 +318,13 @@ class SentenceBank:
             self.warm(passages)
         entries = []
         for passage in passages:
-            key = _key(passage)
+            found = self._find(_key(passage))
+            assert found is not None  # warm() added every missing key
+            offsets, vectors = found
             spans = tuple(
-                SentenceSpan(start, end, passage.text[start:end])
-                for start, end in self._offsets[key]
+                SentenceSpan(start, end, passage.text[start:end]) for start, end in offsets
             )
-            entries.append(BankEntry(spans, self._vectors[key]))
+            entries.append(BankEntry(spans, vectors))
         return entries
 
     def warm(self, passages: Sequence[Passage], *, progress: bool = False) -> int:
@@ -311,7 +336,7 @@ class SentenceBank:
         missing: dict[str, tuple[SentenceSpan, ...]] = {}
         for passage in passages:
             key = _key(passage)
-            if key not in self._offsets and key not in missing:
+            if key not in missing and self._find(key) is None:
                 missing[key] = candidate_spans(passage)
         if not missing:
             return 0
@@ -326,27 +351,38 @@ class SentenceBank:
         logger.debug("encoded %d sentences of %d passages", len(texts), len(missing))
         return len(texts)
 
-    def _meta(self) -> dict[str, object]:
+    def _meta(self, file_format: int = FILE_FORMAT) -> dict[str, object]:
         return {
-            "format": 2,
+            "format": file_format,
             "splitter_version": SPLITTER_VERSION,
             "model": self._embedder.model_name,
             "dimension": self._embedder.dimension,
         }
 
     def load(self, path: Path) -> int:
-        """Add the entries saved at ``path``; returns how many were read.
+        """Add the entries saved at ``path``; returns how many passages it holds.
 
-        A missing file, or one written for another model, format or splitter version, reads as
-        empty (it is a cache: it is rebuilt, never trusted across versions).
+        A current file is memory-mapped, not read: its entries are looked up as answers need
+        them. A missing file, or one written for another model, format or splitter version,
+        reads as empty (it is a cache: it is rebuilt, never trusted across versions).
         """
         if not path.is_file():
             return 0
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if meta != self._meta():
-                logger.info("ignoring sentence cache %s written for %s", path, meta)
-                return 0
+        if meta not in [self._meta(version) for version in _FORMATS_READ]:
+            logger.info("ignoring sentence cache %s written for %s", path, meta)
+            return 0
+        if meta["format"] == FILE_FORMAT:
+            file = _SentenceFile(path)
+            self._files.append(file)
+            logger.info("opened %d cached sentence sets in %s", len(file), path)
+            return len(file)
+        return self._load_whole(path)
+
+    def _load_whole(self, path: Path) -> int:
+        """Read a format-2 file into memory."""
+        with np.load(path, allow_pickle=False) as data:
             keys = data["keys"].tolist()
             counts: list[int] = data["counts"].tolist()
             starts: list[int] = data["starts"].tolist()
@@ -364,11 +400,21 @@ class SentenceBank:
         return len(keys)
 
     def save(self, path: Path, passages: Sequence[Passage] | None = None) -> None:
-        """Write every entry (or those of ``passages``) to ``path`` atomically (temporary
-        file, then rename)."""
-        keys = list(self._offsets) if passages is None else list(dict.fromkeys(map(_key, passages)))
-        offsets = [pair for key in keys for pair in self._offsets[key]]
-        vectors = [self._vectors[key] for key in keys]
+        """Write every entry (or those of ``passages``, which must all have one) to ``path``
+        atomically (temporary file, then rename), sorted by key for lazy reading."""
+        if passages is None:
+            wanted = [*self._offsets, *(key for file in self._files for key in file.stored_keys())]
+        else:
+            wanted = [_key(passage) for passage in passages]
+        keys = sorted(set(wanted))
+        found = [self._find(key) for key in keys]
+        if any(entry is None for entry in found):
+            raise KeyError("save() was given passages that have no entry; warm() them first")
+        entries = [entry for entry in found if entry is not None]
+        offsets = [pair for pairs, _ in entries for pair in pairs]
+        vectors = [vectors for _, vectors in entries]
+        first = np.zeros(len(keys) + 1, dtype=np.int64)
+        first[1:] = np.cumsum(np.array([len(pairs) for pairs, _ in entries], dtype=np.int64))
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         try:
@@ -377,7 +423,7 @@ class SentenceBank:
                     handle,
                     meta=np.array(json.dumps(self._meta(), sort_keys=True)),
                     keys=np.array(keys, dtype=str),
-                    counts=np.array([len(self._offsets[k]) for k in keys], dtype=np.int64),
+                    first=first,
                     starts=np.array([a for a, _ in offsets], dtype=np.int64),
                     ends=np.array([b for _, b in offsets], dtype=np.int64),
                     vectors=(
@@ -391,6 +437,75 @@ class SentenceBank:
             Path(temporary).unlink(missing_ok=True)
             raise
         self._dirty = False
+
+
+def _mapped_members(path: Path) -> dict[str, npt.NDArray[np.generic]]:
+    """The arrays of an uncompressed ``.npz`` file, memory-mapped where they lie in it.
+
+    ``np.load`` reads a member of an archive whole; ``np.savez`` stores each member
+    uncompressed, so its ``.npy`` bytes can be mapped in place instead.
+
+    Raises:
+        ValueError: a member is compressed or not a plain array.
+    """
+    headers = {(1, 0): np.lib.format.read_array_header_1_0}
+    headers[(2, 0)] = np.lib.format.read_array_header_2_0
+    members: dict[str, npt.NDArray[np.generic]] = {}
+    with zipfile.ZipFile(path) as archive, path.open("rb") as handle:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{path}: {info.filename} is compressed")
+            handle.seek(info.header_offset + 26)  # the local header's name and extra lengths
+            name_length, extra_length = struct.unpack("<HH", handle.read(4))
+            handle.seek(name_length + extra_length, os.SEEK_CUR)
+            version = np.lib.format.read_magic(handle)
+            if version not in headers:
+                raise ValueError(f"{path}: {info.filename} is .npy format {version}")
+            shape, fortran, dtype = headers[version](handle)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            name = info.filename.removesuffix(".npy")
+            if int(np.prod(shape)) == 0:  # nothing to map
+                members[name] = np.zeros(shape, dtype=dtype)
+                continue
+            members[name] = np.memmap(
+                path,
+                dtype=dtype,
+                mode="r",
+                offset=handle.tell(),
+                shape=shape,
+                order="F" if fortran else "C",
+            )
+    return members
+
+
+class _SentenceFile:
+    """A format-3 sentence file, memory-mapped: keys sorted, ``first[i]:first[i + 1]`` the
+    rows of key ``i`` in ``starts``, ``ends`` and ``vectors``."""
+
+    def __init__(self, path: Path) -> None:
+        members = _mapped_members(path)
+        self._keys = members["keys"]
+        self._first = members["first"]
+        self._starts = members["starts"]
+        self._ends = members["ends"]
+        self._vectors = members["vectors"]
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def stored_keys(self) -> list[str]:
+        return [str(key) for key in self._keys.tolist()]
+
+    def find(self, key: str) -> tuple[tuple[tuple[int, int], ...], Vectors] | None:
+        at = int(np.searchsorted(self._keys, key))
+        if at == len(self._keys) or self._keys[at] != key:
+            return None
+        start, end = int(self._first[at]), int(self._first[at + 1])
+        offsets = tuple(
+            zip(self._starts[start:end].tolist(), self._ends[start:end].tolist(), strict=True)
+        )
+        return offsets, np.array(self._vectors[start:end], dtype=np.float32)
 
 
 class SentenceCompanion:

@@ -168,16 +168,39 @@ def real_vectors(paths: Sequence[Path]) -> tuple[Matrix, dict[str, int]]:
     return np.ascontiguousarray(stacked), {name: len(v) for name, v in parts.items()}
 
 
-def synthetic_vectors(real: Matrix, count: int, seed: int = SEED) -> Matrix:
-    """``count`` normalised mixtures of a real vector and one or two of its near neighbours,
-    plus noise (see the module docstring)."""
-    rng = np.random.default_rng(seed)
+@dataclass(frozen=True)
+class Mixtures:
+    """Which real vectors each synthetic vector mixes: ``anchors[i]`` and ``partners[i]``
+    (two of the anchor's near neighbours), with ``weights[i]`` (the second partner's weight is
+    0 for half of them)."""
+
+    anchors: npt.NDArray[np.int64]
+    partners: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.float64]
+
+
+def mixtures(real: Matrix, count: int, rng: np.random.Generator) -> Mixtures:
+    """``count`` seeded mixtures of a real vector and one or two of its 20 nearest."""
     _, near = faiss.knn(real, real, NEIGHBOURS + 1, faiss.METRIC_INNER_PRODUCT)
     anchors = rng.integers(0, len(real), count)
     partners = near[anchors[:, None], rng.integers(1, NEIGHBOURS + 1, (count, 2))]
     weights = rng.dirichlet([1.0, 1.0, 1.0], count)
     weights[rng.random(count) < 0.5, 2] = 0.0  # half mix two vectors, half three
     weights /= weights.sum(axis=1, keepdims=True)
+    return Mixtures(anchors, partners, weights)
+
+
+def synthetic_vectors(real: Matrix, count: int, seed: int = SEED) -> Matrix:
+    """``count`` normalised mixtures of a real vector and one or two of its near neighbours,
+    plus noise (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    return mixed_vectors(real, mixtures(real, count, rng), rng)
+
+
+def mixed_vectors(real: Matrix, mix_of: Mixtures, rng: np.random.Generator) -> Matrix:
+    """The vectors of ``mix_of``, plus Gaussian noise, renormalised."""
+    anchors, partners, weights = mix_of.anchors, mix_of.partners, mix_of.weights
+    count = len(anchors)
     out = np.empty((count, real.shape[1]), np.float32)
     for start in range(0, count, 100_000):
         rows = slice(start, start + 100_000)

@@ -207,6 +207,11 @@ class Passage:
         return self.tier.kind
 
     @property
+    def topic(self) -> str:
+        """What the passage's page is about: its title up to a " — " heading separator."""
+        return self.title.split(" — ")[0].strip()
+
+    @property
     def embedding_text(self) -> str:
         """What the encoder and BM25 see: the title and heading carried into the passage."""
         heading = f"{self.section}. " if self.section and self.section != self.title else ""

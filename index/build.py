@@ -28,8 +28,7 @@ from index.layout import (
     BUILD_ID,
     DATA_FILES,
     DENSE_FILE,
-    DOCUMENTS_FILE,
-    PASSAGES_FILE,
+    RECORDS_FILE,
     VECTORS_FILE,
     Layout,
     new_build_id,
@@ -43,14 +42,9 @@ from index.manifest import (
     corpus_fingerprint,
     package_version,
 )
+from index.passage_records import write_records
 from index.publish import publish, writer_lock
-from index.records import (
-    DocumentRecord,
-    document_content_hash,
-    passage_to_dict,
-    tier_counts,
-    write_jsonl,
-)
+from index.records import DocumentRecord, document_content_hash, tier_counts
 from index.storage import StorageBackend, StorageConfig
 from index.types import Companion, Embedder, Vectors
 
@@ -110,8 +104,7 @@ def _write_version(
     repeated = [pid for pid, n in Counter(p.id for p in passages).items() if n > 1]
     if repeated:
         raise ValueError(f"passage ids occur more than once: {', '.join(repeated[:5])}")
-    write_jsonl(directory / PASSAGES_FILE, (passage_to_dict(p) for p in passages))
-    write_jsonl(directory / DOCUMENTS_FILE, (asdict(r) for r in records))
+    write_records(directory / RECORDS_FILE, passages, records)
     np.save(directory / VECTORS_FILE, np.ascontiguousarray(vectors, dtype=np.float32))
     FaissDenseStore.build(vectors, dense).save(directory / DENSE_FILE)
     texts = [passage.embedding_text for passage in passages]
@@ -406,6 +399,58 @@ def build_index(
         return publish(layout, build_id, write)
 
 
+def write_index(
+    out: Path | str,
+    passages: Sequence[Passage],
+    documents: Sequence[DocumentRecord],
+    vectors: Vectors,
+    *,
+    model_name: str,
+    chunking: Mapping[str, Any],
+    dense: DenseConfig | None = None,
+    bm25: Bm25Settings | None = None,
+    companions: Sequence[Companion] = (),
+    previous: Path | None = None,
+) -> Manifest:
+    """Publish an index of passages already cut and vectors already encoded, as
+    :func:`build_index` publishes one (FAISS storage).
+
+    For passages that were not chunked here (benchmarks that make their corpus, conversions
+    of another index): ``chunking`` is recorded as given, ``vectors[i]`` must be the
+    ``model_name`` encoding of ``passages[i].embedding_text``, and ``documents`` must list
+    every passage's document. ``previous`` is an index version whose companion files may be
+    reused.
+
+    Raises:
+        ValueError: the counts disagree, a passage or document id repeats, or a passage's
+            document is not listed.
+        IndexLockedError: another process is writing ``out``.
+    """
+    started = time.perf_counter()
+    layout = Layout(Path(out).absolute())
+    build_id = new_build_id()
+
+    def write(directory: Path) -> Manifest:
+        return _write_version(
+            directory,
+            passages=passages,
+            records=documents,
+            vectors=vectors,
+            model_name=model_name,
+            chunking=chunking,
+            bm25=bm25 or Bm25Settings(),
+            dense=dense or DenseConfig(),
+            build_id=build_id,
+            parent_build_id=None,
+            started=started,
+            companions=companions,
+            previous=previous,
+        )
+
+    with writer_lock(layout):
+        return publish(layout, build_id, write)
+
+
 def _build_qdrant(
     docs: Sequence[Document],
     layout: Layout,
@@ -522,7 +567,8 @@ def _rewrite(
     qdrant_api_key: str | None = None,
 ) -> Manifest:
     build_id = new_build_id()
-    passages = [current.passages[int(row)] for row in keep_rows] + list(new_passages)
+    stored = list(current.passages)  # one pass over the records, not a read per row
+    passages = [stored[int(row)] for row in keep_rows] + list(new_passages)
     manifest = current.manifest
     if manifest.storage.backend is StorageBackend.QDRANT:
         return _rewrite_qdrant(

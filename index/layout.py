@@ -6,8 +6,7 @@ The path a user names (``DIR``) is a symbolic link to a sibling version director
     var/demo-index -> demo-index.20250101T120000Z-1a2b3c4d
     var/demo-index.20250101T120000Z-1a2b3c4d/
         manifest.json      format/package versions, model, chunking, BM25, counts, file checksums
-        passages.jsonl     one Passage per line; line i is row i of every store
-        documents.jsonl    one {id, content_hash, passages} per indexed document
+        records.sqlite     passages (row i is row i of every store) and documents, read lazily
         vectors.npy        float32 (passages, dimension), L2-normalised
         dense.faiss        IndexFlatIP or IndexHNSWFlat over vectors.npy
         bm25/              bm25s arrays (.npy) and vocabulary/parameters (.json)
@@ -27,18 +26,22 @@ from pathlib import Path
 
 from index.lexical import BM25_FILES
 
-PASSAGES_FILE = "passages.jsonl"
-DOCUMENTS_FILE = "documents.jsonl"
+RECORDS_FILE = "records.sqlite"
 VECTORS_FILE = "vectors.npy"
 DENSE_FILE = "dense.faiss"
 BM25_DIR = "bm25"
-DATA_FILES = (
-    PASSAGES_FILE,
-    DOCUMENTS_FILE,
-    VECTORS_FILE,
-    DENSE_FILE,
-    *(f"{BM25_DIR}/{name}" for name in BM25_FILES),
-)
+# Format 1 kept the records as JSON lines, one passage (row i on line i) or document a line;
+# they are read whole into memory. Format 3 keeps them in RECORDS_FILE.
+PASSAGES_FILE = "passages.jsonl"
+DOCUMENTS_FILE = "documents.jsonl"
+
+_STORE_FILES = (VECTORS_FILE, DENSE_FILE, *(f"{BM25_DIR}/{name}" for name in BM25_FILES))
+# The data files of a FAISS index, by manifest format version.
+FAISS_DATA_FILES = {
+    1: (PASSAGES_FILE, DOCUMENTS_FILE, *_STORE_FILES),
+    3: (RECORDS_FILE, *_STORE_FILES),
+}
+DATA_FILES = FAISS_DATA_FILES[3]  # what this code writes
 
 BUILD_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 

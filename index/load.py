@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +33,23 @@ from corpus.types import Passage
 from index.dense import FaissDenseStore
 from index.errors import (
     IndexCorruptError,
+    IndexFormatError,
     IndexLoadError,
     IndexModelMismatchError,
     IndexNotFoundError,
 )
 from index.layout import (
     BM25_DIR,
-    DATA_FILES,
     DENSE_FILE,
     DOCUMENTS_FILE,
+    FAISS_DATA_FILES,
     PASSAGES_FILE,
+    RECORDS_FILE,
     VECTORS_FILE,
 )
 from index.lexical import Bm25LexicalStore
 from index.manifest import Manifest, sha256_file
+from index.passage_records import MemoryRecords, PassageRecords, SqliteRecords
 from index.records import DocumentRecord, passage_from_dict, read_jsonl
 from index.storage import StorageBackend
 from index.types import DenseStore, Embedder, FusedStore, LexicalStore, Vectors
@@ -63,7 +66,14 @@ RowVectors = Callable[[npt.NDArray[np.int64] | None], Vectors]
 def check_files(directory: Path, manifest: Manifest, *, checksums: bool) -> None:
     """Raise :class:`IndexCorruptError` unless every file the manifest lists has its size (and,
     with ``checksums``, its SHA-256)."""
-    required = DATA_FILES if manifest.storage.backend is StorageBackend.FAISS else ()
+    required: tuple[str, ...] = ()
+    if manifest.storage.backend is StorageBackend.FAISS:
+        if manifest.format_version not in FAISS_DATA_FILES:
+            raise IndexFormatError(
+                f"{directory} is a FAISS index of format {manifest.format_version}, which no "
+                "version of followup writes; rebuild it with `followup index build`"
+            )
+        required = FAISS_DATA_FILES[manifest.format_version]
     missing = [name for name in required if name not in manifest.files]
     if missing:
         raise IndexCorruptError(f"manifest of {directory} does not list {', '.join(missing)}")
@@ -86,6 +96,11 @@ class PassageIndex:
     Construct with :meth:`load`. A Qdrant index also offers :attr:`fused` (server-side
     fusion); :meth:`close` releases its collection (a local one admits one process).
 
+    The passages of a current FAISS index stay on disk (:mod:`index.passage_records`):
+    :attr:`passages` is a sequence that reads a row when it is indexed, and the lookups by
+    id, document and topic read only what they return. Walking every passage works, but
+    reads them all.
+
     Example:
         >>> index = PassageIndex.load(Path("var/demo-index"), expected_model=embedder.model_name)
         >>> hits = index.lexical.search("ferritin B12", k=3)
@@ -98,8 +113,7 @@ class PassageIndex:
         self,
         directory: Path,
         manifest: Manifest,
-        passages: list[Passage],
-        documents: dict[str, DocumentRecord],
+        records: PassageRecords,
         dense: DenseStore,
         lexical: LexicalStore,
         vectors: RowVectors,
@@ -109,19 +123,25 @@ class PassageIndex:
     ) -> None:
         self.directory = directory
         self.manifest = manifest
-        self.passages = passages
-        self.documents = documents
         self.dense = dense
         self.lexical = lexical
         self.fused = fused
+        self._records = records
         self._vectors = vectors
         self._close = close
-        self._rows = {passage.id: row for row, passage in enumerate(passages)}
-        if len(self._rows) != len(passages):
-            raise IndexCorruptError(f"{directory} repeats passage ids")
+
+    @property
+    def passages(self) -> Sequence[Passage]:
+        return self._records.passages
+
+    @property
+    def documents(self) -> Mapping[str, DocumentRecord]:
+        return self._records.documents
 
     def close(self) -> None:
-        """Release the storage (a Qdrant client); searching afterwards fails."""
+        """Release the storage (the records file; a Qdrant client): searching afterwards
+        fails."""
+        self._records.close()
         if self._close is not None:
             self._close()
             self._close = None
@@ -228,34 +248,39 @@ class PassageIndex:
                 f"{directory / BM25_DIR} scores {lexical.num_docs} passages, "
                 f"expected {manifest.passages}"
             )
-        try:
-            passages = [passage_from_dict(row) for row in read_jsonl(directory / PASSAGES_FILE)]
-            documents = {
-                str(row["id"]): DocumentRecord(
-                    str(row["id"]), str(row["content_hash"]), int(row["passages"])
-                )
-                for row in read_jsonl(directory / DOCUMENTS_FILE)
-            }
-        except (ValueError, TypeError, KeyError) as error:
+        records = _READ_RECORDS[manifest.format_version](directory)
+        passages, documents = len(records.passages), len(records.documents)
+        if passages != manifest.passages or documents != manifest.documents:
+            records.close()
             raise IndexCorruptError(
-                f"{directory}: unreadable passages or documents: {error}"
-            ) from error
-        if len(passages) != manifest.passages or len(documents) != manifest.documents:
-            raise IndexCorruptError(
-                f"{directory} lists {len(passages)} passages of {len(documents)} documents; "
+                f"{directory} lists {passages} passages of {documents} documents; "
                 f"the manifest says {manifest.passages} of {manifest.documents}"
             )
-        return cls(directory, manifest, passages, documents, dense, lexical, _memmap_rows(vectors))
+        return cls(directory, manifest, records, dense, lexical, _memmap_rows(vectors))
 
     def __len__(self) -> int:
         return len(self.passages)
 
     def get(self, passage_id: str) -> Passage | None:
-        row = self._rows.get(passage_id)
+        row = self._records.row(passage_id)
         return None if row is None else self.passages[row]
 
     def row(self, passage_id: str) -> int | None:
-        return self._rows.get(passage_id)
+        return self._records.row(passage_id)
+
+    def document_passages(self, document_id: str) -> list[Passage]:
+        """A document's passages, in row order (empty for an unknown document)."""
+        return [self.passages[row] for row in self._records.document_rows(document_id)]
+
+    def topic_passages(self, topic: str) -> list[Passage]:
+        """The passages whose :attr:`~corpus.types.Passage.topic`, lower-cased, is ``topic``
+        (the sections of one page), in row order."""
+        return [self.passages[row] for row in self._records.topic_rows(topic)]
+
+    def document_codes(self) -> npt.NDArray[np.int64]:
+        """An integer per row, shared by the rows of one document (documents numbered in
+        order of first appearance)."""
+        return self._records.document_codes()
 
     def vectors(self, rows: npt.ArrayLike | None = None) -> Vectors:
         """Stored float32 vectors of ``rows`` (all rows when None), as an in-memory copy."""
@@ -272,6 +297,35 @@ class PassageIndex:
                 f"embedder is {embedder.model_name!r} ({embedder.dimension}d): query it with "
                 "the encoder it was built with (embedder.backend 'auto'), or rebuild it"
             )
+
+
+def _jsonl_records(directory: Path) -> PassageRecords:
+    """Format 1: ``passages.jsonl`` and ``documents.jsonl``, read whole into memory."""
+    try:
+        passages = [passage_from_dict(row) for row in read_jsonl(directory / PASSAGES_FILE)]
+        documents = {
+            str(row["id"]): DocumentRecord(
+                str(row["id"]), str(row["content_hash"]), int(row["passages"])
+            )
+            for row in read_jsonl(directory / DOCUMENTS_FILE)
+        }
+        return MemoryRecords(passages, documents)
+    except (ValueError, TypeError, KeyError) as error:
+        raise IndexCorruptError(
+            f"{directory}: unreadable passages or documents: {error}"
+        ) from error
+
+
+def _sqlite_records(directory: Path) -> PassageRecords:
+    """Format 3: ``records.sqlite``, read lazily."""
+    return SqliteRecords.open(directory / RECORDS_FILE)
+
+
+# How each FAISS format version keeps its records (index.layout.FAISS_DATA_FILES).
+_READ_RECORDS: dict[int, Callable[[Path], PassageRecords]] = {
+    1: _jsonl_records,
+    3: _sqlite_records,
+}
 
 
 def _memmap_rows(vectors: Vectors) -> RowVectors:
@@ -301,14 +355,17 @@ def _open_qdrant(directory: Path, manifest: Manifest, api_key: str | None) -> Pa
                 f"{len(opened.documents)} documents; the manifest of {directory} says "
                 f"{manifest.passages} of {manifest.documents}"
             )
+        try:
+            records = MemoryRecords(opened.passages, opened.documents)
+        except ValueError as error:
+            raise IndexCorruptError(f"collection {collection.name}: {error}") from error
     except BaseException:
         collection.close()
         raise
     return PassageIndex(
         directory,
         manifest,
-        opened.passages,
-        opened.documents,
+        records,
         opened.dense,
         opened.lexical,
         opened.vectors,

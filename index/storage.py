@@ -37,9 +37,10 @@ class StorageBackend(enum.StrEnum):
         return parse_choice(cls, value, "storage backend")
 
 
-# The manifest format each backend writes: FAISS indexes keep the layout (and the format
-# version) they always had, so older code still reads them; a Qdrant index is new to it.
-FORMAT_VERSIONS = {StorageBackend.FAISS: 1, StorageBackend.QDRANT: 2}
+# The manifest format each backend writes. FAISS: 1 kept the passage and document records as
+# JSON lines (still read), 3 keeps them in SQLite (index.passage_records), which older code
+# refuses by the version. A Qdrant index is 2.
+FORMAT_VERSIONS = {StorageBackend.FAISS: 3, StorageBackend.QDRANT: 2}
 
 
 _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,100}")

@@ -490,12 +490,7 @@ class HybridRetriever:
     def _document_codes(self) -> npt.NDArray[np.int64]:
         """An integer code per row: rows of the same document share it."""
         if self._documents is None:
-            codes: dict[str, int] = {}
-            self._documents = np.fromiter(
-                (codes.setdefault(p.document_id, len(codes)) for p in self._index.passages),
-                np.int64,
-                len(self._index.passages),
-            )
+            self._documents = self._index.document_codes()
         return self._documents
 
     def _allowed(self, filters: Filters) -> npt.NDArray[np.bool_]:

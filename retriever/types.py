@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import numpy.typing as npt
 
 from corpus.types import EvidenceKind, EvidenceTier, Passage
@@ -62,6 +63,11 @@ class SearchIndex(Protocol):
     def row(self, passage_id: str) -> int | None: ...
 
     def vectors(self, rows: npt.ArrayLike | None = None) -> Vectors: ...
+
+    def document_codes(self) -> npt.NDArray[np.int64]:
+        """An integer per row, shared by the rows of one document (documents numbered in
+        order of first appearance)."""
+        ...
 
 
 @dataclass(frozen=True)

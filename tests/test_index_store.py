@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def test_manifest_records_how_the_index_was_built(
     docs = sample_documents()
     passages = chunk_documents(docs, ChunkingConfig())
     manifest = Manifest.read(sample_index)
-    assert manifest.format_version == StorageConfig().format_version == 1
+    assert manifest.format_version == StorageConfig().format_version == 3
     assert (manifest.model_name, manifest.dimension, manifest.normalized) == (
         "sentence-transformers/all-MiniLM-L6-v2",
         384,
@@ -115,7 +116,7 @@ def test_load_gives_consistent_views(
     index_embedder: SentenceTransformerEmbedder,  # noqa: F811
 ) -> None:
     index = PassageIndex.load(sample_index, expected_model=index_embedder.model_name)
-    assert index.passages == chunk_documents(sample_documents(), ChunkingConfig())
+    assert list(index.passages) == chunk_documents(sample_documents(), ChunkingConfig())
     for row, passage in enumerate(index.passages):
         assert index.row(passage.id) == row
         assert index.get(passage.id) is passage
@@ -238,7 +239,7 @@ def test_truncated_file(damaged: Path) -> None:
 
 
 def test_damaged_bytes_are_caught_by_checksums(damaged: Path) -> None:
-    path = damaged.resolve() / "passages.jsonl"
+    path = damaged.resolve() / "records.sqlite"
     data = bytearray(path.read_bytes())
     at = data.index(b'"text":"') + 8
     assert chr(data[at]).isalpha()
@@ -248,7 +249,7 @@ def test_damaged_bytes_are_caught_by_checksums(damaged: Path) -> None:
     with pytest.raises(IndexCorruptError, match="SHA-256"):
         PassageIndex.load(damaged, verify_checksums=True)
     report = verify(damaged)
-    assert not report.ok and "passages.jsonl" in report.checks[-1].detail
+    assert not report.ok and "records.sqlite" in report.checks[-1].detail
 
 
 def test_garbage_faiss_file(damaged: Path) -> None:
@@ -260,10 +261,11 @@ def test_garbage_faiss_file(damaged: Path) -> None:
 
 def test_inconsistent_counts_with_matching_checksums(damaged: Path) -> None:
     version = damaged.resolve()
-    lines = (version / "passages.jsonl").read_text().splitlines(keepends=True)
-    (version / "passages.jsonl").write_text("".join(lines[:-1]))
+    with sqlite3.connect(version / "records.sqlite") as connection:
+        connection.execute("DELETE FROM passages WHERE row = (SELECT max(row) FROM passages)")
+    connection.close()
     manifest = Manifest.read(version)
-    files = dict(manifest.files, **{"passages.jsonl": FileEntry.of(version / "passages.jsonl")})
+    files = dict(manifest.files, **{"records.sqlite": FileEntry.of(version / "records.sqlite")})
     (version / "manifest.json").write_text(manifest.with_files(files).to_json())
     with pytest.raises(IndexCorruptError, match="lists 28 passages"):
         PassageIndex.load(damaged, verify_checksums=True)

@@ -57,6 +57,7 @@ VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
     QuestionType.CAUSE: re.compile(
         r"\b(?:caus(?:e|es|ed|ing)|due\s+to|results?\s+(?:from|in)|resulting\s+from|"
         r"lead(?:s|ing)?\s+to|led\s+to|because|risk\s+factors?|trigger(?:s|ed)?|"
+        r"(?:increas|rais)(?:e|es|ed|ing)\s+(?:the\s+|your\s+|an?\s+(?:\w+\s+)?\w+'s\s+)?risk|"
         r"responsible\s+for|arises?\s+from|stems?\s+from|attributed\s+to|etiology|aetiology|"
         r"mutations?\s+in|when\s+the\s+body\s+(?:can(?:not|'t)|does\s+not|doesn't|is\s+unable))\b",
         re.IGNORECASE,

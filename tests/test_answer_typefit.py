@@ -60,6 +60,9 @@ B12_INJECTIONS = (
 )
 # medquad:2_GARD_QA/0000258#1
 TRANSFUSIONS = "For HbH disease, occasional red blood cell transfusions may be needed."
+# NHLBI, "Deep Vein Thrombosis" (MedQuAD): what raises the risk of a condition answers "Can X
+# cause it?".
+RAISES_RISK = "Hormone therapy or birth control pills also can increase the risk of clotting."
 # medquad:2_GARD_QA/0000706#1
 BETA_CAUSE = (
     "Beta-thalassemia is caused by mutations in the HBB gene and is usually inherited in an"
@@ -168,7 +171,7 @@ def test_has_amount_units() -> None:
         # A hemoglobin threshold in g/dL is a concentration, not a dose.
         (QT.DOSAGE, [FOLIC_DOSE, CAPSULE], [B12_INJECTIONS, VEGETARIAN, EPO]),
         (QT.TREATMENT, [B12_INJECTIONS, TRANSFUSIONS, LIFE_EXPECTANCY], [BETA_CAUSE, ANEMIA_IS]),
-        (QT.CAUSE, [BETA_CAUSE, PALE_SKIN], [ANTACIDS, FERRITIN_RANGE]),
+        (QT.CAUSE, [BETA_CAUSE, PALE_SKIN, RAISES_RISK], [ANTACIDS, FERRITIN_RANGE]),
         (QT.SYMPTOMS, [PALE_SKIN, EARLY_SYMPTOMS], [BETA_CAUSE, FOLIC_DOSE]),
         (QT.DIAGNOSIS, [FERRITIN_TEST, FERRITIN_RANGE, EPO], [TRANSFUSIONS, ANTACIDS]),
         (QT.RISK, [BETA_CAUSE, INHERITANCE], [TRANSFUSIONS, FOLIC_DOSE]),

@@ -649,8 +649,10 @@ class ExtractiveComposer:
         """The lead quote, or ``None`` when no quote addresses the question (a gap)."""
         pool = [*prepared.guideline, *prepared.research]
         analysis = prepared.analysis
-        if not self._config.focused or analysis is None or not analysis.focus:
+        if not self._config.focused:
             return self._preferred(pool)
+        if analysis is None or not analysis.focus:
+            return self._preferred([c for c in pool if not c.damaged]) or self._preferred(pool)
         focus = len(analysis.focus)
         relation = analysis.qtype is QuestionType.RELATION and focus >= 2
         qualified = [

@@ -121,8 +121,8 @@ _RUN_ON = re.compile(r"[a-z,] (?:If|When|You|Your|The|This|These|Those|It|They|W
 # A heading or list item run into the sentence after it, where the source lost its line break:
 # "Low fever Not everyone with appendicitis has all these symptoms." (MedQuAD).
 _GLUED = re.compile(
-    r"[a-z] (?:If|When|You|Your|The|This|These|Those|It|They|We|Not|Most|Many|Some|People|There|"
-    r"Because|Although|About) [a-z]"
+    r"[a-z)\"] (?:If|When|You|Your|The|This|These|Those|It|They|We|Not|Most|Many|Some|People|"
+    r"There|Because|Although|About|No) [a-z]"
 )
 
 

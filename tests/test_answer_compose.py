@@ -621,3 +621,26 @@ def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
     assert "surgical patients" in lead
+
+
+def test_a_heading_glued_to_a_sentence_does_not_lead_a_question_without_a_focus() -> None:
+    # NIDDK, "Appendicitis" (MedQuAD): a list item run into the sentence after it.
+    text = (
+        "Low fever Not everyone with appendicitis has all these symptoms. The most common "
+        "symptom of appendicitis is pain in the abdomen."
+    )
+    page = guideline_page(
+        "niddk:appendicitis",
+        text,
+        title="Appendicitis",
+        source="NIDDK",
+        section="What are the symptoms of appendicitis?",
+    )
+    question = "What are the usual symptoms?"
+    analysis = analyze(question)
+    assert not analysis.focus
+    answer = ExtractiveComposer(load_embedder(), load_bank()).compose(
+        from_page(page, question), analysis=analysis
+    )
+    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    assert lead.startswith("The most common symptom")

@@ -248,6 +248,12 @@ def test_a_label_run_into_the_sentence_before_starts_a_sentence() -> None:
         ),
         # MedQuAD (MedlinePlus, male infertility).
         ("Lifestyle or environmental factors About a third of the time, infertility is ...", True),
+        # MedlinePlus, fibromyalgia: a list item ending in a bracket.
+        (
+            'Problems with thinking and memory (sometimes called "fibro fog") No one knows what '
+            "causes fibromyalgia.",
+            True,
+        ),
         # A capital after a lower-case word that starts no sentence.
         ("Iron deficiency is common in Europe and North America.", False),
     ],

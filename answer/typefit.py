@@ -57,7 +57,6 @@ VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
     QuestionType.CAUSE: re.compile(
         r"\b(?:caus(?:e|es|ed|ing)|due\s+to|results?\s+(?:from|in)|resulting\s+from|"
         r"lead(?:s|ing)?\s+to|led\s+to|because|risk\s+factors?|trigger(?:s|ed)?|"
-        r"(?:increas|rais)(?:e|es|ed|ing)\s+(?:the\s+|your\s+|an?\s+(?:\w+\s+)?\w+'s\s+)?risk|"
         r"responsible\s+for|arises?\s+from|stems?\s+from|attributed\s+to|etiology|aetiology|"
         r"mutations?\s+in|when\s+the\s+body\s+(?:can(?:not|'t)|does\s+not|doesn't|is\s+unable))\b",
         re.IGNORECASE,
@@ -87,7 +86,11 @@ VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
         r"\b(?:risk|at\s+risk|inherit(?:ed|ance|s)?|hereditary|genetic|genes?|autosomal|"
         r"dominant|recessive|x-linked|famil(?:y|ial|ies)|carriers?|susceptib(?:le|ility)|"
         r"predispos(?:ed|ition)|contagious|infectious|transmit(?:ted|s)?|transmission|"
-        r"spread(?:s)?|more\s+common|more\s+likely|prevalence|incidence|exposure|affect(?:s|ed)?)"
+        r"spread(?:s)?|more\s+common|more\s+likely|prevalence|incidence|exposure|affect(?:s|ed)?|"
+        # how many: "About half of all pregnant women ...", "1 in 12", "5 percent", "rare"
+        r"(?:about|nearly|almost|over|more\s+than|less\s+than)\s+(?:half|a\s+third|a\s+quarter|"
+        r"one\s+in)|\d[\d,]*\s+(?:in|out\s+of)\s+(?:every\s+)?\d[\d,]*|"
+        r"\d+(?:\.\d+)?\s*(?:%|percent)|common|uncommon|rare)"
         r"\b",
         re.IGNORECASE,
     ),
@@ -355,7 +358,7 @@ def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> 
     Args:
         qtype: The question's type.
         text: A candidate answer sentence.
-        focus: The question's focus concepts (used by RELATION and DEFINITION).
+        focus: The question's focus concepts (used by CAUSE, RELATION and DEFINITION).
 
     Returns:
         ``True`` when the sentence has what the type needs.
@@ -382,6 +385,21 @@ def _fits(qtype: QuestionType, text: str) -> bool:
 @lru_cache(maxsize=65536)
 def _fits_focus(qtype: QuestionType, text: str, focus: tuple[Concept, ...]) -> bool:
     return _SPECIAL[qtype](text, focus)
+
+
+# "X can increase the risk of Y": an answer to "Can X cause Y?", though not to "Why do people
+# get Y?" (of one concept, it may be Y's own effect: "The condition can increase a pregnant
+# woman's risk for a premature ... baby").
+_RAISES_RISK = re.compile(
+    r"\b(?:increas|rais)(?:e|es|ed|ing)\s+(?:the\s+|your\s+|an?\s+(?:\w+\s+)?\w+'s\s+)?risk\b",
+    re.IGNORECASE,
+)
+
+
+def _cause(text: str, focus: Sequence[Concept]) -> bool:
+    if VOCABULARY[QuestionType.CAUSE].search(text) is not None:
+        return True
+    return len(focus) >= 2 and _RAISES_RISK.search(text) is not None
 
 
 def _dosage(text: str, focus: Sequence[Concept]) -> bool:
@@ -435,9 +453,12 @@ def _always(text: str, focus: Sequence[Concept]) -> bool:
 
 
 _SPECIAL = {
+    QuestionType.CAUSE: _cause,
     QuestionType.DOSAGE: _dosage,
     QuestionType.RELATION: _relation,
     QuestionType.DEFINITION: _definition,
     QuestionType.OTHER: _always,
 }
-_BY_FOCUS = frozenset({QuestionType.RELATION, QuestionType.DEFINITION})  # checks that read it
+_BY_FOCUS = frozenset(  # the checks that read the focus
+    {QuestionType.CAUSE, QuestionType.RELATION, QuestionType.DEFINITION}
+)

@@ -346,6 +346,8 @@ CUES: tuple[Cue, ...] = (
         r"\binherit(?:ed|ance|able)?\b|\bhereditary\b|\bgenetic(?:ally)?\b|\bcontagious\b|"
         r"\binfectious\b|\btransmit(?:ted|s)?\b|\btransmission\b|\brisks?\b|\bsusceptib\w*|"
         r"\bpredispos\w*|\bwho (?:gets?|is at)\b|\bmore (?:common|likely)\b|"
+        r"\bhow (?:common|rare|frequent|prevalent|widespread)\b|\bprevalen\w*|\bincidence\b|"
+        r"\bhow many (?:people|patients|women|men|children|adults)\b|"
         r"\b(?:get|catch|contract)\b(?=(?: [\w'-]+){1,3} from\b)",
     ),
     _cue(QuestionType.SYMPTOMS, r"\bsymptoms?\b|\bsigns? (?:of|and)\b|\bwarning signs?\b"),

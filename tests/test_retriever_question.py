@@ -319,6 +319,8 @@ def test_plain_concept_constructor() -> None:
         ("How is hepatitis transmitted?", QT.RISK),  # TQ55 SUSCEPTIBILITY
         ("Is dementia inherited or acquired?", QT.RISK),  # TQ27 INHERITANCE
         ("Can I get cancer from a needlestick?", QT.RISK),  # TQ93 SUSCEPTIBILITY
+        ("How common is anemia in pregnant women?", QT.RISK),  # how many: prevalence
+        ("How many people have sickle cell trait?", QT.RISK),
         ("How to prevent shingles?", QT.PREVENTION),  # TQ79
         (
             "Are there any drug-drug interactions between Gabapentin and hydrocodone?",

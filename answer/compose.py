@@ -68,6 +68,7 @@ from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import grade, profile_for
 from answer.followups import Grounding, focus_of, suggest_followups
 from answer.lead import concept_label, covers, gap_statement, mentions, names
+from answer.people import kin
 from answer.quotes import (
     QuoteUnit,
     names_topic,
@@ -216,6 +217,7 @@ class Unit:
     vector: Vectors = field(repr=False)
     terms: frozenset[str] = field(repr=False)  # its content terms
     seen: frozenset[str] = field(repr=False)  # ... and its page label's, when it shows one
+    people: frozenset[str] = field(repr=False)  # its terms, people by group (answer.people)
     labelled: bool  # shown after its page's label
     anaphoric: bool  # opens with a back-reference
     damaged: bool  # lost a character upstream, or has a heading glued to it: never leads
@@ -270,7 +272,7 @@ class Asks:
     """What a question's analysis asks of every candidate, worked out once per question."""
 
     direction: str | None  # "high"/"low" for a question reading a value
-    population: frozenset[str]  # content terms of who it is asked about
+    population: frozenset[str]  # who it is asked about (answer.people.kin of its terms)
     people: tuple[frozenset[str], ...]  # ... per group ("pregnant women", "baby")
     timing: Timing | None  # "before pregnancy": evidence about that time answers better
     purpose: bool  # "Why does folate matter ...?": what it does or is needed for
@@ -282,8 +284,8 @@ class Asks:
         direction = direction_of(analysis.question)
         return cls(
             direction=direction if analysis.qtype is QuestionType.DIAGNOSIS else None,
-            population=content_terms(" ".join(analysis.population)),
-            people=tuple(content_terms(group) for group in analysis.population),
+            population=kin(content_terms(" ".join(analysis.population))),
+            people=tuple(kin(content_terms(group)) for group in analysis.population),
             timing=timing_of(analysis.question),
             purpose=asks_purpose(analysis.question),
             tests=asks_which_test(analysis.question),
@@ -535,6 +537,7 @@ class ExtractiveComposer:
             vector=unit.vector,
             terms=terms,
             seen=terms | content_terms(topic_of(passage)) if labelled else terms,
+            people=kin(terms),
             labelled=labelled,
             anaphoric=is_anaphoric(text),
             damaged=(passage.dataset == "medquad" and damaged(text)) or glued(text),
@@ -567,9 +570,9 @@ class ExtractiveComposer:
         # about the same people at another time ("during pregnancy") earns nothing for them.
         page = topic_of(passage) if passage.kind is EvidenceKind.GUIDELINE else None
         timed = asks.timing.matches(text, page) if asks.timing else None
-        share = overlap(asks.population, unit.terms) if timed is None else float(timed)
+        share = overlap(asks.population, unit.people) if timed is None else float(timed)
         bonus += config.focus_weight * share
-        named = all(group & unit.terms for group in asks.people)
+        named = all(group & unit.people for group in asks.people)
         for_whom = named if timed is None else timed
         if analysis.qtype is QuestionType.DEFINITION and defines(text, focus):
             bonus += config.fit_weight  # "X is a ..." answers "What is X?" best

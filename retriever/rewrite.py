@@ -72,7 +72,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from retriever.concepts import Concept, concept, is_known, normalize, with_head
@@ -496,9 +496,17 @@ def _new_topic(turn: _Turn) -> _Outcome:
 
 
 def _unchanged(turn: _Turn) -> _Outcome:
-    # "Should she take iron supplements?": still about the conversation's people.
+    # "Should she take iron supplements?": still about the conversation's people, who are
+    # named in the standalone question ("Should a pregnant woman take iron supplements?").
     people = turn.state.population if _same_people(turn) else ()
-    return _as_asked(turn, topic_shift=False, population=people)
+    outcome = _as_asked(turn, topic_shift=False, population=people)
+    person = next((_one_of(p) for p in people if _one_of(p)), None)
+    if person is None or turn.asked.frame is None:
+        return outcome
+    standalone = _SUBJECT.sub(person, outcome.standalone, count=1)
+    standalone = standalone[:1].upper() + standalone[1:]
+    state = replace(outcome.state, standalone=standalone)
+    return _Outcome(standalone, state, outcome.topic_shift)
 
 
 def _substitute_focus(turn: _Turn) -> _Outcome:
@@ -646,6 +654,26 @@ def _with_population(template: str, phrases: Sequence[str]) -> str:
         sentence = f"{body} {people}{sentence[len(body) :]}"
     sentences[about[-1]] = sentence
     return " ".join(sentences)
+
+
+_SUBJECT = re.compile(r"\b(?:she|he)\b", re.IGNORECASE)
+_SINGULAR = {
+    "women": "woman", "men": "man", "children": "child", "kids": "kid", "babies": "baby",
+    "infants": "infant", "newborns": "newborn", "mothers": "mother", "moms": "mom",
+    "mums": "mum", "adults": "adult", "teenagers": "teenager", "teens": "teen",
+    "adolescents": "adolescent", "girls": "girl", "boys": "boy", "toddlers": "toddler",
+    "athletes": "athlete", "vegetarians": "vegetarian", "vegans": "vegan",
+}  # fmt: skip
+
+
+def _one_of(phrase: str) -> str | None:
+    """One person of a population ("a pregnant woman" of "pregnant women"), or ``None`` when
+    the phrase names no people ("pregnancy")."""
+    *words, last = phrase.split()
+    last = _SINGULAR.get(last, last)
+    if last not in _ONE_PERSON:
+        return None
+    return ("an " if (words or [last])[0][0] in "aeiou" else "a ") + " ".join([*words, last])
 
 
 def _people(phrase: str) -> str:

@@ -303,9 +303,10 @@ def test_the_population_of_the_focus_question_is_carried() -> None:
     assert [c.name for c in risks.state.focus] == ["anemia"]
     assert risks.standalone == "What are the risks of anemia in pregnant women for the baby?"
     assert risks.analysis.qtype is QuestionType.RISK
-    # its own focus and frame, but "she" can only be the pregnant women: no topic shift
+    # its own focus and frame, but "she" can only be the pregnant women: no topic shift, and
+    # the standalone question names them
     supplements = turns[3]
-    assert supplements.standalone == "Should she take iron supplements?"
+    assert supplements.standalone == "Should a pregnant woman take iron supplements?"
     assert supplements.rule is R.UNCHANGED and not supplements.topic_shift
     assert [c.name for c in supplements.state.focus] == ["iron supplements"]
 

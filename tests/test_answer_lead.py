@@ -85,6 +85,15 @@ def test_a_qualified_concept_is_covered_by_its_core() -> None:
     assert not mentions(anemia, "Iron is found in red meat.")
 
 
+def test_a_sentence_on_a_nutrient_does_not_cover_taking_it_as_a_supplement() -> None:
+    # MedlinePlus "Iron" and NHLBI "Iron-Deficiency Anemia" (demo corpus).
+    supplements = concept("iron supplements")
+    risk = "People at higher risk of having too little iron are young children and women."
+    assert supplements.mentioned_in(risk)  # a search for one finds the other ...
+    assert not mentions(supplements, risk)  # ... but it does not answer about taking it
+    assert mentions(supplements, "Also, your doctor may prescribe iron supplements.")
+
+
 def test_coverage_counts_the_concepts_a_quote_or_its_page_label_names() -> None:
     focus = analyze(SEED).focus
     # "African iron overload" (GHR): ferritin, but no B12.

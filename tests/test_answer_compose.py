@@ -396,6 +396,35 @@ def from_page(page: Passage, question: str) -> Evidence:
     )
 
 
+def study(document_id: str, text: str, *, title: str) -> Passage:
+    """A SciFact abstract that is one passage, for a composer test on real text."""
+    return Passage(
+        id=passage_id(document_id, 0, len(text)),
+        document_id=document_id,
+        text=text,
+        start=0,
+        end=len(text),
+        section=None,
+        title=title,
+        tier=EvidenceTier.OBSERVATIONAL,
+        source="SciFact",
+        licence="CC BY-NC 2.0",
+        dataset="scifact",
+    )
+
+
+def from_pages(question: str, guideline: Passage, research: Passage) -> Evidence:
+    """Evidence of one guideline page and one study, retrieved for ``question``."""
+    scored = [ScoredPassage(guideline, 1.0), ScoredPassage(research, 0.9)]
+    return Evidence(
+        question=question,
+        standalone_query=question,
+        fused=scored,
+        guideline=scored[:1],
+        research=scored[1:],
+    )
+
+
 def test_the_lead_goes_on_with_the_sentence_that_continues_it() -> None:
     # GHR, "hereditary hypophosphatemic rickets" (MedQuAD): the first sentence only announces
     # the answer, the next gives it; the lead quotes both, as one span, and no section quotes
@@ -500,31 +529,13 @@ def test_a_question_about_a_time_leads_with_evidence_about_that_time() -> None:
         source="MedlinePlus",
         section="Do you have information about Preconception Care",
     )
-    text = (
+    preeclampsia = study(
+        "scifact:19278208",
         "Conclusions:Our study results suggest that folic acid supplementation and higher "
-        "dietary folate intake during pregnancy reduce the risk of preeclampsia."
-    )
-    study = replace(
-        page,
-        id=passage_id("scifact:19278208", 0, len(text)),
-        document_id="scifact:19278208",
-        text=text,
-        end=len(text),
-        section=None,
+        "dietary folate intake during pregnancy reduce the risk of preeclampsia.",
         title="Folic acid supplementation and dietary folate intake, and risk of preeclampsia",
-        tier=EvidenceTier.OBSERVATIONAL,
-        source="SciFact",
-        dataset="scifact",
     )
-    question = "Why does folic acid matter before pregnancy?"
-    scored = [ScoredPassage(page, 1.0), ScoredPassage(study, 1.0)]
-    evidence = Evidence(
-        question=question,
-        standalone_query=question,
-        fused=scored,
-        guideline=scored[:1],
-        research=scored[1:],
-    )
+    evidence = from_pages("Why does folic acid matter before pregnancy?", page, preeclampsia)
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
     assert "neural tube defects" in lead
@@ -580,30 +591,14 @@ def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population
         source="NHLBI",
         section="Who is at risk for Iron-Deficiency Anemia?",
     )
-    text = (
+    surgery = study(
+        "scifact:colectomy",
         "Preoperative anemia seems to be a risk factor for adverse postoperative outcomes in "
-        "certain surgical patients."
-    )
-    study = replace(
-        page,
-        id=passage_id("scifact:colectomy", 0, len(text)),
-        document_id="scifact:colectomy",
-        text=text,
-        end=len(text),
-        section=None,
+        "certain surgical patients.",
         title="Preoperative anemia and colectomy outcomes",
-        tier=EvidenceTier.OBSERVATIONAL,
-        source="SciFact",
-        dataset="scifact",
     )
-    question = "What are the risks of anemia in pregnant women for the baby?"
-    scored = [ScoredPassage(page, 1.0), ScoredPassage(study, 0.9)]
-    evidence = Evidence(
-        question=question,
-        standalone_query=question,
-        fused=scored,
-        guideline=scored[:1],
-        research=scored[1:],
+    evidence = from_pages(
+        "What are the risks of anemia in pregnant women for the baby?", page, surgery
     )
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
@@ -614,7 +609,7 @@ def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population
     )
     # The same study does speak to the same question about surgical patients.
     surgical = "What are the risks of anemia in surgical patients?"
-    scored = [ScoredPassage(study, 1.0)]
+    scored = [ScoredPassage(surgery, 1.0)]
     evidence = Evidence(
         question=surgical, standalone_query=surgical, fused=scored, guideline=[], research=scored
     )

@@ -100,6 +100,13 @@ _QUESTION_ASKED = re.compile(
     r"(?:are|is|were|was)\s+(?:suggested|discussed|proposed)\b",
     re.IGNORECASE,
 )
+# What a study starts from, not what it found, whatever finding's words it uses: "Emerging
+# evidence suggests that ...", "... remains unknown".
+_BACKGROUND = re.compile(
+    r"\bemerging evidence\b|\b(?:remains?|is|are)\s+(?:largely\s+|still\s+)?"
+    r"(?:unknown|unclear|poorly understood|controversial)\b|\blittle is known\b",
+    re.IGNORECASE,
+)
 # Words of a finding: they make a sentence a result even when it also names a method.
 _RESULT = re.compile(
     r"\b(?:significant(?:ly)?|associated|association|correlat\w*|higher|lower|increas\w*|"
@@ -251,7 +258,7 @@ _METHODS_SECTIONS = frozenset(
 def research_role(text: str, section: str | None = None) -> Role:
     """A research sentence's role: methods when it stands in an abstract's background or
     methods section (``section``, see :func:`answer.sentences.abstract_section`), states what
-    was asked, or names a method and no finding.
+    was asked or what was not known, or names a method and no finding.
 
     Example:
         >>> research_role("Folic acid has been suggested to reduce the risk of preeclampsia.",
@@ -260,7 +267,7 @@ def research_role(text: str, section: str | None = None) -> Role:
     """
     if section is not None and section.split("/")[0] in _METHODS_SECTIONS:
         return Role.METHODS
-    if _QUESTION_ASKED.search(text):
+    if _QUESTION_ASKED.search(text) or _BACKGROUND.search(text):
         return Role.METHODS
     if _METHODS.search(text) and not _RESULT.search(text):
         return Role.METHODS
@@ -346,6 +353,15 @@ def _opens_section(text: str, spans: Sequence[SentenceSpan], index: int) -> bool
     return (index == 0 and not between) or between.endswith("?")
 
 
+# A sentence that sends the reader to a link the quote cannot show says nothing itself: "For
+# more detailed information regarding the treatment of hemochromatosis, please reference
+# Medscape at the following link." (GARD).
+_POINTS_ELSEWHERE = re.compile(
+    r"\bthe following (?:links?|websites?|resources?)\b|\bplease (?:reference|refer to|visit)\b",
+    re.IGNORECASE,
+)
+
+
 def quote_units(
     passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
 ) -> list[QuoteUnit]:
@@ -353,6 +369,8 @@ def quote_units(
     text = passage.text
     units: list[QuoteUnit] = []
     for index, span in enumerate(spans):
+        if _POINTS_ELSEWHERE.search(span.text):
+            continue
         if not leans_back(span.text):
             units.append(QuoteUnit(span, vectors[index]))
             continue

@@ -189,6 +189,11 @@ def test_a_research_finding_joined_to_a_methods_antecedent_is_not_quoted() -> No
         "complications are suggested.",
         "A randomized, placebo-controlled study of folic acid (5 mg/d) for 6 weeks was undertaken "
         "in 33 patients.",
+        # SciFact (demo corpus), pulmonary iron in a hemochromatosis mouse: the background.
+        "Emerging evidence suggests that pulmonary iron accumulation is implicated in a "
+        "spectrum of chronic lung diseases.",
+        "However, the mechanism(s) involved in pulmonary iron deposition and its role in the in "
+        "vivo pathogenesis of lung diseases remains unknown.",
         # SciFact (demo corpus), preoperative anaemia and colectomy outcomes.
         "This study investigated the National Surgical Quality Improvement Program (NSQIP) "
         "database to determine if preoperative anemia in patients undergoing open and "
@@ -317,3 +322,15 @@ def test_a_sentence_in_an_abstracts_background_is_not_a_finding() -> None:
         "However, results fro": False,
         "Compared with nonuse": True,
     }
+
+
+def test_a_sentence_that_sends_the_reader_to_a_link_is_not_quoted() -> None:
+    # GARD, "Hemochromatosis" (demo corpus).
+    text = (
+        "Treatment for hemochromatosis might include phlebotomy and iron chelation therapy. "
+        "For more detailed information regarding the treatment of hemochromatosis, please "
+        "reference Medscape at the following link."
+    )
+    assert units_of(passage(text, title="Hemochromatosis", source="GARD")) == [
+        "Treatment for hemochromatosis might include phlebotomy and iron chelation therapy."
+    ]

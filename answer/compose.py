@@ -562,7 +562,11 @@ class ExtractiveComposer:
             fits = fits and states_purpose(text)
         if asks.who:
             fits = fits and names_people(text)
-        fits_any = fits or any(fits_type(t, text, focus) for t in analysis.types)
+        # Another type the question asks; the main one with what it asks of a quote (a test by
+        # name for "Which tests ...?").
+        fits_any = fits or any(
+            fits_type(t, text, focus) for t in analysis.types if t is not analysis.qtype
+        )
         specific = fits and answers_specifically(analysis.qtype, text, focus)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0

@@ -639,3 +639,26 @@ def test_a_heading_glued_to_a_sentence_does_not_lead_a_question_without_a_focus(
     )
     lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
     assert lead.startswith("The most common symptom")
+
+
+def test_a_which_test_question_is_answered_only_by_a_test_by_name() -> None:
+    # NIDDK and NHLBI, "Hemochromatosis" (demo corpus): both sentences fit a diagnosis
+    # question; only the first names a test, which "Which blood tests ...?" asks for (also of
+    # a study, which is quoted under an answering lead only when it fits).
+    text = (
+        "The transferrin saturation test shows how much iron is bound to the protein that "
+        "carries iron in the blood. Your doctor will diagnose hemochromatosis based on your "
+        "medical and family histories, a physical exam, and the results from tests and "
+        "procedures."
+    )
+    page = guideline_page(
+        "niddk:hemochromatosis",
+        text,
+        title="Hemochromatosis",
+        source="NIDDK",
+        section="How is hemochromatosis diagnosed?",
+    )
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    prepared = composer.prepare(from_page(page, "Which blood tests show hemochromatosis?"))
+    fitting = {c.span.text[:20]: (c.fits, c.fits_any) for c in prepared.guideline}
+    assert fitting == {"The transferrin satu": (True, True), "Your doctor will dia": (False, False)}

@@ -71,6 +71,7 @@ from answer.lead import concept_label, covers, gap_statement, mentions, names
 from answer.people import kin
 from answer.quotes import (
     QuoteUnit,
+    leans_back,
     names_topic,
     quote_units,
     reports_findings,
@@ -80,7 +81,7 @@ from answer.quotes import (
     undefined_abbreviation,
 )
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
-from answer.sentences import SentenceBank, SentenceSpan, glued, is_anaphoric
+from answer.sentences import SentenceBank, SentenceSpan, glued_at, is_anaphoric
 from answer.terms import content_terms, jaccard, overlap
 from answer.timing import Timing, timing_of
 from answer.typefit import (
@@ -220,7 +221,7 @@ class Unit:
     people: frozenset[str] = field(repr=False)  # its terms, people by group (answer.people)
     labelled: bool  # shown after its page's label
     anaphoric: bool  # opens with a back-reference
-    damaged: bool  # lost a character upstream, or has a heading glued to it: never leads
+    damaged: bool  # lost a character upstream: never leads
 
 
 class Judgement(NamedTuple):
@@ -508,7 +509,11 @@ class ExtractiveComposer:
     ) -> list[QuoteUnit]:
         if not self._config.focused:
             return [QuoteUnit(span, vector) for span, vector in zip(spans, vectors, strict=True)]
-        units = quote_units(passage, spans, vectors)
+        units = [
+            whole
+            for unit in quote_units(passage, spans, vectors)
+            if (whole := _unglued(unit)) is not None
+        ]
         if passage.kind is EvidenceKind.RESEARCH:
             parts = self._abstracts.get(passage.document_id, (passage,))
             abstract = " ".join(part.text for part in parts)
@@ -540,7 +545,7 @@ class ExtractiveComposer:
             people=kin(terms),
             labelled=labelled,
             anaphoric=is_anaphoric(text),
-            damaged=(passage.dataset == "medquad" and damaged(text)) or glued(text),
+            damaged=passage.dataset == "medquad" and damaged(text),
         )
 
     def _judged(
@@ -928,6 +933,21 @@ class ExtractiveComposer:
 
 # Question types that any sentence on the focus can speak to.
 _UNTYPED = frozenset({QuestionType.OTHER, QuestionType.DEFINITION})
+
+
+def _unglued(unit: QuoteUnit) -> QuoteUnit | None:
+    """``unit`` without a heading glued before its sentence ("Heart disease and lung cancer in
+    adults who have never smoked There is no safe amount of secondhand smoke."): the rest is
+    quoted verbatim, unless it leans on what was cut ("Not everyone with appendicitis has all
+    these symptoms."), when nothing is."""
+    cut = glued_at(unit.span.text)
+    if cut is None:
+        return unit
+    text = unit.span.text[cut:]
+    if leans_back(text):
+        return None
+    span = SentenceSpan(unit.span.start + cut, unit.span.end, text)
+    return QuoteUnit(span, unit.vector, framed=unit.framed, last=text)
 
 
 def _adjacent(text: str, earlier: Candidate, later: Candidate) -> bool:

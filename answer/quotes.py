@@ -132,7 +132,8 @@ _SAMPLE = re.compile(
 _POINTS_BACK = re.compile(
     r"\b(?:this|these|those)\s+(?:condition|disorder|disease|syndrome|protein|enzyme|gene|"
     r"mutation|infants|babies|children|patients|people|individuals|women|men|subjects|"
-    r"participants|study|trial|intervention|treatment|drug|cells|findings|results)\b|"
+    r"participants|study|trial|intervention|treatment|drug|cells|findings|results|symptoms|"
+    r"signs|factors|tests|problems|complications|steps)\b|"
     r"\bthe\s+intervention\b|"
     r",\s*however\s*,",  # "In AI/ACD, however, iron stores are normal": contrasts with before
     re.IGNORECASE,

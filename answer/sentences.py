@@ -126,6 +126,17 @@ _GLUED = re.compile(
 )
 
 
+def glued_at(text: str) -> int | None:
+    """Where the sentence starts in ``text`` when a heading is glued before it, else ``None``.
+
+    Example:
+        >>> glued_at("Low fever Not everyone with appendicitis has all these symptoms.")
+        10
+    """
+    match = _GLUED.search(text)
+    return None if match is None else match.start() + 2
+
+
 def glued(text: str) -> bool:
     """Whether ``text`` reads as a heading or list item glued to a sentence (quotable, but not
     as an answer's lead).
@@ -167,7 +178,7 @@ def junk_reason(text: str) -> str | None:
     Example:
         >>> junk_reason("Overview")
         'too short'
-        >>> junk_reason("What causes Pernicious Anemia?")
+        >>> junk_reason("What are the signs and symptoms of Pernicious Anemia?")
         'question'
     """
     words = _WORD.findall(text)

@@ -662,3 +662,24 @@ def test_a_which_test_question_is_answered_only_by_a_test_by_name() -> None:
     prepared = composer.prepare(from_page(page, "Which blood tests show hemochromatosis?"))
     fitting = {c.span.text[:20]: (c.fits, c.fits_any) for c in prepared.guideline}
     assert fitting == {"The transferrin satu": (True, True), "Your doctor will dia": (False, False)}
+
+
+def test_a_heading_glued_to_a_sentence_is_cut_off_the_quote() -> None:
+    # NIHSeniorHealth, "Lung Cancer" (MedQuAD): a list item run into the next sentence. The
+    # sentence is quoted verbatim without it; one that leans on what was cut is not quoted.
+    text = (
+        "Heart disease and lung cancer in adults who have never smoked There is no safe amount "
+        "of secondhand smoke. Low fever Not everyone with lung cancer has all these symptoms."
+    )
+    page = guideline_page(
+        "nihsh:lung-cancer",
+        text,
+        title="Lung Cancer",
+        source="NIHSeniorHealth",
+        section="What are the risks of secondhand smoke?",
+    )
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    prepared = composer.prepare(from_page(page, "Is secondhand smoke harmful?"))
+    quoted = [c.span.text for c in prepared.guideline]
+    assert quoted == ["There is no safe amount of secondhand smoke."]
+    assert all(text[c.span.start : c.span.end] == c.span.text for c in prepared.guideline)

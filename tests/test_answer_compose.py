@@ -217,7 +217,7 @@ def test_no_near_duplicates_and_distinct_points(composer: ExtractiveComposer) ->
             if section.kind in (SectionKind.GUIDELINES, SectionKind.RESEARCH)
             for s in section.sentences
         ]
-        bottom = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+        bottom = lead_of(answer)
         assert len(quoted) == len(set(quoted))
         texts = [bottom, *quoted]
         for i, a in enumerate(texts):
@@ -396,6 +396,12 @@ def from_page(page: Passage, question: str) -> Evidence:
     )
 
 
+def lead_of(answer: Answer) -> str:
+    """The first sentence of the answer's bottom line."""
+    (lead,) = [s for s in answer.sections if s.kind is SectionKind.BOTTOM_LINE]
+    return lead.sentences[0].text
+
+
 def study(document_id: str, text: str, *, title: str) -> Passage:
     """A SciFact abstract that is one passage, for a composer test on real text."""
     return Passage(
@@ -404,7 +410,7 @@ def study(document_id: str, text: str, *, title: str) -> Passage:
         text=text,
         start=0,
         end=len(text),
-        section=None,
+        section="",
         title=title,
         tier=EvidenceTier.OBSERVATIONAL,
         source="SciFact",
@@ -537,7 +543,7 @@ def test_a_question_about_a_time_leads_with_evidence_about_that_time() -> None:
     )
     evidence = from_pages("Why does folic acid matter before pregnancy?", page, preeclampsia)
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
-    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    lead = lead_of(answer)
     assert "neural tube defects" in lead
 
 
@@ -576,7 +582,7 @@ def test_a_quote_about_other_people_does_not_lead_a_question_about_a_population(
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(
         evidence, conversation=earlier
     )
-    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    lead = lead_of(answer)
     assert "pregnant wom" in lead and "At-risk infants" not in lead
 
 
@@ -601,7 +607,7 @@ def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population
         "What are the risks of anemia in pregnant women for the baby?", page, surgery
     )
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
-    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    lead = lead_of(answer)
     assert "premature" in lead
     assert answer.section(SectionKind.RESEARCH) is None or not any(
         "surgical" in s.text
@@ -614,7 +620,7 @@ def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population
         question=surgical, standalone_query=surgical, fused=scored, guideline=[], research=scored
     )
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
-    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    lead = lead_of(answer)
     assert "surgical patients" in lead
 
 
@@ -637,7 +643,7 @@ def test_a_heading_glued_to_a_sentence_does_not_lead_a_question_without_a_focus(
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(
         from_page(page, question), analysis=analysis
     )
-    lead = answer.section(SectionKind.BOTTOM_LINE).sentences[0].text  # type: ignore[union-attr]
+    lead = lead_of(answer)
     assert lead.startswith("The most common symptom")
 
 

@@ -372,31 +372,25 @@ def build_index(
             companions=companions,
             started=started,
         )
-    build_id = new_build_id()
 
-    def write(directory: Path) -> Manifest:
+    def encoded() -> tuple[list[Passage], list[DocumentRecord], Vectors]:
         passages = _chunk(docs, chunking)
         if not passages:
             raise ValueError("the documents produced no passages")
         logger.info("encoding %d passages from %d documents", len(passages), len(docs))
         vectors = embedder.encode_documents([p.embedding_text for p in passages], progress=progress)
-        return _write_version(
-            directory,
-            passages=passages,
-            records=_records(docs, passages),
-            vectors=vectors,
-            model_name=embedder.model_name,
-            chunking=chunking.to_dict(),
-            bm25=bm25 or Bm25Settings(),
-            dense=dense or DenseConfig(),
-            build_id=build_id,
-            parent_build_id=None,
-            started=started,
-            companions=companions,
-        )
+        return passages, _records(docs, passages), vectors
 
-    with writer_lock(layout):
-        return publish(layout, build_id, write)
+    return _publish_new(
+        layout,
+        encoded,
+        model_name=embedder.model_name,
+        chunking=chunking.to_dict(),
+        bm25=bm25,
+        dense=dense,
+        companions=companions,
+        started=started,
+    )
 
 
 def write_index(
@@ -426,15 +420,41 @@ def write_index(
             document is not listed.
         IndexLockedError: another process is writing ``out``.
     """
-    started = time.perf_counter()
-    layout = Layout(Path(out).absolute())
+    return _publish_new(
+        Layout(Path(out).absolute()),
+        lambda: (passages, documents, vectors),
+        model_name=model_name,
+        chunking=chunking,
+        bm25=bm25,
+        dense=dense,
+        companions=companions,
+        started=time.perf_counter(),
+        previous=previous,
+    )
+
+
+def _publish_new(
+    layout: Layout,
+    content: Callable[[], tuple[Sequence[Passage], Sequence[DocumentRecord], Vectors]],
+    *,
+    model_name: str,
+    chunking: Mapping[str, Any],
+    bm25: Bm25Settings | None,
+    dense: DenseConfig | None,
+    companions: Sequence[Companion],
+    started: float,
+    previous: Path | None = None,
+) -> Manifest:
+    """Publish a new index version (no parent) at ``layout``: ``content`` gives its passages,
+    document records and vectors, and is called under the writer lock."""
     build_id = new_build_id()
 
     def write(directory: Path) -> Manifest:
+        passages, records, vectors = content()
         return _write_version(
             directory,
             passages=passages,
-            records=documents,
+            records=records,
             vectors=vectors,
             model_name=model_name,
             chunking=chunking,

@@ -18,6 +18,7 @@ from corpus.formats.records import (
     make_document,
     required_field,
     string_field,
+    url_field,
     year_field,
 )
 from corpus.repair import repair_medquad
@@ -46,7 +47,6 @@ def _demo_b12_iron_converter(repair: bool) -> Callable[[dict[str, Any]], Documen
             tier = classify_design(title, text)
         else:
             raise RecordError(f"field 'tier' must be 'guideline' or 'research', got {tier_name!r}")
-        url = string_field(record, "url", required=False)
         return make_document(
             id=identifier,
             title=title,
@@ -56,7 +56,7 @@ def _demo_b12_iron_converter(repair: bool) -> Callable[[dict[str, Any]], Documen
             licence=licence,
             dataset=dataset,
             year=year_field(record),
-            url=url.strip() if url and url.strip() else None,
+            url=url_field(record),
         )
 
     return convert

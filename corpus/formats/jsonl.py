@@ -20,6 +20,7 @@ from corpus.formats.records import (
     string_field,
     string_list_field,
     type_name,
+    url_field,
     year_field,
 )
 from corpus.types import DOCUMENT_FIELDS, Document, Section
@@ -67,7 +68,6 @@ def _jsonl_converter(default_dataset: str) -> Callable[[dict[str, Any]], Documen
         title = " ".join(required_field(record, "title").split())
         text = required_field(record, "text")
         mesh = string_list_field(record, "mesh")
-        url = string_field(record, "url", required=False)
         dataset = string_field(record, "dataset", required=False)
         return make_document(
             id=identifier,
@@ -78,7 +78,7 @@ def _jsonl_converter(default_dataset: str) -> Callable[[dict[str, Any]], Documen
             licence=required_field(record, "licence").strip(),
             dataset=(dataset or default_dataset).strip(),
             year=year_field(record),
-            url=url.strip() if url and url.strip() else None,
+            url=url_field(record),
             mesh=mesh,
             sections=_sections(record.get("sections"), text),
         )

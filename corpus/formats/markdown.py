@@ -22,6 +22,7 @@ from corpus.formats.records import (
     string_field,
     string_list_field,
     type_name,
+    url_field,
     year_field,
 )
 from corpus.types import DOCUMENT_FIELDS, Document
@@ -84,7 +85,6 @@ def _markdown_document(path: Path, raw: str, default_dataset: str) -> Document:
         if len(sections) == 1 and not sections[0].heading:
             sections = ()
         mesh = string_list_field(meta, "mesh")
-        url = string_field(meta, "url", required=False)
         dataset = string_field(meta, "dataset", required=False)
         identifier = string_field(meta, "id", required=False)
         if isinstance(meta.get("id"), int):
@@ -98,7 +98,7 @@ def _markdown_document(path: Path, raw: str, default_dataset: str) -> Document:
             licence=required_field(meta, "licence").strip(),
             dataset=(dataset or default_dataset).strip(),
             year=year,
-            url=url.strip() if url and url.strip() else None,
+            url=url_field(meta),
             mesh=mesh,
             sections=sections,
         )

@@ -21,6 +21,7 @@ from corpus.formats.records import (
     make_document,
     required_field,
     string_field,
+    url_field,
 )
 from corpus.repair import repair_medquad
 from corpus.types import Document, EvidenceTier, Section
@@ -62,7 +63,6 @@ def _medquad_converter(repair: bool) -> Callable[[dict[str, Any]], Document]:
         text = fix(normalise_medquad_answer(required_field(record, "answer")))
         if not text:
             raise RecordError("field 'answer' has no text")
-        url = string_field(record, "url", required=False)
         return make_document(
             id=f"medquad:{uid}",
             title=focus or question,
@@ -71,7 +71,7 @@ def _medquad_converter(repair: bool) -> Callable[[dict[str, Any]], Document]:
             source=MEDQUAD_PUBLISHERS.get(source, source),
             licence=KNOWN_LICENCES["medquad"],
             dataset="medquad",
-            url=url.strip() if url and url.strip() else None,
+            url=url_field(record),
             sections=(Section(question, 0, len(text)),),
         )
 

@@ -190,6 +190,12 @@ def required_field(record: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def url_field(record: Mapping[str, Any]) -> str | None:
+    """The optional ``url`` field, stripped; ``None`` when it is missing or blank."""
+    url = string_field(record, "url", required=False)
+    return url.strip() if url and url.strip() else None
+
+
 def year_field(record: Mapping[str, Any], name: str = "year") -> int | None:
     value = record.get(name)
     if value is None or value == "":

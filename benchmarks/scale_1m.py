@@ -239,7 +239,7 @@ def query_vectors(medquad: int) -> tuple[Matrix, dict[str, int]]:
 # ----------------------------------------------------------------------------- measuring
 
 
-def _memory() -> dict[str, float]:
+def memory_mb() -> dict[str, float]:
     """VmRSS, RssAnon, RssFile and VmHWM of this process, in MB."""
     wanted = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
     out = {}
@@ -260,10 +260,10 @@ def _read_once(path: Path) -> None:
 
 def measure(kind: str, knob: int | None, index_path: Path, truth_path: Path) -> dict[str, Any]:
     """Load one index in this (fresh) process and search it with every query, twice."""
-    memory = {"after imports": _memory()}
+    memory = {"after imports": memory_mb()}
     _read_once(index_path)
     search = VARIANTS[kind].load(index_path, knob)
-    memory["after load"] = _memory()
+    memory["after load"] = memory_mb()
     with np.load(truth_path, allow_pickle=False) as truth:
         queries, exact = truth["queries"], truth["rows"]
     faiss.omp_set_num_threads(1)
@@ -275,7 +275,7 @@ def measure(kind: str, knob: int | None, index_path: Path, truth_path: Path) -> 
         start = time.perf_counter()
         search(query)
         latencies.append((time.perf_counter() - start) * 1000)
-    memory["after queries"] = _memory()
+    memory["after queries"] = memory_mb()
     recalls = [
         len(set(f.tolist()) & set(e.tolist())) / K for f, e in zip(found, exact, strict=True)
     ]
@@ -298,16 +298,16 @@ def measure_stack(index_dir: Path, truth_path: Path, texts: Sequence[str]) -> di
     """The whole retrieval stack of a built index: passages, BM25 and dense, loaded and used."""
     from index.load import PassageIndex
 
-    memory = {"after imports": _memory()}
+    memory = {"after imports": memory_mb()}
     _read_once(index_dir.resolve())
     index = PassageIndex.load(index_dir)
-    memory["after load"] = _memory()
+    memory["after load"] = memory_mb()
     with np.load(truth_path, allow_pickle=False) as truth:
         queries = truth["queries"]
     for text, query in zip(texts, queries, strict=False):
         index.lexical.search(text, 100)
         index.dense.search(query, 100)
-    memory["after queries"] = _memory()
+    memory["after queries"] = memory_mb()
     return {
         "index": index_dir.name,
         "passages": len(index.passages),

@@ -60,7 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 from retrieval_data import CACHE, DATA, RESULTS, ROOT, cached_embeddings, load_scifact  # noqa: E402
-from scale_1m import SEED, mixed_vectors, mixtures  # noqa: E402
+from scale_1m import SEED, memory_mb, mixed_vectors, mixtures  # noqa: E402
 
 from corpus.types import Document, Passage  # noqa: E402
 from index.records import DocumentRecord  # noqa: E402
@@ -231,18 +231,6 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- measuring
 
 
-def _memory() -> dict[str, float]:
-    """VmRSS, RssAnon, RssFile and VmHWM of this process, in MB."""
-    wanted = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
-    out = {}
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            name, _, value = line.partition(":")
-            if name in wanted:
-                out[name] = int(value.split()[0]) / 1024
-    return out
-
-
 def questions(count: int) -> list[str]:
     """Half SciFact train claims, half distinct MedQuAD questions, spread over each list."""
     claims = list(load_scifact().queries.values())
@@ -276,15 +264,15 @@ def measure(index_dir: Path, truth_path: Path) -> dict[str, Any]:
     from answer.engine import build_engine
     from answer.settings import Settings
 
-    memory = {"after imports": _memory()}
+    memory = {"after imports": memory_mb()}
     settings = Settings(index={"path": index_dir}, answer={"sentence_cache_dir": None})
     engine = build_engine(settings)
-    memory["after load"] = _memory()
+    memory["after load"] = memory_mb()
     with np.load(truth_path, allow_pickle=False) as truth:
         texts = [str(t) for t in truth["texts"]]
         queries, exact = truth["queries"], truth["rows"]
     answers = [engine.answer(text) for text in texts]
-    memory["after answers"] = _memory()
+    memory["after answers"] = memory_mb()
     cited = [{r.document_id.split(":")[0] for r in answer.references} for answer in answers]
     # Recall, after the memory figures: a second handle on the dense store.
     from index.load import PassageIndex

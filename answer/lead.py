@@ -23,12 +23,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import lru_cache
 
 from answer.terms import content_terms, overlap
 from answer.typefit import direction_of
-from retriever.concepts import Concept, concept
+from retriever.concepts import Concept, concept, named_as_asked
 from retriever.question import QuestionAnalysis, QuestionType
 
 # The fixed wording of a gap lead per question type; "{focus}" is the focus concepts joined
@@ -126,17 +125,6 @@ def core(c: Concept) -> Concept | None:
     return None
 
 
-@lru_cache(maxsize=4096)
-def taken(c: Concept) -> Concept | None:
-    """For a concept of taking something ("iron supplements"), the concept named only as
-    taken: a sentence on iron is no sentence on taking iron supplements, though a search for
-    one may find the other (``retriever.concepts.TRANSPARENT_QUALIFIERS``). ``None`` for
-    other concepts."""
-    if c.qualifier != "supplements":
-        return None
-    return replace(c, terms=tuple(t for t in c.terms if "supplement" in t))
-
-
 # A concept of several words is also named by a text holding most of its words in any form
 # ("white blood cell count" by "... the number of white blood cells ...").
 MULTIWORD_SHARE = 0.75
@@ -148,9 +136,9 @@ def mentions(c: Concept, text: str) -> bool:
     concept of three or more content words) at least :data:`MULTIWORD_SHARE` of its stemmed
     content words. Cached: one answer asks it of the same sentences and page titles many
     times (coverage, gap parts, suggestions)."""
-    supplied = taken(c)
-    if supplied is not None:
-        return supplied.mentioned_in(text)
+    asked = named_as_asked(c)
+    if asked is not c:  # "iron supplements": a sentence on iron does not name them
+        return asked.mentioned_in(text)
     bare = core(c)
     if c.mentioned_in(text) or (bare is not None and bare.mentioned_in(text)):
         return True

@@ -181,6 +181,11 @@ TRANSPARENT_QUALIFIERS = frozenset({"levels", "supplements", "intake"})
 "ferritin levels". A deficiency or an overload is a condition of its own, so "iron" alone is not
 a mention of "iron deficiency"."""
 
+SUPPLY_QUALIFIERS = frozenset({"supplements"})
+"""Transparent qualifiers that a text on the head alone does not answer for: a search for
+"iron supplements" may find a page on iron, but a sentence on iron is not one on taking iron
+supplements (:func:`named_as_asked`)."""
+
 NUTRIENT_QUALIFIERS = frozenset({"deficiency anemia", "anemia"})
 """Qualifiers that attach only after a nutrient: "pernicious anemia" stays one entity."""
 
@@ -354,6 +359,16 @@ def _qualified(head: str, qualifier: str) -> Concept:
     if qualifier in TRANSPARENT_QUALIFIERS:
         terms += heads
     return Concept(name=name, head=head, qualifier=qualifier, terms=_dedupe(terms))
+
+
+def named_as_asked(c: Concept) -> Concept:
+    """``c`` without the terms that name only its head when its qualifier supplies the head
+    (:data:`SUPPLY_QUALIFIERS`): the mentions that say what was asked about. Any other
+    concept is returned as it is."""
+    if c.qualifier not in SUPPLY_QUALIFIERS:
+        return c
+    heads = set(_variants(c.head))
+    return replace(c, terms=tuple(t for t in c.terms if t not in heads))
 
 
 def _split_qualifier(words: Sequence[str]) -> tuple[str, str] | None:

@@ -227,13 +227,13 @@ class Unit:
 class Judgement(NamedTuple):
     """What a candidate is worth to one question (:meth:`ExtractiveComposer._judged`)."""
 
-    covered: int = 0
-    covered_framed: int = 0
-    fits: bool = False
-    fits_any: bool = False
-    specific: bool = False
-    for_whom: bool = True
-    bonus: float = 0.0
+    covered: int = 0  # focus concepts the quote's own words name
+    covered_framed: int = 0  # ... or the page its label names
+    fits: bool = False  # the quote fits the question's main type
+    fits_any: bool = False  # ... or another type the question asks
+    specific: bool = False  # ... and gives what the type asks for (a definition, a treatment)
+    for_whom: bool = True  # about the people and time asked about, or the question names none
+    bonus: float = 0.0  # added to the selection score
 
 
 @dataclass(frozen=True)
@@ -248,12 +248,7 @@ class Candidate:
     cosine: float
     relevance: float
     score: float  # relevance adjusted for the audience and style: what selection ranks by
-    covered: int = 0  # focus concepts the quote's own words name
-    covered_framed: int = 0  # ... or the page its label names
-    fits: bool = False  # the quote fits the question's main type
-    fits_any: bool = False  # ... or another type the question asks
-    specific: bool = False  # ... and gives what the type asks for (a definition, a treatment)
-    for_whom: bool = True  # about the people and time asked about, or the question names none
+    judgement: Judgement = Judgement()  # what it is worth to the question (focused mode)
     labelled: bool = False  # shown after its page's label ("On Hemochromatosis (NHLBI)")
     shown: bool = False  # an earlier answer of the conversation quoted it
     damaged: bool = False  # lost a character or a line break upstream (MedQuAD): never leads
@@ -447,12 +442,7 @@ class ExtractiveComposer:
                         cosine=cosine,
                         relevance=rel,
                         score=score + judged.bonus,
-                        covered=judged.covered,
-                        covered_framed=judged.covered_framed,
-                        fits=judged.fits,
-                        fits_any=judged.fits_any,
-                        specific=judged.specific,
-                        for_whom=judged.for_whom,
+                        judgement=judged,
                         labelled=unit.labelled,
                         shown=bool(shown) and text in shown,
                         damaged=unit.damaged,
@@ -670,12 +660,14 @@ class ExtractiveComposer:
         qualified = [
             c
             for c in pool
-            if c.fits and (c.covered if relation else c.covered_framed) == focus and not c.damaged
+            if c.judgement.fits
+            and (c.judgement.covered if relation else c.judgement.covered_framed) == focus
+            and not c.damaged
         ]
         # The specific answer when there is one: "X is a ..." for "What is X?", a named
         # treatment for "How is X treated?"; and one about the people and time asked about.
-        qualified = [c for c in qualified if c.specific] or qualified
-        qualified = [c for c in qualified if c.for_whom] or qualified
+        qualified = [c for c in qualified if c.judgement.specific] or qualified
+        qualified = [c for c in qualified if c.judgement.for_whom] or qualified
         # A follow-up leads with what is new. A quote shown before leads again only when
         # nothing new answers: saying that the evidence is silent would then be false.
         return self._preferred([c for c in qualified if not c.shown]) or self._preferred(qualified)
@@ -735,7 +727,9 @@ class ExtractiveComposer:
                 and not c.shown
                 and not self._duplicate(c, [chosen for chosen, _ in parts])
             ]
-            best = self._preferred([c for c in pool if c.fits_any]) or self._preferred(pool)
+            best = self._preferred([c for c in pool if c.judgement.fits_any]) or self._preferred(
+                pool
+            )
             if best is None:
                 continue
             if best.kind is EvidenceKind.GUIDELINE:
@@ -801,7 +795,7 @@ class ExtractiveComposer:
 
         def names_focus(c: Candidate) -> bool:
             if c.kind is EvidenceKind.GUIDELINE:
-                return c.covered_framed > 0
+                return c.judgement.covered_framed > 0
             # A study has no page label to frame it, and stands on its own words: one on iron
             # in the lungs is no evidence on iron deficiency, though a guideline sentence on
             # iron on an iron-deficiency page is.
@@ -845,7 +839,7 @@ class ExtractiveComposer:
         typed = bottom is not None and analysis is not None and analysis.qtype not in _UNTYPED
 
         def speaks(c: Candidate) -> bool:
-            return not typed or (c.fits_any and c.for_whom)
+            return not typed or (c.judgement.fits_any and c.judgement.for_whom)
 
         research = self._select(
             [c for c in prepared.research if quotable(c) and speaks(c)],

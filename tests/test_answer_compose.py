@@ -666,7 +666,9 @@ def test_a_which_test_question_is_answered_only_by_a_test_by_name() -> None:
     )
     composer = ExtractiveComposer(load_embedder(), load_bank())
     prepared = composer.prepare(from_page(page, "Which blood tests show hemochromatosis?"))
-    fitting = {c.span.text[:20]: (c.fits, c.fits_any) for c in prepared.guideline}
+    fitting = {
+        c.span.text[:20]: (c.judgement.fits, c.judgement.fits_any) for c in prepared.guideline
+    }
     assert fitting == {"The transferrin satu": (True, True), "Your doctor will dia": (False, False)}
 
 

@@ -500,17 +500,20 @@ def build_engine(settings: Settings) -> IndexEngine:
             Path(answer_settings.sentence_cache_dir), index.manifest, model.model_name
         )
         bank.load(cache_path)
-    if answer_settings.precompute_sentences:
-        if len(index.passages) <= answer_settings.precompute_max_passages:
-            encoded = bank.warm(index.passages)
-            if encoded:
-                logger.info("encoded %d sentences of %d passages", encoded, len(index.passages))
-        else:
-            logger.info(
-                "index has %d passages (> %d): sentences are encoded as answers need them",
-                len(index.passages),
-                answer_settings.precompute_max_passages,
-            )
+    precompute = (
+        answer_settings.precompute_sentences
+        and len(index.passages) <= answer_settings.precompute_max_passages
+    )
+    if precompute:
+        encoded = bank.warm(index.passages)
+        if encoded:
+            logger.info("encoded %d sentences of %d passages", encoded, len(index.passages))
+    elif answer_settings.precompute_sentences:
+        logger.info(
+            "index has %d passages (> %d): sentences are encoded as answers need them",
+            len(index.passages),
+            answer_settings.precompute_max_passages,
+        )
     if cache_path is not None and bank.dirty:
         bank.save(cache_path)
 
@@ -523,9 +526,7 @@ def build_engine(settings: Settings) -> IndexEngine:
         grounded=SearchGrounding(lexical.retrieve),
         abstracts=Abstracts(index),
     )
-    if answer_settings.precompute_sentences and len(index.passages) <= min(
-        answer_settings.precompute_max_passages, UNIT_CACHE_SIZE
-    ):
+    if precompute and len(index.passages) <= UNIT_CACHE_SIZE:
         composer.warm(index.passages)  # the first answers then split no passage into quotes
     llm = None
     if answer_settings.generator == "llm":

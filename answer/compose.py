@@ -68,7 +68,7 @@ from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import grade, profile_for
 from answer.followups import Grounding, focus_of, suggest_followups
 from answer.lead import concept_label, covers, gap_statement, mentions, names
-from answer.people import kin
+from answer.people import SUBGROUPS, kin
 from answer.quotes import (
     QuoteUnit,
     leans_back,
@@ -562,7 +562,10 @@ class ExtractiveComposer:
         fits_any = fits or any(
             fits_type(t, text, focus) for t in analysis.types if t is not analysis.qtype
         )
-        specific = fits and answers_specifically(analysis.qtype, text, focus)
+        # A quote about one group of people ("... in infants and young children") answers
+        # for them, not for a question that names no one (unless it asks who).
+        about_some = bool(unit.people & SUBGROUPS) and not (asks.people or asks.who)
+        specific = fits and not about_some and answers_specifically(analysis.qtype, text, focus)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0
         # "In pregnant women", "before pregnancy": quotes about them, then, answer better; one
@@ -663,6 +666,8 @@ class ExtractiveComposer:
             if c.judgement.fits
             and (c.judgement.covered if relation else c.judgement.covered_framed) == focus
             and not c.damaged
+            and c.relevance >= self._floor  # before the preferences below, or one under the
+            # floor would hide those above it and the answer would claim a gap
         ]
         # The specific answer when there is one: "X is a ..." for "What is X?", a named
         # treatment for "How is X treated?"; and one about the people and time asked about.

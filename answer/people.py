@@ -26,6 +26,9 @@ _GROUPS = {
     "adolescent": ("adolesc", "teen", "teenag"),
 }
 _KIN = {stem: group for group, stems in _GROUPS.items() for stem in stems}
+SUBGROUPS = frozenset({"pregnant", "infant", "child", "older", "adolescent"})
+"""The groups a sentence narrows an answer to ("... in infants and young children"); men and
+women together are everyone ("Levels above 300 µg/L in men and 200 µg/L in women ...")."""
 
 
 def kin(terms: Iterable[str]) -> frozenset[str]:

@@ -691,3 +691,26 @@ def test_a_heading_glued_to_a_sentence_is_cut_off_the_quote() -> None:
     quoted = [c.span.text for c in prepared.guideline]
     assert quoted == ["There is no safe amount of secondhand smoke."]
     assert all(text[c.span.start : c.span.end] == c.span.text for c in prepared.guideline)
+
+
+def test_a_quote_about_one_group_is_not_the_specific_answer_to_a_question_about_no_one() -> None:
+    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): both name a treatment; the first is
+    # about infants, which "How is iron-deficiency anemia treated?" does not ask about.
+    text = (
+        "Iron-fortified baby food or iron supplements, when used properly, can help treat "
+        "iron-deficiency anemia in infants and young children. Iron supplements can correct "
+        "the low iron levels of iron-deficiency anemia within months."
+    )
+    page = guideline_page(
+        "nhlbi:ida",
+        text,
+        title="Iron-Deficiency Anemia",
+        source="NHLBI",
+        section="How is Iron-Deficiency Anemia treated?",
+    )
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    prepared = composer.prepare(from_page(page, "How is iron-deficiency anemia treated?"))
+    specific = {c.span.text[:20]: c.judgement.specific for c in prepared.guideline}
+    assert specific == {"Iron-fortified baby ": False, "Iron supplements can": True}
+    asked = composer.prepare(from_page(page, "How is iron-deficiency anemia treated in infants?"))
+    assert all(c.judgement.specific for c in asked.guideline)

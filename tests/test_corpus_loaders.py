@@ -147,6 +147,19 @@ def test_medquad_bullets_get_their_own_lines() -> None:
     assert normalise_medquad_answer(answer) == "Key Points\n- One.\n- Two.\nText."
 
 
+def test_medquad_paragraphs_run_together_get_their_own_lines() -> None:
+    # MedlinePlus, "Appendicitis": the list's last item and the paragraph after it, and a
+    # heading and its text (NCI), were run together with only the spaces left between them.
+    answer = (
+        "Other symptoms may include       -  Low fever        Not everyone has all these symptoms."
+        "    Appendicitis is an emergency.\n    Adult ALL in remission    The ALL has been treated."
+    )
+    assert normalise_medquad_answer(answer) == (
+        "Other symptoms may include\n- Low fever\nNot everyone has all these symptoms.\n"
+        "Appendicitis is an emergency.\nAdult ALL in remission\nThe ALL has been treated."
+    )
+
+
 # --- PubMedQA ----------------------------------------------------------------------------------
 
 

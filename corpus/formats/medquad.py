@@ -33,22 +33,28 @@ MEDQUAD_PUBLISHERS = {"MPlusHealthTopics": "MedlinePlus", "CancerGov": "NCI"}
 _MEDQUAD_NAVIGATION = frozenset({"Espaol", "Español"})
 
 _BULLET_RUN = re.compile(r"[ \t]{2,}(?=- )")
+# Where the conversion ran two paragraphs (or a list's last item and the paragraph after it)
+# together on one line, a run of four or more spaces is all that is left of the break: "- Low
+# fever        Not everyone with appendicitis has all these symptoms."
+_PARAGRAPH_RUN = re.compile(r"[ \t]{4,}")
 _SPACE_RUN = re.compile(r"[ \t\u00a0]+")
 
 
 def normalise_medquad_answer(answer: str) -> str:
     """MedQuAD answer text with the XML indentation removed; only whitespace changes.
 
-    Lines are stripped and blank ones dropped; bullets that the conversion ran together on one
-    line ("...cells).    - Leukemia may...") get their own line; runs of spaces become one.
+    Lines are stripped and blank ones dropped; bullets and paragraphs that the conversion ran
+    together on one line ("...cells).    - Leukemia may...", "- Low fever        Not everyone
+    ...") get their own lines; runs of spaces become one.
     Navigation lines left from the web page ("Espaol", a broken "Español" link) are dropped.
     """
     lines: list[str] = []
     for raw_line in answer.splitlines():
-        for part in _BULLET_RUN.split(raw_line):
-            line = _SPACE_RUN.sub(" ", part).strip()
-            if line and line not in _MEDQUAD_NAVIGATION:
-                lines.append(line)
+        for paragraph in _PARAGRAPH_RUN.split(raw_line):
+            for part in _BULLET_RUN.split(paragraph):
+                line = _SPACE_RUN.sub(" ", part).strip()
+                if line and line not in _MEDQUAD_NAVIGATION:
+                    lines.append(line)
     return "\n".join(lines)
 
 

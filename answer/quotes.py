@@ -363,6 +363,32 @@ _POINTS_ELSEWHERE = re.compile(
 )
 
 
+# A list a sentence may lean on: at most this many items, each of at most this many words.
+MAX_LIST_ITEMS = 10
+MAX_ITEM_WORDS = 12
+
+
+def list_before(text: str, start: int, end: int) -> int | None:
+    r"""Where the list that ``text[start:end]`` consists of begins: its lead-in line ("Other
+    symptoms may include"), then short bullet items, each on its own line, and nothing else.
+    ``None`` when ``text[start:end]`` is not such a list.
+
+    Example:
+        >>> text = "It hurts. Other symptoms may include\n- Swelling\n- Low fever\nNot all."
+        >>> text[list_before(text, 9, text.index("Not")) :].split("\n")[0]
+        'Other symptoms may include'
+    """
+    lines = text[start:end].strip().split("\n")
+    lead_in, items = lines[0], lines[1:]
+    if not 2 <= len(items) <= MAX_LIST_ITEMS or not all(i.startswith("- ") for i in items):
+        return None
+    if lead_in.startswith("- ") or lead_in.endswith("?") or len(lead_in.split()) > 25:
+        return None  # no lead-in, or a heading: the items would stand alone
+    if any(len(item.split()) > MAX_ITEM_WORDS + 1 for item in items):
+        return None
+    return text.index(lead_in, start)
+
+
 def quote_units(
     passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors
 ) -> list[QuoteUnit]:
@@ -374,6 +400,23 @@ def quote_units(
             continue
         if not leans_back(span.text):
             units.append(QuoteUnit(span, vectors[index]))
+            continue
+        # "Not everyone with appendicitis has all these symptoms." leans on the list before it
+        # ("Other symptoms may include / - Low fever"): quoted with the whole list.
+        previous_end = spans[index - 1].end if index > 0 else 0
+        opens = list_before(text, previous_end, span.start)
+        if opens is not None:
+            # A lead-in that leans back itself ("Other symptoms ...") brings its antecedents.
+            first, leaning = index, leans_back(text[opens : text.index("\n", opens)])
+            while leaning and first > 0 and index - first < MAX_CHAIN:
+                first -= 1
+                leaning = leans_back(spans[first].text)
+            if not leaning:
+                start = spans[first].start if first < index else opens
+                joined = SentenceSpan(start, span.end, text[start : span.end])
+                vector = np.asarray(vectors[first : index + 1], np.float32).sum(axis=0)
+                vector /= max(float(np.linalg.norm(vector)), 1e-12)
+                units.append(QuoteUnit(joined, vector, index - first + 1, last=span.text))
             continue
         first = index
         while (

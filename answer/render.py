@@ -61,11 +61,26 @@ def study_note(sentence: Sentence) -> str:
     return ", ".join(parts)
 
 
+def _quote_markdown(text: str) -> str:
+    """A quote's text as Markdown: lines of its source run together as one paragraph, but the
+    items of a list it quotes ("Other symptoms may include / - Low fever") stay a list, nested
+    so that it also reads under a bullet, and the sentence after the list stays apart."""
+    blocks: list[str] = []
+    for line in text.split("\n"):
+        line = " ".join(line.split())
+        if line.startswith("- "):
+            blocks.append(f"\n  {line}")
+        elif blocks and blocks[-1].startswith("\n  - "):
+            blocks.append(f"\n\n  {line}")
+        else:
+            blocks.append(f" {line}" if blocks else line)
+    return "".join(blocks)
+
+
 def _sentence_markdown(sentence: Sentence) -> str:
     if sentence.kind is not SentenceKind.QUOTE:
         return f"*{sentence.text}*"  # our own words about the evidence, shown as a note
-    # A quote may span a line break of its source; Markdown shows it as one paragraph.
-    text = f"{' '.join(sentence.text.split())} {markers(sentence.citations)}".rstrip()
+    text = f"{_quote_markdown(sentence.text)} {markers(sentence.citations)}".rstrip()
     if sentence.label:
         text = f"*{sentence.label}:* {text}"
     note = study_note(sentence)

@@ -119,6 +119,32 @@ def test_a_leaning_sentence_whose_antecedent_was_cut_is_not_quoted() -> None:
     assert units_of(passage(text)) == []
 
 
+# MedlinePlus, "Appendicitis" (MedQuAD 4_MPlus_Health_Topics_QA), as the MedQuAD loader lays it
+# out: a list's items on their own lines, the paragraph after it on its own line.
+APPENDICITIS = (
+    "The main symptom is pain in the abdomen, often on the right side. It is usually sudden "
+    "and gets worse over time. Other symptoms may include\n- Swelling in the abdomen\n- Loss "
+    "of appetite\n- Nausea and vomiting\n- Constipation or diarrhea\n- Inability to pass gas\n"
+    "- Low fever\nNot everyone with appendicitis has all these symptoms."
+)
+
+
+def test_a_sentence_that_leans_on_a_list_is_quoted_with_the_list() -> None:
+    # "these symptoms" are the list's; its lead-in ("Other symptoms") leans on the two
+    # sentences before it, so all of it is one unit, verbatim.
+    units = units_of(passage(APPENDICITIS, title="Appendicitis", source="MedlinePlus"))
+    assert units[-1] == APPENDICITIS
+    assert not any(u.startswith(("Not everyone", "Other symptoms")) for u in units)
+
+
+def test_a_sentence_after_items_without_a_lead_in_is_not_quoted() -> None:
+    # Items straight after a heading: nothing says what they are a list of.
+    text = "What are the symptoms?\n- Swelling in the abdomen\n- Low fever\n" + (
+        "Not everyone with appendicitis has all these symptoms."
+    )
+    assert units_of(passage(text, title="Appendicitis")) == []
+
+
 @pytest.mark.parametrize(
     ("text", "role"),
     [

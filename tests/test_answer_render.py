@@ -149,3 +149,24 @@ def test_a_research_reference_never_names_a_data_set_as_its_journal() -> None:
     assert reference_for(1, cited).source == "British Journal of Nutrition"
     guideline = next(p for p in load_passages() if p.kind is EvidenceKind.GUIDELINE)
     assert reference_for(1, guideline).source == guideline.source
+
+
+def test_a_quoted_list_stays_a_list_in_markdown() -> None:
+    # MedlinePlus, "Appendicitis" (MedQuAD), as the loader lays it out.
+    quote = (
+        "Other symptoms may include\n- Swelling in the abdomen\n- Low fever\n"
+        "Not everyone with appendicitis has all these symptoms."
+    )
+    page = changed(passage_by_text(FERRITIN), text=quote, end=len(quote))
+    answer = assemble(
+        question="Does appendicitis always cause fever?",
+        standalone_query="Does appendicitis always cause fever?",
+        audience=Audience.CLINICIAN,
+        sections=[Draft(SectionKind.GUIDELINES, [DraftSentence(quote, (page,))])],
+    )
+    # Nested under the section's bullet; the sentence after the list is its own paragraph,
+    # not run into the last item ("Low fever Not everyone ...").
+    assert (
+        "- Other symptoms may include\n  - Swelling in the abdomen\n  - Low fever\n\n"
+        "  Not everyone with appendicitis has all these symptoms. [1]"
+    ) in to_markdown(answer)

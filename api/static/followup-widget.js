@@ -440,6 +440,10 @@ p.sentence.note {
   font-style: italic;
   color: #444;
 }
+/* A quote keeps the lines of a list it quotes ("Other symptoms may include / - Low fever"). */
+.quote-text {
+  white-space: pre-line;
+}
 .design {
   display: inline-block;
   margin-right: 0.4rem;
@@ -1939,7 +1943,7 @@ mark {
         parts.push(h("span", { class: "design" }, study.join(", ")));
       }
       if (sentence.label) parts.push(h("span", { class: "label" }, `${sentence.label}: `));
-      parts.push(sentence.text);
+      parts.push(h("span", { class: "quote-text" }, sentence.text));
       const citations = Array.isArray(sentence.citations) ? sentence.citations : [];
       if (citations.length) {
         parts.push(

@@ -67,7 +67,15 @@ from answer.abstain import (
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import grade, profile_for
 from answer.followups import Grounding, focus_of, suggest_followups
-from answer.lead import concept_label, covers, gap_statement, mentions, names
+from answer.lead import (
+    concept_label,
+    covers,
+    gap_statement,
+    mentions,
+    names,
+    severities,
+    severity_of,
+)
 from answer.people import SUBGROUPS, kin
 from answer.quotes import (
     QuoteUnit,
@@ -274,6 +282,7 @@ class Asks:
     purpose: bool  # "Why does folate matter ...?": what it does or is needed for
     tests: bool  # "Which blood tests show it?": tests by name
     who: bool  # "Who needs extra folic acid?": people
+    severities: frozenset[str]  # "How is severe anemia treated?": the severities it names
 
     @classmethod
     def of(cls, analysis: QuestionAnalysis) -> Asks:
@@ -286,6 +295,7 @@ class Asks:
             purpose=asks_purpose(analysis.question),
             tests=asks_which_test(analysis.question),
             who=asks_who(analysis.question),
+            severities=severities(analysis.question),
         )
 
 
@@ -565,6 +575,10 @@ class ExtractiveComposer:
         # A quote about one group of people ("... in infants and young children") answers
         # for them, not for a question that names no one (unless it asks who).
         about_some = bool(unit.people & SUBGROUPS) and not (asks.people or asks.who)
+        # ... and so is one about some of its cases ("Severe iron-deficiency anemia may
+        # require ..."), unless the question asks about them.
+        severity = severity_of(focus, text)
+        about_some = about_some or (severity is not None and severity not in asks.severities)
         specific = fits and not about_some and answers_specifically(analysis.qtype, text, focus)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -166,3 +167,32 @@ def names(c: Concept, text: str) -> bool:
 def covers(focus: Sequence[Concept], text: str, frame: str | None = None) -> int:
     """How many focus concepts ``text`` (or the page ``frame`` naming its topic) mentions."""
     return sum(1 for c in focus if mentions(c, text) or (frame and mentions(c, frame)))
+
+
+# Words that narrow a condition to some of its cases: "Severe iron-deficiency anemia may require
+# treatment in a hospital" is about severe cases, not the answer for everyone who has it.
+_SEVERITIES = r"(?:less |more |very )?(?:severe|mild|moderate|advanced|life-threatening)"
+_SEVERITY_WORD = re.compile(rf"\b(?:{_SEVERITIES})\b", re.IGNORECASE)
+_SEVERITY = re.compile(rf"\b({_SEVERITIES})\s+(?:(?:cases?|forms?) of\s+)?", re.IGNORECASE)
+
+
+def severities(text: str) -> frozenset[str]:
+    """The severities ``text`` names ("How is severe anemia treated?": ``{"severe"}``)."""
+    return frozenset(m.group().lower() for m in _SEVERITY_WORD.finditer(text))
+
+
+def severity_of(focus: Sequence[Concept], text: str) -> str | None:
+    """The severity a sentence narrows a focus concept to ("severe iron-deficiency anemia"),
+    or ``None`` when it speaks of the concept as such.
+
+    Example:
+        >>> anemia = concept("iron-deficiency anemia")
+        >>> severity_of([anemia], "Severe iron-deficiency anemia may require a transfusion.")
+        'severe'
+        >>> severity_of([anemia], "Iron-deficiency anemia is treated with iron supplements.")
+    """
+    for match in _SEVERITY.finditer(text):
+        # The concept right after the word (a little slack for "iron-deficiency anaemias").
+        if any(c.mentioned_in(text[match.end() : match.end() + len(c.name) + 8]) for c in focus):
+            return match.group(1).lower()
+    return None

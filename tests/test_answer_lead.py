@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from answer.lead import concept_label, core, covers, gap_statement, listing, mentions
+from answer.lead import (
+    concept_label,
+    core,
+    covers,
+    gap_statement,
+    listing,
+    mentions,
+    severities,
+    severity_of,
+)
 from answer.typefit import defines, direction_of, has_dose, states_direction
 from retriever.concepts import concept
 from retriever.question import analyze
@@ -143,3 +152,27 @@ def test_a_definition_names_the_focus_as_its_subject() -> None:
         "Hemochromatosis is a disease in which too much iron builds up in the body.", focus
     )
     assert not defines("You can't prevent primary, or inherited, hemochromatosis.", focus)
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        # NHLBI, "Iron-Deficiency Anemia" and "Pernicious Anemia" (demo corpus).
+        (
+            "Severe iron-deficiency anemia can lead to heart problems, infections and other "
+            "complications.",
+            "severe",
+        ),
+        (
+            "For less severe pernicious anemia, your doctor may recommend large doses of vitamin "
+            "B12 pills.",
+            "less severe",
+        ),
+        ("Treatment for iron-deficiency anemia will depend on its cause and severity.", None),
+        ("Mild iron-deficiency anemia may not cause any signs or symptoms.", "mild"),
+    ],
+)
+def test_a_sentence_narrowed_to_one_severity_of_the_focus(text: str, severity: str | None) -> None:
+    focus = [concept("iron-deficiency anemia"), concept("pernicious anemia")]
+    assert severity_of(focus, text) == severity
+    assert severities("How is severe anemia treated?") == {"severe"}

@@ -94,6 +94,7 @@ from answer.terms import content_terms, jaccard, overlap
 from answer.timing import Timing, timing_of
 from answer.typefit import (
     answers_specifically,
+    asks_age,
     asks_which_test,
     asks_who,
     defines,
@@ -101,6 +102,7 @@ from answer.typefit import (
     fits_type,
     names_people,
     names_test,
+    states_age,
     states_direction,
     states_purpose,
 )
@@ -282,6 +284,7 @@ class Asks:
     purpose: bool  # "Why does folate matter ...?": what it does or is needed for
     tests: bool  # "Which blood tests show it?": tests by name
     who: bool  # "Who needs extra folic acid?": people
+    age: bool  # "At what age should one receive ...?": an age
     severities: frozenset[str]  # "How is severe anemia treated?": the severities it names
 
     @classmethod
@@ -295,6 +298,7 @@ class Asks:
             purpose=asks_purpose(analysis.question),
             tests=asks_which_test(analysis.question),
             who=asks_who(analysis.question),
+            age=asks_age(analysis.question),
             severities=severities(analysis.question),
         )
 
@@ -567,6 +571,8 @@ class ExtractiveComposer:
             fits = fits and states_purpose(text)
         if asks.who:
             fits = fits and names_people(text)
+        if asks.age:
+            fits = fits and states_age(text)
         # Another type the question asks; the main one with what it asks of a quote (a test by
         # name for "Which tests ...?").
         fits_any = fits or any(

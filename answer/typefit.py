@@ -276,6 +276,34 @@ def names_people(text: str) -> bool:
     return _PEOPLE.search(text) is not None
 
 
+# "At what age should one receive the shingles vaccine?" asks for an age: "Adults 60 years old
+# or older should ...".
+_WHAT_AGE = re.compile(r"\b(?:at\s+)?(?:what|which)\s+age\b|\bhow\s+old\b", re.IGNORECASE)
+_AGE = re.compile(
+    r"\b\d+(?:\s*(?:-|to|and)\s*\d+)?\s*(?:years?|months?|weeks?)[\s-]+(?:old|of\s+age)\b|"
+    r"\b(?:ages?|aged)\s+\d+|\b(?:older|younger)\s+than\s+(?:age\s+)?\d+|"
+    r"\b\d+\s+(?:and|or)\s+(?:older|over|younger|under)\b|\b(?:over|under)\s+the\s+age\s+of\s+\d+",
+    re.IGNORECASE,
+)
+
+
+def asks_age(question: str) -> bool:
+    """Whether ``question`` asks at what age something happens or is done."""
+    return _WHAT_AGE.search(question) is not None
+
+
+def states_age(text: str) -> bool:
+    """Whether ``text`` states an age.
+
+    Example:
+        >>> states_age("Adults 60 years old or older should talk to their healthcare professional.")
+        True
+        >>> states_age("If you have already had shingles, you can receive the shingles vaccine.")
+        False
+    """
+    return _AGE.search(text) is not None
+
+
 _PURPOSE = re.compile(
     r"\b(?:prevent(?:s|ed|ing)?|protects?|helps?|needed|needs?\b[^.]{0,40}\bto|"
     r"(?:important|essential|necessary|vital|required)\s+(?:for|to)|"

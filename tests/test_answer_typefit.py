@@ -11,6 +11,7 @@ import pytest
 from answer.typefit import (
     VOCABULARY,
     answers_specifically,
+    asks_age,
     asks_which_test,
     asks_who,
     defines,
@@ -19,6 +20,7 @@ from answer.typefit import (
     listed,
     names_people,
     names_test,
+    states_age,
     states_purpose,
 )
 from retriever.concepts import concept
@@ -340,3 +342,25 @@ def test_a_concept_named_only_in_a_list_is_not_answered_specifically() -> None:
     assert listed(listing, folate) and not listed(about, folate)
     assert not answers_specifically(QuestionType.OTHER, listing, [folate])
     assert answers_specifically(QuestionType.OTHER, about, [folate])
+
+
+def test_an_age_question_wants_an_age() -> None:
+    assert asks_age("At what age should one receive shingles vaccine?")
+    assert asks_age("How old are children when thalassemia major shows?")
+    assert not asks_age("What is sickle cell trait?")
+    # NHLBI, "Thrombocythemia and Thrombocytosis"; NIDDK, "Anemia in Chronic Kidney Disease".
+    assert states_age(
+        "The disease affects people of all ages, but it's most common in adults who are older "
+        "than 60."
+    )
+    assert states_age(
+        "The Kidney Disease: Improving Global Outcomes Anemia Work Group recommends that health "
+        "care providers diagnose anemia in males older than age 15 when their hemoglobin falls "
+        "below 13 grams per deciliter (g/dL) and in females older than 15 when it falls below "
+        "12 g/dL."
+    )
+    # NIDDK, "Short Bowel Syndrome": a duration is no age.
+    assert not states_age(
+        "Intestinal adaptation can take up to 2 years to occur, and during this time a person "
+        "may be heavily dependent on parenteral or enteral nutrition."
+    )

@@ -267,14 +267,39 @@ MAX_SYNONYM_WORDS = max(len(v.split()) for v in SYNONYM_OF)
 QUALIFIER_OF = {normalize(v): key for key, vs in QUALIFIERS.items() for v in vs}
 
 
+# Diseases named by a symptom and a word before it: "fever" is not mentioned in "rheumatic
+# fever", a disease of its own.
+NAMED_WITH = {
+    "fever": (
+        "rheumatic",
+        "scarlet",
+        "yellow",
+        "hay",
+        "typhoid",
+        "paratyphoid",
+        "dengue",
+        "q",
+        "valley",
+        "lassa",
+        "glandular",
+        "relapsing",
+        "spotted",
+        "familial mediterranean",
+    ),
+}
+
+
 def _term_pattern(term: str) -> str:
     words = normalize(term).split()
     last = words[-1]
     # Tolerate a plural on the last word; "aids" stays whole so "first aid" is no mention.
     if len(last) > 4 and last.endswith("s") and not last.endswith("ss"):
         last = last[:-1]
+    # Not part of a disease named after it ("rheumatic fever" for "fever").
+    named = NAMED_WITH.get(last, ()) if len(words) == 1 else ()
+    guard = "".join(f"(?<!{re.escape(word)} )" for word in named)
     # Words may also be written as one ("second hand smoke": "secondhand smoke").
-    return r"\s*".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
+    return guard + r"\s*".join([*map(re.escape, words[:-1]), re.escape(last) + "(?:s|es)?"])
 
 
 @lru_cache(maxsize=4096)

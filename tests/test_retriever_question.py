@@ -243,6 +243,18 @@ def test_mentions_tolerate_spelling_hyphens_and_plurals() -> None:
     assert smoke.mentioned_in("Second-hand smoke contains thousands of chemicals.")
 
 
+def test_a_symptom_is_not_mentioned_by_the_disease_named_after_it() -> None:
+    # GARD, "Rheumatic fever"; MedlinePlus, "Appendicitis" (MedQuAD).
+    fever = concept("fever")
+    assert not fever.mentioned_in(
+        "People with a history of rheumatic fever have a high risk of developing recurrent "
+        "episodes of the condition."
+    )
+    assert fever.mentioned_in("Other symptoms may include\n- Nausea and vomiting\n- Low fever")
+    assert fever.mentioned_in("Early signs may include sore throat; fever; and headache.")
+    assert concept("rheumatic fever").mentioned_in("Rheumatic fever is diagnosed in children.")
+
+
 def test_measure_qualifiers_are_transparent_and_conditions_are_not() -> None:
     # Real sentences from corpus/data/demo.jsonl.
     ferritin_sentence = (

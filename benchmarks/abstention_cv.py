@@ -168,10 +168,10 @@ class Row:
 def liveqa_questions() -> list[tuple[str, str, str]]:
     """(id, question as typed, label) of the LiveQA dev questions (module docstring); the
     questions without any judged answer are labelled ``UNJUDGED``."""
-    index_ids = set()
-    with open(MEDQUAD_INDEX / "documents.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            index_ids.add(json.loads(line)["id"].removeprefix("medquad:"))
+    from index.load import PassageIndex
+
+    index = PassageIndex.load(MEDQUAD_INDEX)
+    index_ids = {document_id.removeprefix("medquad:") for document_id in index.documents}
     grades: dict[str, list[int]] = {}
     with open(LIVEQA / "qrels" / "dev.tsv", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):

@@ -384,9 +384,18 @@ def list_before(text: str, start: int, end: int) -> int | None:
         return None
     if lead_in.startswith("- ") or lead_in.endswith("?") or len(lead_in.split()) > 25:
         return None  # no lead-in, or a heading: the items would stand alone
-    if any(len(item.split()) > MAX_ITEM_WORDS + 1 for item in items):
+    if any(len(item[2:].split()) > MAX_ITEM_WORDS for item in items):
         return None
     return text.index(lead_in, start)
+
+
+def _joined(text: str, start: int, last: SentenceSpan, vectors: Vectors) -> QuoteUnit:
+    """The unit from ``start`` to the end of ``last``, with the unit-length mean of its
+    sentences' ``vectors``."""
+    total = np.asarray(vectors, np.float32).sum(axis=0)
+    norm = float(np.linalg.norm(total))
+    span = SentenceSpan(start, last.end, text[start : last.end])
+    return QuoteUnit(span, total / norm if norm else total, len(vectors), last=last.text)
 
 
 def quote_units(
@@ -413,10 +422,7 @@ def quote_units(
                 leaning = leans_back(spans[first].text)
             if not leaning:
                 start = spans[first].start if first < index else opens
-                joined = SentenceSpan(start, span.end, text[start : span.end])
-                vector = np.asarray(vectors[first : index + 1], np.float32).sum(axis=0)
-                vector /= max(float(np.linalg.norm(vector)), 1e-12)
-                units.append(QuoteUnit(joined, vector, index - first + 1, last=span.text))
+                units.append(_joined(text, start, spans[index], vectors[first : index + 1]))
             continue
         first = index
         while (
@@ -428,11 +434,7 @@ def quote_units(
             if not leans_back(spans[first].text):
                 break
         if first < index and not leans_back(spans[first].text):
-            joined = SentenceSpan(spans[first].start, span.end, text[spans[first].start : span.end])
-            total = np.asarray(vectors[first : index + 1], np.float32).sum(axis=0)
-            norm = float(np.linalg.norm(total))
-            vector = total / norm if norm else total
-            units.append(QuoteUnit(joined, vector, index - first + 1, last=span.text))
+            units.append(_joined(text, spans[first].start, span, vectors[first : index + 1]))
         elif first == index and _opens_section(text, spans, index):
             units.append(QuoteUnit(span, vectors[index], framed=True))
     return units

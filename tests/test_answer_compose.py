@@ -697,49 +697,46 @@ def test_a_heading_glued_to_a_sentence_is_cut_off_the_quote() -> None:
     assert all(text[c.span.start : c.span.end] == c.span.text for c in prepared.guideline)
 
 
-def test_a_quote_about_one_group_is_not_the_specific_answer_to_a_question_about_no_one() -> None:
-    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): both name a treatment; the first is
-    # about infants, which "How is iron-deficiency anemia treated?" does not ask about.
-    text = (
-        "Iron-fortified baby food or iron supplements, when used properly, can help treat "
-        "iron-deficiency anemia in infants and young children. Iron supplements can correct "
-        "the low iron levels of iron-deficiency anemia within months."
-    )
+# NHLBI, "Iron-Deficiency Anemia" (demo corpus): each first sentence names a treatment for some
+# of the people who have it (infants; severe cases), which "How is iron-deficiency anemia
+# treated?" does not ask about; the second is for everyone.
+FOR_EVERYONE = (
+    "Iron supplements can correct the low iron levels of iron-deficiency anemia within months."
+)
+
+
+@pytest.mark.parametrize(
+    ("for_some", "asking_for_them"),
+    [
+        (
+            "Iron-fortified baby food or iron supplements, when used properly, can help treat "
+            "iron-deficiency anemia in infants and young children.",
+            "How is iron-deficiency anemia treated in infants?",
+        ),
+        (
+            "Severe iron-deficiency anemia may require treatment in a hospital, blood "
+            "transfusions, iron injections, or intravenous iron therapy.",
+            "How is severe iron-deficiency anemia treated?",
+        ),
+    ],
+)
+def test_a_quote_about_some_cases_is_not_the_specific_answer_for_everyone(
+    for_some: str, asking_for_them: str
+) -> None:
     page = guideline_page(
         "nhlbi:ida",
-        text,
+        f"{for_some} {FOR_EVERYONE}",
         title="Iron-Deficiency Anemia",
         source="NHLBI",
         section="How is Iron-Deficiency Anemia treated?",
     )
     composer = ExtractiveComposer(load_embedder(), load_bank())
-    prepared = composer.prepare(from_page(page, "How is iron-deficiency anemia treated?"))
-    specific = {c.span.text[:20]: c.judgement.specific for c in prepared.guideline}
-    assert specific == {"Iron-fortified baby ": False, "Iron supplements can": True}
-    asked = composer.prepare(from_page(page, "How is iron-deficiency anemia treated in infants?"))
-    assert all(c.judgement.specific for c in asked.guideline)
-
-
-def test_a_quote_about_severe_cases_is_not_the_specific_answer_for_everyone() -> None:
-    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): both name a treatment; the first is for
-    # severe cases, which "How is iron-deficiency anemia treated?" does not ask about.
-    text = (
-        "Severe iron-deficiency anemia may require treatment in a hospital, blood transfusions, "
-        "iron injections, or intravenous iron therapy. Iron supplements can correct the low "
-        "iron levels of iron-deficiency anemia within months."
-    )
-    page = guideline_page(
-        "nhlbi:ida",
-        text,
-        title="Iron-Deficiency Anemia",
-        source="NHLBI",
-        section="How is Iron-Deficiency Anemia treated?",
-    )
-    composer = ExtractiveComposer(load_embedder(), load_bank())
-    prepared = composer.prepare(from_page(page, "How is iron-deficiency anemia treated?"))
-    specific = {c.span.text[:20]: c.judgement.specific for c in prepared.guideline}
-    assert specific == {"Severe iron-deficien": False, "Iron supplements can": True}
-    answer = composer.compose(from_page(page, "How is iron-deficiency anemia treated?"))
-    assert lead_of(answer).startswith("Iron supplements can correct")
-    asked = composer.prepare(from_page(page, "How is severe iron-deficiency anemia treated?"))
+    question = "How is iron-deficiency anemia treated?"
+    specific = {
+        c.span.text: c.judgement.specific
+        for c in composer.prepare(from_page(page, question)).guideline
+    }
+    assert specific == {for_some: False, FOR_EVERYONE: True}
+    assert lead_of(composer.compose(from_page(page, question))) == FOR_EVERYONE
+    asked = composer.prepare(from_page(page, asking_for_them))
     assert all(c.judgement.specific for c in asked.guideline)

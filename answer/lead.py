@@ -172,13 +172,12 @@ def covers(focus: Sequence[Concept], text: str, frame: str | None = None) -> int
 # Words that narrow a condition to some of its cases: "Severe iron-deficiency anemia may require
 # treatment in a hospital" is about severe cases, not the answer for everyone who has it.
 _SEVERITIES = r"(?:less |more |very )?(?:severe|mild|moderate|advanced|life-threatening)"
-_SEVERITY_WORD = re.compile(rf"\b(?:{_SEVERITIES})\b", re.IGNORECASE)
-_SEVERITY = re.compile(rf"\b({_SEVERITIES})\s+(?:(?:cases?|forms?) of\s+)?", re.IGNORECASE)
+_SEVERITY = re.compile(rf"\b({_SEVERITIES})\b\s*(?:(?:cases?|forms?) of\s+)?", re.IGNORECASE)
 
 
 def severities(text: str) -> frozenset[str]:
     """The severities ``text`` names ("How is severe anemia treated?": ``{"severe"}``)."""
-    return frozenset(m.group().lower() for m in _SEVERITY_WORD.finditer(text))
+    return frozenset(m.group(1).lower() for m in _SEVERITY.finditer(text))
 
 
 def severity_of(focus: Sequence[Concept], text: str) -> str | None:

@@ -132,22 +132,11 @@ def glued_at(text: str) -> int | None:
     Example:
         >>> glued_at("Low fever Not everyone with appendicitis has all these symptoms.")
         10
+        >>> glued_at("Not everyone with appendicitis has all these symptoms.") is None
+        True
     """
     match = _GLUED.search(text)
     return None if match is None else match.start() + 2
-
-
-def glued(text: str) -> bool:
-    """Whether ``text`` reads as a heading or list item glued to a sentence (quotable, but not
-    as an answer's lead).
-
-    Example:
-        >>> glued("Low fever Not everyone with appendicitis has all these symptoms.")
-        True
-        >>> glued("Not everyone with appendicitis has all these symptoms.")
-        False
-    """
-    return _GLUED.search(text) is not None
 
 
 # Openers that point back at a sentence the reader will not see ("It carries oxygen ...").

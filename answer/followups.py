@@ -20,9 +20,9 @@ from functools import lru_cache
 from typing import Protocol
 
 from answer.lead import mentions
-from answer.quotes import topic_of
 from answer.terms import content_terms
 from corpus.types import EvidenceKind, Passage
+from index.passage_records import topic_key
 from retriever.concepts import Concept
 from retriever.question import QuestionType, analyze
 from retriever.types import ScoredPassage
@@ -69,8 +69,9 @@ def tidy_question(heading: str) -> str:
 
 
 def focus_of(passage: Passage) -> str:
-    """The topic a passage is about, lower-cased for comparing (:func:`topic_of`)."""
-    return topic_of(passage).lower()
+    """The topic a passage is about, lower-cased for comparing: the key the index groups a
+    page's passages by (:func:`index.passage_records.topic_key`)."""
+    return topic_key(passage)
 
 
 def _question_of(passage: Passage) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -350,13 +351,7 @@ def test_a_retrieved_background_chunk_brings_the_findings_of_its_abstract() -> N
     chunks = sorted((p for p in passages if p.title == title), key=lambda p: p.start)
     assert len(chunks) >= 2 and "BACKGROUND" in chunks[0].text
     question = "Does folic acid lower homocysteine?"
-    evidence = Evidence(
-        question=question,
-        standalone_query=question,
-        fused=[ScoredPassage(chunks[0], 1.0)],
-        guideline=[],
-        research=[ScoredPassage(chunks[0], 1.0)],
-    )
+    evidence = evidence_of(question, research=[ScoredPassage(chunks[0], 1.0)])
     alone = ExtractiveComposer(load_embedder(), load_bank())
     whole = ExtractiveComposer(
         load_embedder(), load_bank(), abstracts={chunks[0].document_id: chunks}
@@ -388,12 +383,24 @@ def guideline_page(
     )
 
 
+def evidence_of(
+    question: str,
+    guideline: Sequence[ScoredPassage] = (),
+    research: Sequence[ScoredPassage] = (),
+) -> Evidence:
+    """Evidence of these scored passages, retrieved for ``question``."""
+    return Evidence(
+        question=question,
+        standalone_query=question,
+        fused=[*guideline, *research],
+        guideline=list(guideline),
+        research=list(research),
+    )
+
+
 def from_page(page: Passage, question: str) -> Evidence:
     """Evidence that is ``page`` alone, retrieved for ``question``."""
-    scored = [ScoredPassage(page, 1.0)]
-    return Evidence(
-        question=question, standalone_query=question, fused=scored, guideline=scored, research=[]
-    )
+    return evidence_of(question, [ScoredPassage(page, 1.0)])
 
 
 def lead_of(answer: Answer) -> str:
@@ -421,13 +428,23 @@ def study(document_id: str, text: str, *, title: str) -> Passage:
 
 def from_pages(question: str, guideline: Passage, research: Passage) -> Evidence:
     """Evidence of one guideline page and one study, retrieved for ``question``."""
-    scored = [ScoredPassage(guideline, 1.0), ScoredPassage(research, 0.9)]
-    return Evidence(
-        question=question,
-        standalone_query=question,
-        fused=scored,
-        guideline=scored[:1],
-        research=scored[1:],
+    return evidence_of(question, [ScoredPassage(guideline, 1.0)], [ScoredPassage(research, 0.9)])
+
+
+# NHLBI, "Iron-Deficiency Anemia" (demo corpus): the risks of anaemia in pregnancy.
+PREGNANCY_RISKS = (
+    "About half of all pregnant women develop iron-deficiency anemia. The condition can "
+    "increase a pregnant woman's risk for a premature or low-birth-weight baby."
+)
+
+
+def pregnancy_risks_page() -> Passage:
+    return guideline_page(
+        "nhlbi:ida",
+        PREGNANCY_RISKS,
+        title="Iron-Deficiency Anemia",
+        source="NHLBI",
+        section="Who is at risk for Iron-Deficiency Anemia?",
     )
 
 
@@ -555,18 +572,8 @@ def test_a_quote_about_other_people_does_not_lead_a_question_about_a_population(
     # NHLBI, "Anemia" and "Iron-Deficiency Anemia" (demo corpus): with the quote on pregnant
     # women shown, what is new is about infants' own anaemia, which does not answer for
     # pregnant women, so the shown quote leads again.
-    shown = (
-        "About half of all pregnant women develop iron-deficiency anemia. The condition can "
-        "increase a pregnant woman's risk for a premature or low-birth-weight baby."
-    )
     pages = [
-        guideline_page(
-            "nhlbi:ida",
-            shown,
-            title="Iron-Deficiency Anemia",
-            source="NHLBI",
-            section="Who is at risk for Iron-Deficiency Anemia?",
-        ),
+        pregnancy_risks_page(),
         guideline_page(
             "nhlbi:anemia",
             "During the first year of life, some babies are at risk for anemia because of iron "
@@ -578,11 +585,8 @@ def test_a_quote_about_other_people_does_not_lead_a_question_about_a_population(
         ),
     ]
     question = "What are the risks of anemia in pregnant women for the baby?"
-    scored = [ScoredPassage(page, 1.0) for page in pages]
-    evidence = Evidence(
-        question=question, standalone_query=question, fused=scored, guideline=scored, research=[]
-    )
-    earlier = Conversation((Turn("Why do pregnant women get anemia?", answer=shown),))
+    evidence = evidence_of(question, [ScoredPassage(page, 1.0) for page in pages])
+    earlier = Conversation((Turn("Why do pregnant women get anemia?", answer=PREGNANCY_RISKS),))
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(
         evidence, conversation=earlier
     )
@@ -593,14 +597,7 @@ def test_a_quote_about_other_people_does_not_lead_a_question_about_a_population(
 def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population() -> None:
     # NHLBI "Iron-Deficiency Anemia" and a SciFact study of anaemia before colectomy (demo
     # corpus): the study reports a risk, but of surgical patients, not of pregnant women.
-    page = guideline_page(
-        "nhlbi:ida",
-        "About half of all pregnant women develop iron-deficiency anemia. The condition can "
-        "increase a pregnant woman's risk for a premature or low-birth-weight baby.",
-        title="Iron-Deficiency Anemia",
-        source="NHLBI",
-        section="Who is at risk for Iron-Deficiency Anemia?",
-    )
+    page = pregnancy_risks_page()
     surgery = study(
         "scifact:colectomy",
         "Preoperative anemia seems to be a risk factor for adverse postoperative outcomes in "
@@ -619,10 +616,7 @@ def test_a_study_of_other_people_is_not_quoted_for_a_question_about_a_population
     )
     # The same study does speak to the same question about surgical patients.
     surgical = "What are the risks of anemia in surgical patients?"
-    scored = [ScoredPassage(surgery, 1.0)]
-    evidence = Evidence(
-        question=surgical, standalone_query=surgical, fused=scored, guideline=[], research=scored
-    )
+    evidence = evidence_of(surgical, research=[ScoredPassage(surgery, 1.0)])
     answer = ExtractiveComposer(load_embedder(), load_bank()).compose(evidence)
     lead = lead_of(answer)
     assert "surgical patients" in lead

@@ -243,6 +243,7 @@ class Judgement(NamedTuple):
     fits_any: bool = False  # ... or another type the question asks
     specific: bool = False  # ... and gives what the type asks for (a definition, a treatment)
     for_whom: bool = True  # about the people and time asked about, or the question names none
+    for_all: bool = True  # not about some of them only (a group, a severity) the question skips
     bonus: float = 0.0  # added to the selection score
 
 
@@ -598,7 +599,9 @@ class ExtractiveComposer:
         for_whom = named if timed is None else timed
         if analysis.qtype is QuestionType.DEFINITION and defines(text, focus):
             bonus += config.fit_weight  # "X is a ..." answers "What is X?" best
-        return Judgement(covered, covered_framed, fits, fits_any, specific, for_whom, bonus)
+        return Judgement(
+            covered, covered_framed, fits, fits_any, specific, for_whom, not about_some, bonus
+        )
 
     # ----------------------------------------------------------------------------- selection
 
@@ -693,6 +696,7 @@ class ExtractiveComposer:
         # treatment for "How is X treated?"; and one about the people and time asked about.
         qualified = [c for c in qualified if c.judgement.specific] or qualified
         qualified = [c for c in qualified if c.judgement.for_whom] or qualified
+        qualified = [c for c in qualified if c.judgement.for_all] or qualified
         # A follow-up leads with what is new. A quote shown before leads again only when
         # nothing new answers: saying that the evidence is silent would then be false.
         return self._preferred([c for c in qualified if not c.shown]) or self._preferred(qualified)

@@ -734,3 +734,28 @@ def test_a_quote_about_some_cases_is_not_the_specific_answer_for_everyone(
     assert lead_of(composer.compose(from_page(page, question))) == FOR_EVERYONE
     asked = composer.prepare(from_page(page, asking_for_them))
     assert all(c.judgement.specific for c in asked.guideline)
+
+
+def test_a_quote_for_everyone_leads_before_one_for_some_when_neither_names_a_treatment() -> None:
+    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): neither names how it is treated for
+    # everyone; the first is about severe cases, which the question does not ask about.
+    severe = (
+        "Severe iron-deficiency anemia may require treatment in a hospital, blood transfusions, "
+        "iron injections, or intravenous iron therapy."
+    )
+    everyone = "Doctors usually can successfully treat iron-deficiency anemia."
+    page = guideline_page(
+        "nhlbi:ida",
+        f"{severe} {everyone}",
+        title="Iron-Deficiency Anemia",
+        source="NHLBI",
+        section="How is Iron-Deficiency Anemia treated?",
+    )
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    question = "How should low iron stores be treated?"
+    judged = {
+        c.span.text: c.judgement for c in composer.prepare(from_page(page, question)).guideline
+    }
+    assert not any(j.specific for j in judged.values())
+    assert (judged[severe].for_all, judged[everyone].for_all) == (False, True)
+    assert lead_of(composer.compose(from_page(page, question))) == everyone

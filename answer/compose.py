@@ -673,8 +673,12 @@ class ExtractiveComposer:
             return research
         return guideline
 
-    def _bottom_line(self, prepared: Prepared) -> Candidate | None:
-        """The lead quote, or ``None`` when no quote addresses the question (a gap)."""
+    def _bottom_line(self, prepared: Prepared, *, main_type: bool = True) -> Candidate | None:
+        """The lead quote, or ``None`` when no quote addresses the question (a gap).
+
+        With ``main_type=False``, the quote may answer another type the question asks
+        instead ("How is X treated? What dose?": a treatment without a dose).
+        """
         pool = [*prepared.guideline, *prepared.research]
         analysis = prepared.analysis
         if not self._config.focused:
@@ -686,7 +690,7 @@ class ExtractiveComposer:
         qualified = [
             c
             for c in pool
-            if c.judgement.fits
+            if (c.judgement.fits if main_type else c.judgement.fits_any)
             and (c.judgement.covered if relation else c.judgement.covered_framed) == focus
             and not c.damaged
             and c.relevance >= self._floor  # before the preferences below, or one under the
@@ -814,6 +818,19 @@ class ExtractiveComposer:
             bottom = self._continued(bottom, prepared)
             chosen = [bottom]
             lead = [self._draft(bottom)]
+        elif (
+            analysis is not None
+            and analysis.focus
+            and _asks_several(evidence.question, analysis)
+            and (partial := self._bottom_line(prepared, main_type=False))
+        ):
+            # The part of the question the evidence answers leads; then what it does not.
+            bottom = self._continued(partial, prepared)
+            chosen = [bottom]
+            lead = [
+                self._draft(bottom),
+                DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP),
+            ]
         elif analysis is not None and analysis.focus:
             lead = [DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
             for part, label in self._gap_parts(prepared, analysis):
@@ -864,8 +881,14 @@ class ExtractiveComposer:
         # Under a quote that answers, a study speaks to the question when it reports what the
         # question asks (a treatment, a risk ...) of the people asked about: a prevalence
         # figure is no evidence on treatment, nor a study of surgical patients on pregnant
-        # women. Under a gap statement, studies on each concept are what there is.
-        typed = bottom is not None and analysis is not None and analysis.qtype not in _UNTYPED
+        # women. So under a gap in what the question asks of its subject: reference curves
+        # are no evidence on a dose. Under a gap between concepts ("Are B12 levels higher with
+        # lower ferritin?"), studies on each concept are what there is.
+        typed = (
+            analysis is not None
+            and analysis.qtype not in _UNTYPED
+            and (bottom is not None or analysis.qtype is not QuestionType.RELATION)
+        )
 
         def speaks(c: Candidate) -> bool:
             return not typed or (c.judgement.fits_any and c.judgement.for_whom)
@@ -956,6 +979,14 @@ class ExtractiveComposer:
 
 # Question types that any sentence on the focus can speak to.
 _UNTYPED = frozenset({QuestionType.OTHER, QuestionType.DEFINITION})
+
+
+def _asks_several(question: str, analysis: QuestionAnalysis) -> bool:
+    """Whether this turn asks several types: "How is X treated? What dose?", or "And for
+    B12?" after it. A follow-up that asks one type itself ("What dose?") asks only that one:
+    the others it inherits were answered in their own turns."""
+    own = analyze(question).types
+    return len(analysis.types) > 1 and (len(own) > 1 or own == (QuestionType.OTHER,))
 
 
 def _unglued(unit: QuoteUnit) -> QuoteUnit | None:

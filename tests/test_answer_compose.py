@@ -87,10 +87,11 @@ def test_on_topic_answers_keep_every_rule(composer: ExtractiveComposer, question
     kinds = [s.kind for s in answer.sections]
     assert SectionKind.BOTTOM_LINE in kinds
     lead = answer.section(SectionKind.BOTTOM_LINE).sentences  # type: ignore[union-attr]
-    # One quote that addresses the question, or the gap statement and one labelled quote per
-    # focus concept.
+    # One quote that addresses the question (and, when it answers another part of the
+    # question than the main one, the statement of that one's gap), or the gap statement and
+    # one labelled quote per focus concept.
     if lead[0].kind is SentenceKind.QUOTE:
-        assert len(lead) == 1
+        assert [s.kind for s in lead[1:]] in ([], [SentenceKind.EVIDENCE_GAP])
     else:
         assert lead[0].kind is SentenceKind.EVIDENCE_GAP
         assert all(s.kind is SentenceKind.QUOTE and s.label for s in lead[1:])
@@ -759,3 +760,71 @@ def test_a_quote_for_everyone_leads_before_one_for_some_when_neither_names_a_tre
     assert not any(j.specific for j in judged.values())
     assert (judged[severe].for_all, judged[everyone].for_all) == (False, True)
     assert lead_of(composer.compose(from_page(page, question))) == everyone
+
+
+# NHLBI, "Pernicious Anemia" (demo corpus): how it is treated, with no dose in milligrams.
+PERNICIOUS_TREATMENT = (
+    "Doctors treat pernicious anemia by replacing the missing vitamin B12 in the body. "
+    "Pernicious anemia usually is easy to treat with vitamin B12 shots or pills."
+)
+
+
+def pernicious_treatment_page() -> Passage:
+    return guideline_page(
+        "nhlbi:pernicious",
+        PERNICIOUS_TREATMENT,
+        title="Pernicious Anemia",
+        source="NHLBI",
+        section="How is Pernicious Anemia treated?",
+    )
+
+
+def test_the_part_of_the_question_the_evidence_answers_leads_then_the_gap() -> None:
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    answer = composer.compose(
+        from_page(pernicious_treatment_page(), "How is pernicious anemia treated? What dose?")
+    )
+    (lead,) = [s for s in answer.sections if s.kind is SectionKind.BOTTOM_LINE]
+    assert [s.kind for s in lead.sentences] == [SentenceKind.QUOTE, SentenceKind.EVIDENCE_GAP]
+    assert lead.sentences[0].text in PERNICIOUS_TREATMENT
+    gap = "The indexed evidence does not state a dose for pernicious anemia."
+    assert lead.sentences[1].text == gap
+    assert not lead.sentences[1].citations
+
+
+def test_a_follow_up_asking_only_the_dose_is_not_led_by_the_treatment_again() -> None:
+    # "What dose?" after "How is pernicious anemia treated?": the search carries both, but the
+    # turn asks the dose alone; the treatment was answered in its own turn.
+    evidence = replace(
+        from_page(pernicious_treatment_page(), "What dose?"),
+        standalone_query="How is pernicious anemia treated? What dose?",
+    )
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    lead = [s for s in composer.compose(evidence).sections if s.kind is SectionKind.BOTTOM_LINE]
+    assert lead[0].sentences[0].kind is SentenceKind.EVIDENCE_GAP
+    # "And for B12?" asks no type of its own: it asks what the turn before asked.
+    evidence = replace(evidence, question="And for pernicious anemia?")
+    lead = [s for s in composer.compose(evidence).sections if s.kind is SectionKind.BOTTOM_LINE]
+    assert lead[0].sentences[0].kind is SentenceKind.QUOTE
+
+
+def test_under_a_gap_a_study_is_quoted_only_for_what_the_question_asks() -> None:
+    # SciFact 27162821 (demo corpus): reference curves, quoted on the demo under "What dose?"
+    # after iron deficiency treatment; they give no dose, nor a treatment.
+    curves = study(
+        "scifact:27162821",
+        "The final reference populations included 9,946 children for the derivation of the "
+        "hemoglobin curves and 2,314 for the MCV curves. The percentile curves should be "
+        "particularly applicable to the diagnosis and screening of iron deficiency and "
+        "thalassemia minor.",
+        title="Percentile curves for hemoglobin and red cell volume in infancy and childhood.",
+    )
+    question = "What is the dose for iron-deficiency anemia?"
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    evidence = from_pages(question, pregnancy_risks_page(), curves)
+    lead = [s for s in composer.compose(evidence).sections if s.kind is SectionKind.BOTTOM_LINE]
+    assert lead[0].sentences[0].kind is SentenceKind.EVIDENCE_GAP
+    prepared = composer.prepare(evidence)
+    assert any(c.kind is EvidenceKind.RESEARCH for c in prepared.research)  # it was a candidate
+    quoted = [s.text for s in composer.compose(evidence).sections for s in s.sentences]
+    assert not any("percentile curves" in text for text in quoted)

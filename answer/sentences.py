@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 SENTENCES_FILE = "sentences.npz"
 
 # Bump when the rules below change: cached vectors of an older splitter are not reused.
-SPLITTER_VERSION = 4
+SPLITTER_VERSION = 5
 
 # The sentence file's layout: 3 keeps the keys sorted, with the offsets of each key's
 # sentences (``first``), and is read lazily; 2 (unsorted keys, ``counts``) is read whole.
@@ -215,16 +215,22 @@ def abstract_section(text: str, position: int) -> str | None:
 
 # A label run into the sentence before it: "... the lowest).Conclusions:Our study ...".
 _RUN_IN_LABEL = re.compile(rf"(?<=[.!?])[)\]]?(?=(?i:{_LABEL_NAMES})\s?:)")
+# A sentence run into the one before it, its space lost upstream (MedQuAD): "... eat more
+# iron-rich foods.This not only ...". A web address ("www.Smokefree.gov") is no sentence.
+_UNSPACED = re.compile(r"(?<![\w.])(?!www\.)[a-z]{2,}[.!?](?=[A-Z][a-z]+\b)")
 
 
 @lru_cache(maxsize=1024)
 def _split(text: str) -> tuple[tuple[int, int], ...]:
-    """The sentences of ``text``, also cut before a label that follows a full stop unspaced."""
+    """The sentences of ``text``, also cut before a label or a sentence that follows a full
+    stop unspaced."""
     cuts: list[tuple[int, int]] = []
     for start, end in split_sentences(text):
-        for match in _RUN_IN_LABEL.finditer(text, start, end):
-            cuts.append((start, match.end()))
-            start = match.end()
+        stops = [m.end() for m in _RUN_IN_LABEL.finditer(text, start, end)]
+        stops += [m.end() for m in _UNSPACED.finditer(text, start, end)]
+        for stop in sorted(set(stops)):
+            cuts.append((start, stop))
+            start = stop
         cuts.append((start, end))
     return tuple(cuts)
 

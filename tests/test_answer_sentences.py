@@ -9,6 +9,7 @@ import pytest
 
 from answer.sentences import (
     SentenceBank,
+    _split,
     abstract_section,
     candidate_spans,
     glued_at,
@@ -232,6 +233,22 @@ def test_a_label_run_into_the_sentence_before_starts_a_sentence() -> None:
     assert [s.text[:24] for s in spans] == ["The reduced risk was onl", "Our study results sugges"]
     assert all(text[s.start : s.end] == s.text for s in spans)
     assert abstract_section(text, spans[1].start) == "CONCLUSIONS"
+
+
+def test_a_sentence_run_into_the_one_before_starts_a_sentence() -> None:
+    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): the space after "foods." was lost upstream.
+    # A web address keeps its dots.
+    text = (
+        "Also, your doctor may prescribe iron supplements or advise you to eat more iron-rich "
+        "foods.This not only will help you avoid iron-deficiency anemia, but also may lower your "
+        "risk of having a low-birth-weight baby."
+    )
+    spans = candidate_spans(_passage(text))
+    assert [s.text[:24] for s in spans] == ["Also, your doctor may pr", "This not only will help "]
+    assert spans[0].text.endswith("iron-rich foods.")
+    assert all(text[s.start : s.end] == s.text for s in spans)
+    address = "Smokers who quit get help from the national quitline at www.Smokefree.gov today."
+    assert _split(address) == ((0, len(address)),)
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,7 @@ from answer.timing import Timing, timing_of
 from answer.typefit import (
     answers_specifically,
     asks_age,
+    asks_how_common,
     asks_which_test,
     asks_who,
     defines,
@@ -104,6 +105,7 @@ from answer.typefit import (
     names_test,
     states_age,
     states_direction,
+    states_how_common,
     states_purpose,
 )
 from corpus.repair import damaged
@@ -286,6 +288,7 @@ class Asks:
     tests: bool  # "Which blood tests show it?": tests by name
     who: bool  # "Who needs extra folic acid?": people
     age: bool  # "At what age should one receive ...?": an age
+    how_common: bool  # "How common is it?": how many
     severities: frozenset[str]  # "How is severe anemia treated?": the severities it names
 
     @classmethod
@@ -300,6 +303,7 @@ class Asks:
             tests=asks_which_test(analysis.question),
             who=asks_who(analysis.question),
             age=asks_age(analysis.question),
+            how_common=asks_how_common(analysis.question),
             severities=severities(analysis.question),
         )
 
@@ -574,6 +578,8 @@ class ExtractiveComposer:
             fits = fits and names_people(text)
         if asks.age:
             fits = fits and states_age(text)
+        if asks.how_common:
+            fits = fits and states_how_common(text)
         # Another type the question asks; the main one with what it asks of a quote (a test by
         # name for "Which tests ...?").
         fits_any = fits or any(

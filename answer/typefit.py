@@ -304,6 +304,39 @@ def states_age(text: str) -> bool:
     return _AGE.search(text) is not None
 
 
+# "How common is it?" asks how many: "About half of all pregnant women develop ...", "About 1
+# in 12 African Americans has ...", "rare". A risk factor is no answer to it.
+_HOW_COMMON = re.compile(
+    r"\bhow\s+(?:common|rare|frequent|prevalent|often\s+does|many\s+(?:people|women|men|"
+    r"children|adults|americans))\b|\b(?:prevalence|incidence)\b",
+    re.IGNORECASE,
+)
+_HOW_MANY = re.compile(
+    r"\b(?:about|nearly|almost|over|more\s+than|less\s+than|up\s+to)\s+(?:half|a\s+third|"
+    r"a\s+quarter|one\s+in|\d)|\b\d[\d,]*\s+(?:in|out\s+of)\s+(?:every\s+)?\d[\d,]*|"
+    r"\b\d+(?:\.\d+)?\s*(?:%|percent)|\b(?:most|many|few)\s+(?:people|cases|women|men|children)\b|"
+    r"\b(?:common|uncommon|rare|rarely|prevalence|incidence|affects?\s+(?:about|an\s+estimated))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_how_common(question: str) -> bool:
+    """Whether ``question`` asks how common something is."""
+    return _HOW_COMMON.search(question) is not None
+
+
+def states_how_common(text: str) -> bool:
+    """Whether ``text`` says how common something is.
+
+    Example:
+        >>> states_how_common("About half of all pregnant women develop iron-deficiency anemia.")
+        True
+        >>> states_how_common("This may lower your risk of having a low-birth-weight baby.")
+        False
+    """
+    return _HOW_MANY.search(text) is not None
+
+
 _PURPOSE = re.compile(
     r"\b(?:prevent(?:s|ed|ing)?|protects?|helps?|needed|needs?\b[^.]{0,40}\bto|"
     r"(?:important|essential|necessary|vital|required)\s+(?:for|to)|"

@@ -12,6 +12,7 @@ from answer.typefit import (
     VOCABULARY,
     answers_specifically,
     asks_age,
+    asks_how_common,
     asks_which_test,
     asks_who,
     defines,
@@ -21,6 +22,7 @@ from answer.typefit import (
     names_people,
     names_test,
     states_age,
+    states_how_common,
     states_purpose,
 )
 from retriever.concepts import concept
@@ -363,4 +365,18 @@ def test_an_age_question_wants_an_age() -> None:
     assert not states_age(
         "Intestinal adaptation can take up to 2 years to occur, and during this time a person "
         "may be heavily dependent on parenteral or enteral nutrition."
+    )
+
+
+def test_a_how_common_question_wants_how_many() -> None:
+    assert asks_how_common("How common is anemia in pregnant women?")
+    assert asks_how_common("What is the prevalence of sickle cell trait?")
+    assert not asks_how_common("What are the risks of anemia in pregnant women for the baby?")
+    # NHLBI, "Iron-Deficiency Anemia" and "Sickle Cell Disease" (demo corpus).
+    assert states_how_common("About half of all pregnant women develop iron-deficiency anemia.")
+    assert states_how_common("About 1 in 12 African Americans has sickle cell trait.")
+    # A risk is no prevalence: this was the lead of "How common is it?" about pregnancy anemia.
+    assert not states_how_common(
+        "This not only will help you avoid iron-deficiency anemia, but also may lower your risk "
+        "of having a low-birth-weight baby."
     )

@@ -666,13 +666,19 @@ def _runs(
     content = [c and not v for c, v in zip(candidate, verbs, strict=True)]
     last = len(tokens) - 1
     opening = next((t.lower for t in tokens if t.start >= body_start), None)
+    final = tokens[last].lower
     if (
         opening in _COPULAS
         and not protected[last]
-        and _ADJECTIVE.fullmatch(tokens[last].lower)
+        and (
+            _ADJECTIVE.fullmatch(final)
+            or _PARTICIPLE.fullmatch(final)
+            or final in _IRREGULAR_PARTICIPLES
+        )
         and not text[tokens[last].end :].strip(" ?!.")
     ):
-        content[last] = False  # "Are they expensive?": a predicate adjective, not a focus
+        # "Are they expensive?", "Is dementia inherited or acquired?": a predicate, not a focus
+        content[last] = False
 
     runs: list[list[int]] = []
     for i, tok in enumerate(tokens):

@@ -162,6 +162,22 @@ def test_mistaken_for_is_a_comparison_and_the_participle_no_focus() -> None:
     assert a.frame == "Can {focus} be mistaken for {focus2}?"
 
 
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        # LiveQA dev TQ27: "acquired" was a second concept ("does not directly relate dementia to
+        # acquired").
+        ("Is dementia inherited or acquired?", ["dementia"]),
+        ("Is the liver enlarged?", ["liver"]),
+        ("Are they expensive?", []),
+    ],
+)
+def test_a_predicate_at_the_end_of_a_copular_question_is_no_focus(
+    question: str, focus: list[str]
+) -> None:
+    assert [c.name for c in analyze(question).focus] == focus
+
+
 def test_cause_of_a_named_condition() -> None:
     a = analyze("What causes pernicious anemia?")
     assert [(c.name, c.head, c.qualifier) for c in a.focus] == [

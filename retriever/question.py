@@ -138,7 +138,7 @@ _GENERIC = _words(
     "weeks month months year years yrs morning evening night amount number percentage part parts "
     "step steps feature features challenge challenges requirement requirements factor factors "
     "approach approaches choice choices category categories content contents characteristic "
-    "characteristics list sites site place places "
+    "characteristics list sites site place places tablet tablets capsule capsules "
     # adjectives
     "safe safely good bad best possible common different current new certain specific main "
     "particular basic general important usual typical average available necessary real whole extra "
@@ -709,9 +709,14 @@ def _runs(
     return kept, population
 
 
+# A strength run into its number ("20mg", "0.5mcg"): what is taken, not what it is about.
+_STRENGTH = re.compile(r"\d+(?:\.\d+)?(?:mg|mcg|µg|ug|g|ml|iu|units?)")
+
+
 def _candidate(low: str) -> bool:
     return not (
-        low in POPULATION_WORDS
+        _STRENGTH.fullmatch(low)
+        or low in POPULATION_WORDS
         or low in _BREAKS
         or low in _FUNCTION
         or low in QUESTION_WORDS

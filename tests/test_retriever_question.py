@@ -178,6 +178,13 @@ def test_a_predicate_at_the_end_of_a_copular_question_is_no_focus(
     assert [c.name for c in analyze(question).focus] == focus
 
 
+def test_a_strength_and_a_dosage_form_are_no_focus() -> None:
+    # LiveQA dev TQ3: the gap lead read "does not directly relate amphetamine salts to tablets
+    # and gluten".
+    a = analyze("Do amphetamine salts 20mg tablets contain gluten?")
+    assert [c.name for c in a.focus] == ["amphetamine salts", "gluten"]
+
+
 def test_cause_of_a_named_condition() -> None:
     a = analyze("What causes pernicious anemia?")
     assert [(c.name, c.head, c.qualifier) for c in a.focus] == [

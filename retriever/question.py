@@ -691,12 +691,16 @@ def _runs(
         else:
             runs.append([i])
     for run in runs:
-        # "ferritin high", "How are weddings celebrated?": a trailing level word or participle
-        # is not the focus either.
+        # "ferritin high", "How are weddings celebrated?", "amphetamine salts 20mg": a trailing
+        # level word, participle or strength is not the focus either.
         while (
             len(run) > 1
             and not protected[run[-1]]
-            and (tokens[run[-1]].lower in _LEVEL or _PARTICIPLE.fullmatch(tokens[run[-1]].lower))
+            and (
+                tokens[run[-1]].lower in _LEVEL
+                or _PARTICIPLE.fullmatch(tokens[run[-1]].lower)
+                or _STRENGTH.fullmatch(tokens[run[-1]].lower)
+            )
         ):
             run.pop()
     _drop_main_verb(tokens, runs, protected, body_start)
@@ -709,14 +713,14 @@ def _runs(
     return kept, population
 
 
-# A strength run into its number ("20mg", "0.5mcg"): what is taken, not what it is about.
+# A strength run into its number ("20mg", "0.5mcg") that ends a run: how much of it, not
+# what it is.
 _STRENGTH = re.compile(r"\d+(?:\.\d+)?(?:mg|mcg|µg|ug|g|ml|iu|units?)")
 
 
 def _candidate(low: str) -> bool:
     return not (
-        _STRENGTH.fullmatch(low)
-        or low in POPULATION_WORDS
+        low in POPULATION_WORDS
         or low in _BREAKS
         or low in _FUNCTION
         or low in QUESTION_WORDS

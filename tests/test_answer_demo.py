@@ -80,8 +80,8 @@ def test_demo_questions_are_answered(engine: IndexEngine) -> None:
 def test_conversation_suite(engine: IndexEngine) -> None:
     """The hand-written conversation suite (eval/data/conversations.jsonl) on the demo corpus.
 
-    The target is 90 % of turns (25 of 27); the floor asserted here is what the engine reaches
-    today (24: docs/eval.md says which turns fail and why), so a change that loses a turn fails.
+    The target is 90 % of turns (25 of 27), which the engine reaches (docs/eval.md says which
+    turns fail and why), so a change that loses a turn fails.
     """
     from eval.quality import answer_all, score_system
     from eval.quality_data import load_quality_set
@@ -90,7 +90,7 @@ def test_conversation_suite(engine: IndexEngine) -> None:
     scores = score_system("focused", data, answer_all(engine, data))
     passed = [s for s in scores if s.check is not None and s.check.passed]
     assert len(scores) == 27
-    assert len(passed) >= 24, [(s.item_id, s.check) for s in scores if s not in passed]
+    assert len(passed) >= 25, [(s.item_id, s.check) for s in scores if s not in passed]
     # No quote leans on an unseen sentence, and no two sources read as one claim.
     assert not any(s.anaphoric for s in scores)
     assert not any(s.juxtapositions for s in scores)

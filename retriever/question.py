@@ -679,6 +679,15 @@ def _runs(
     ):
         # "Are they expensive?", "Is dementia inherited or acquired?": a predicate, not a focus
         content[last] = False
+    body = [t.lower for t in tokens if t.start >= body_start]
+    if (
+        body
+        and body[0] in QUESTION_WORDS
+        and any(word in _DO for word in body[1:3])
+        and final in _FINAL_VERBS
+        and not protected[last]
+    ):
+        content[last] = False  # "What does a serum ferritin test *measure*?"
 
     runs: list[list[int]] = []
     for i, tok in enumerate(tokens):
@@ -806,6 +815,12 @@ def _verb_positions(
 
 
 _DO = _words("do does did don't doesn't didn't")
+# Verbs that end a wh-question after "do" and its subject ("What does the test *measure*?"),
+# where no tagger tells them from a noun: the ones questions about tests and care end with.
+_FINAL_VERBS = _words(
+    "measure measures show shows indicate indicates detect detects involve involves include "
+    "includes entail entails require requires check checks look feel cost costs mean"
+)
 
 
 def _drop_main_verb(

@@ -178,6 +178,14 @@ def test_a_predicate_at_the_end_of_a_copular_question_is_no_focus(
     assert [c.name for c in analyze(question).focus] == focus
 
 
+def test_a_verb_that_ends_a_question_after_do_is_no_focus() -> None:
+    # A demo question: the gap lead read "does not directly relate ferritin to measure".
+    assert [c.name for c in analyze("What does a serum ferritin test measure?").focus] == [
+        "ferritin"
+    ]
+    assert [c.name for c in analyze("What does a colonoscopy involve?").focus] == ["colonoscopy"]
+
+
 def test_a_strength_and_a_dosage_form_are_no_focus() -> None:
     # LiveQA dev TQ3: the gap lead read "does not directly relate amphetamine salts to tablets
     # and gluten".

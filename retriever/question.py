@@ -341,10 +341,17 @@ CUES: tuple[Cue, ...] = (
         r"\bchances? of (?:recovery|survival)\b|\bcome back\b|\brecur\w*|\brelaps\w*",
     ),
     _cue(QuestionType.COMPLICATIONS, r"\bcomplications?\b"),
+    _cue(QuestionType.RISK, r"\binheritance\b|\bgenetically\b"),
+    # "Is it inherited?", not "How is hereditary hemochromatosis treated?": the adjective asks
+    # only where it is the predicate (nothing, or a function word, follows it).
     _cue(
         QuestionType.RISK,
-        r"\binherit(?:ed|ance|able)?\b|\bhereditary\b|\bgenetic(?:ally)?\b|\bcontagious\b|"
-        r"\binfectious\b|\btransmit(?:ted|s)?\b|\btransmission\b|\brisks?\b|\bsusceptib\w*|"
+        r"\b(?:inherit(?:ed|able)?|hereditary|genetic)\b(?=\s*(?:$|[?.!,;:)]|(?:or|and|in|from|"
+        r"to|through|by|for|with|at|on|is|are|was|were|if|when|than)\b))",
+    ),
+    _cue(
+        QuestionType.RISK,
+        r"\bcontagious\b|\binfectious\b|\btransmit(?:ted|s)?\b|\btransmission\b|\brisks?\b|\bsusceptib\w*|"
         r"\bpredispos\w*|\bwho (?:gets?|is at)\b|\bmore (?:common|likely)\b|"
         r"\bhow (?:common|rare|frequent|prevalent|widespread)\b|\bprevalen\w*|\bincidence\b|"
         r"\bhow many (?:people|patients|women|men|children|adults)\b|"

@@ -178,6 +178,27 @@ def test_a_predicate_at_the_end_of_a_copular_question_is_no_focus(
     assert [c.name for c in analyze(question).focus] == focus
 
 
+HEREDITARY = "hereditary hemochromatosis"
+
+
+@pytest.mark.parametrize(
+    ("question", "qtype", "focus"),
+    [
+        # A demo question: "hereditary" made it a risk question, whose lead was "The other types
+        # of hemochromatosis are considered rare ...".
+        ("How is hereditary hemochromatosis treated?", QT.TREATMENT, [HEREDITARY]),
+        ("What is hereditary hemochromatosis?", QT.DEFINITION, [HEREDITARY]),
+        ("Is hemochromatosis inherited?", QT.RISK, ["hemochromatosis"]),
+        ("Is dementia inherited or acquired?", QT.RISK, ["dementia"]),
+    ],
+)
+def test_inherited_asks_about_inheritance_only_as_the_predicate(
+    question: str, qtype: QT, focus: list[str]
+) -> None:
+    a = analyze(question)
+    assert (a.qtype, [c.name for c in a.focus]) == (qtype, focus)
+
+
 def test_a_verb_that_ends_a_question_after_do_is_no_focus() -> None:
     # A demo question: the gap lead read "does not directly relate ferritin to measure".
     assert [c.name for c in analyze("What does a serum ferritin test measure?").focus] == [

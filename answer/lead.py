@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from answer.terms import content_terms, overlap
-from answer.typefit import direction_of
+from answer.typefit import direction_of, has_dose
 from retriever.concepts import Concept, concept, named_as_asked
 from retriever.question import QuestionAnalysis, QuestionType
 
@@ -138,8 +138,9 @@ def mentions(c: Concept, text: str) -> bool:
     content words. Cached: one answer asks it of the same sentences and page titles many
     times (coverage, gap parts, suggestions)."""
     asked = named_as_asked(c)
-    if asked is not c:  # "iron supplements": a sentence on iron does not name them
-        return asked.mentioned_in(text)
+    if asked is not c:  # "iron supplements": a sentence on iron does not name them, unless it
+        # gives a dose of it ("a maximum at 0.8 mg of folic acid per day"): that is taking it
+        return asked.mentioned_in(text) or (concept(c.head).mentioned_in(text) and has_dose(text))
     bare = core(c)
     if c.mentioned_in(text) or (bare is not None and bare.mentioned_in(text)):
         return True

@@ -101,6 +101,16 @@ def test_a_sentence_on_a_nutrient_does_not_cover_taking_it_as_a_supplement() -> 
     assert supplements.mentioned_in(risk)  # a search for one finds the other ...
     assert not mentions(supplements, risk)  # ... but it does not answer about taking it
     assert mentions(supplements, "Also, your doctor may prescribe iron supplements.")
+    # SciFact, dose-dependent effects of folic acid on homocysteine (demo corpus): a dose of it
+    # is taking it. The demo question "Does folic acid supplementation lower homocysteine
+    # levels?" stated a gap before.
+    folate = analyze("Does folic acid supplementation lower homocysteine levels?").focus[0]
+    assert mentions(
+        folate,
+        "Median serum homocysteine level decreased with increasing folic acid dosage, to a "
+        "maximum at 0.8 mg of folic acid per day.",
+    )
+    assert not mentions(folate, "Folic acid (folate) is a form of vitamin B that's found in foods.")
 
 
 def test_coverage_counts_the_concepts_a_quote_or_its_page_label_names() -> None:

@@ -264,11 +264,13 @@ def _not_about_a_value(ctx: _Context, match: re.Match[str]) -> bool:
 
 _PURPOSE = re.compile(
     r"\bwhy\b(?=[^?.!]*?\b(?:need|needs|needed|matter|matters|mattered|important|essential|"
-    r"necessary|vital|required)\b)",
+    r"necessary|vital|required)\b)|"
+    r"\bwhy (?:should|must|would)\b(?=[^?.!]*?\b(?:take|use|eat|drink|avoid)\b)",
     re.IGNORECASE,
 )
 """A "why" that asks what something is for or why it counts ("Why does the body need folic
-acid?", "Why is iron important?"): the answer says what it does, a DEFINITION, not a cause."""
+acid?", "Why is iron important?", "Why should women take folic acid before pregnancy?"): the
+answer says what it does, a DEFINITION, not a cause."""
 
 
 def asks_purpose(question: str) -> bool:

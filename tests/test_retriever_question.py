@@ -136,6 +136,11 @@ def test_a_why_about_purpose_is_a_definition() -> None:
     assert a.frame == "Why does the body need {focus}?"
     assert analyze("Why does it matter before pregnancy?").qtype is QT.DEFINITION
     assert analyze("Why is iron important?").qtype is QT.DEFINITION
+    # A demo question, led by a sentence on anaemia's causes before: what taking it is for.
+    assert analyze("Why should women take folic acid before and during pregnancy?").qtype is (
+        QT.DEFINITION
+    )
+    assert analyze("Why do pregnant women get anemia?").qtype is QT.CAUSE
     # the purpose cue is weak: a specific type still wins
     assert analyze("Why do I need a blood test?").qtype is QT.DIAGNOSIS
 

@@ -451,8 +451,12 @@ def _fits_focus(qtype: QuestionType, text: str, focus: tuple[Concept, ...]) -> b
 # "X can increase the risk of Y": an answer to "Can X cause Y?", though not to "Why do people
 # get Y?" (of one concept, it may be Y's own effect: "The condition can increase a pregnant
 # woman's risk for a premature ... baby").
+# "Can X lead to Y?" is answered by "X increases the risk of Y" and by "people with X are at
+# risk for Y" (NHLBI: "Strict vegetarians who don't ... take a vitamin B12 supplement are at
+# risk for pernicious anemia.").
 _RAISES_RISK = re.compile(
-    r"\b(?:increas|rais)(?:e|es|ed|ing)\s+(?:the\s+|your\s+|an?\s+(?:\w+\s+)?\w+'s\s+)?risk\b",
+    r"\b(?:increas|rais)(?:e|es|ed|ing)\s+(?:the\s+|your\s+|an?\s+(?:\w+\s+)?\w+'s\s+)?risk\b|"
+    r"\b(?:are|is)\s+(?:also\s+)?at\s+(?:\w+\s+)?risk\s+(?:for|of)\b",
     re.IGNORECASE,
 )
 

@@ -104,6 +104,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "diabetes": _alternatives("diabetes | diabetes mellitus | diabetic | diabetics"),
     "epilepsy": _alternatives("epilepsy | epileptic | epileptics"),
     "erectile dysfunction": _alternatives("erectile dysfunction | impotence"),
+    # Diets, also named by who keeps them ("strict vegetarians").
+    "vegetarian diet": _alternatives("vegetarian diet | vegetarian | vegetarianism"),
+    "vegan diet": _alternatives("vegan diet | vegan | veganism"),
     # Drugs and drug classes.
     "NSAIDs": _alternatives(
         "nsaids | nsaid | non-steroidal anti-inflammatory drugs | nonsteroidal anti-inflammatory "

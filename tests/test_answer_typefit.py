@@ -200,6 +200,13 @@ def test_raising_the_risk_answers_whether_one_thing_causes_another() -> None:
     # Of one concept, the risk may be its own effect: NHLBI, "Iron-Deficiency Anemia".
     effect = "The condition can increase a pregnant woman's risk for a premature baby."
     assert not fits_type(QT.CAUSE, effect, (concept("anemia"),))
+    # NHLBI, "Pernicious Anemia" (demo corpus), for "Can a vegetarian diet lead to low vitamin
+    # B12?": those who keep the diet are at risk.
+    at_risk = (
+        "Strict vegetarians who don't eat any animal or dairy products and don't take a vitamin "
+        "B12 supplement are at risk for pernicious anemia."
+    )
+    assert fits_type(QT.CAUSE, at_risk, (concept("vegetarian diet"), concept("vitamin B12")))
 
 
 def test_relation_needs_two_focus_concepts_and_a_relational_word() -> None:

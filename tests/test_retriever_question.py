@@ -250,6 +250,7 @@ def test_cause_of_a_named_condition() -> None:
         ("AMD", "age-related macular degeneration"),
         ("NSAIDS", "NSAIDs"),
         ("non-steroidal anti-inflammatory drugs", "NSAIDs"),
+        ("vegetarian", "vegetarian diet"),
     ],
 )
 def test_synonym_table(phrase: str, canonical: str) -> None:

@@ -96,6 +96,7 @@ from answer.typefit import (
     answers_specifically,
     asks_age,
     asks_how_common,
+    asks_value,
     asks_which_test,
     asks_who,
     defines,
@@ -106,6 +107,7 @@ from answer.typefit import (
     states_age,
     states_direction,
     states_how_common,
+    states_limit,
     states_purpose,
 )
 from corpus.repair import damaged
@@ -289,6 +291,7 @@ class Asks:
     who: bool  # "Who needs extra folic acid?": people
     age: bool  # "At what age should one receive ...?": an age
     how_common: bool  # "How common is it?": how many
+    value: bool  # "What is the normal range for ferritin?": values with their units
     severities: frozenset[str]  # "How is severe anemia treated?": the severities it names
 
     @classmethod
@@ -304,6 +307,7 @@ class Asks:
             who=asks_who(analysis.question),
             age=asks_age(analysis.question),
             how_common=asks_how_common(analysis.question),
+            value=asks_value(analysis.question),
             severities=severities(analysis.question),
         )
 
@@ -580,6 +584,8 @@ class ExtractiveComposer:
             fits = fits and states_age(text)
         if asks.how_common:
             fits = fits and states_how_common(text)
+        if asks.value:
+            fits = fits and states_limit(text)
         # Another type the question asks; the main one with what it asks of a quote (a test by
         # name for "Which tests ...?").
         fits_any = fits or any(

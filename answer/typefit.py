@@ -304,6 +304,47 @@ def states_age(text: str) -> bool:
     return _AGE.search(text) is not None
 
 
+# "What is the normal range for ferritin?" asks for values: "Levels above 300 µg/L in men and
+# 200 µg/L in women are considered abnormal." (has_amount); a goal ("the low end of the average
+# range") gives none.
+_ASKS_VALUE = re.compile(
+    r"\b(?:normal|reference|healthy|target|safe)\s+(?:[\w-]+\s+){0,2}?(?:ranges?|levels?|values?|"
+    r"results?|limits?)\b|"
+    r"\bwhat\s+(?:level|value|number)s?\b|\bhow\s+(?:high|low)\s+(?:is|are|should|can|must)\b",
+    re.IGNORECASE,
+)
+
+
+# A limit or a range: "above 300 µg/L", "below 13 g/dL", "25 to 50 µg/L"; a difference
+# ("0.5 to 1.0 g/dl lower than ...") is none.
+_LIMIT = re.compile(
+    r"(?:\b(?:above|below|over|under|between|less\s+than|more\s+than|greater\s+than|lower\s+than|"
+    r"higher\s+than|at\s+least|at\s+most|up\s+to|exceed(?:s|ing)?)\s+(?:about\s+)?"
+    + _NUMBER
+    + r"|(?<![\w.])\d+(?:[.,]\d+)*\s*(?:-|–|to)\s*\d+(?:[.,]\d+)*)\s*"
+    + _UNIT
+    + r"(?:\s*/\s*[a-z0-9]+)*+(?![\w])(?!\s+(?:lower|higher|less|more|greater)\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_value(question: str) -> bool:
+    """Whether ``question`` asks for values of a measure ("What is the normal range for ...?")."""
+    return _ASKS_VALUE.search(question) is not None
+
+
+def states_limit(text: str) -> bool:
+    """Whether ``text`` gives a limit or a range of a measure, with its unit.
+
+    Example:
+        >>> states_limit("Levels above 300 µg/L in men and 200 µg/L in women are abnormal.")
+        True
+        >>> states_limit("Blacks have a hemoglobin averaging about 0.5 g/dl less than whites.")
+        False
+    """
+    return _LIMIT.search(text) is not None
+
+
 # "How common is it?" asks how many: "About half of all pregnant women develop ...", "About 1
 # in 12 African Americans has ...", "rare". A risk factor is no answer to it.
 _HOW_COMMON = re.compile(

@@ -13,6 +13,7 @@ from answer.typefit import (
     answers_specifically,
     asks_age,
     asks_how_common,
+    asks_value,
     asks_which_test,
     asks_who,
     defines,
@@ -23,6 +24,7 @@ from answer.typefit import (
     names_test,
     states_age,
     states_how_common,
+    states_limit,
     states_purpose,
 )
 from retriever.concepts import concept
@@ -386,4 +388,27 @@ def test_a_how_common_question_wants_how_many() -> None:
     assert not states_how_common(
         "This not only will help you avoid iron-deficiency anemia, but also may lower your risk "
         "of having a low-birth-weight baby."
+    )
+
+
+def test_a_normal_range_question_wants_a_limit_with_its_unit() -> None:
+    assert asks_value("What is the normal range for ferritin?")
+    assert asks_value("What is a normal hemoglobin level?")
+    assert not asks_value("What does a high ferritin mean?")
+    # NIDDK, "Hemochromatosis" and "Anemia in Chronic Kidney Disease" (demo corpus).
+    assert states_limit(
+        "Levels above 300 µg/L in men and 200 µg/L in women are considered abnormal."
+    )
+    assert states_limit("Depending on the lab, the level is 25 to 50 µg/L.")
+    # A goal, a p-value and a difference are no limits (NIDDK; SciFact, haemoglobin by race).
+    assert not states_limit(
+        "The goal is to bring serum ferritin levels to the low end of the average range."
+    )
+    assert not states_limit(
+        "The differences still averaged 0.5 g/dl (P less than 0.001) after exclusion of all "
+        "those with abnormal hemoglobin."
+    )
+    assert not states_limit(
+        "The concentration of hemoglobin in blacks was found to be 0.5 to 1.0 g/dl lower than "
+        "that of income-matched whites in several large surveys."
     )

@@ -193,11 +193,13 @@ _DIRECTIONS = {
         re.IGNORECASE,
     ),
     "low": re.compile(
-        r"\b(?:low|lower|lowest|decreased|decrease[sd]?|reduced|deficien\w*|too little|"
-        r"depleted)\b",
+        r"\b(?:low|lower|lowest|decreased|decrease[sd]?|reduced|too little|depleted)\b",
         re.IGNORECASE,
     ),
 }
+# A deficiency speaks of low values in an answer; in a question it names a condition ("What
+# blood tests diagnose iron-deficiency anemia?" asks no reading of a low value).
+_DEFICIENT = re.compile(r"\bdeficien\w*", re.IGNORECASE)
 
 
 def direction_of(question: str) -> str | None:
@@ -213,6 +215,8 @@ def direction_of(question: str) -> str | None:
 
 def states_direction(text: str, direction: str) -> bool:
     """Whether ``text`` speaks of values in ``direction`` ("high" or "low")."""
+    if direction == "low" and _DEFICIENT.search(text):
+        return True
     return _DIRECTIONS[direction].search(text) is not None
 
 

@@ -145,6 +145,10 @@ def test_reading_a_value_needs_a_sentence_about_that_direction() -> None:
     assert direction_of("What does a high ferritin mean?") == "high"
     assert direction_of("What does low ferritin mean?") == "low"
     assert direction_of("What is ferritin?") is None
+    # A deficiency in a question names a condition: the gap statement read "does not directly
+    # explain what low iron-deficiency anemia means". In an answer it speaks of low values.
+    assert direction_of("What blood tests diagnose iron-deficiency anemia?") is None
+    assert states_direction("Half were iron-deficient.", "low")
     # "African iron overload" (GHR) and "Hemochromatosis" (NIDDK).
     assert states_direction(
         "Affected individuals also have high levels of a protein called ferritin in their blood.",

@@ -109,7 +109,7 @@ VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
     ),
     QuestionType.COMPLICATIONS: re.compile(
         r"\b(?:complications?|lead(?:s)?\s+to|result\s+in|damage|failure|sequelae?|serious|"
-        r"severe|untreated|if\s+left|can\s+cause|may\s+cause|develop(?:s|ed)?)\b",
+        r"severe|untreated|if\s+left|can\s+cause|may\s+cause)\b",
         re.IGNORECASE,
     ),
     QuestionType.SIDE_EFFECTS: re.compile(
@@ -464,7 +464,8 @@ def fits_type(qtype: QuestionType, text: str, focus: Sequence[Concept] = ()) -> 
     Args:
         qtype: The question's type.
         text: A candidate answer sentence.
-        focus: The question's focus concepts (used by CAUSE, RELATION and DEFINITION).
+        focus: The question's focus concepts (used by CAUSE, COMPLICATIONS, RELATION and
+            DEFINITION).
 
     Returns:
         ``True`` when the sentence has what the type needs.
@@ -493,12 +494,10 @@ def _fits_focus(qtype: QuestionType, text: str, focus: tuple[Concept, ...]) -> b
     return _SPECIAL[qtype](text, focus)
 
 
-# "X can increase the risk of Y": an answer to "Can X cause Y?", though not to "Why do people
-# get Y?" (of one concept, it may be Y's own effect: "The condition can increase a pregnant
-# woman's risk for a premature ... baby").
-# "Can X lead to Y?" is answered by "X increases the risk of Y" and by "people with X are at
-# risk for Y" (NHLBI: "Strict vegetarians who don't ... take a vitamin B12 supplement are at
-# risk for pernicious anemia.").
+# "X can increase the risk of Y" and "people with X are at risk for Y" (NHLBI: "Strict
+# vegetarians who don't ... take a vitamin B12 supplement are at risk for pernicious anemia.")
+# answer "Can X cause Y?", though not "Why do people get Y?" (of one concept, it may be Y's own
+# effect: "The condition can increase a pregnant woman's risk for a premature ... baby").
 _RAISES_RISK = re.compile(
     r"\b(?:increas|rais)(?:e|es|ed|ing)\s+(?:the\s+|your\s+|an?\s+(?:\w+\s+)?\w+'s\s+)?risk\b|"
     r"\b(?:are|is)\s+(?:also\s+)?at\s+(?:\w+\s+)?risk\s+(?:for|of)\b",
@@ -514,6 +513,16 @@ def _cause(text: str, focus: Sequence[Concept]) -> bool:
 
 def _dosage(text: str, focus: Sequence[Concept]) -> bool:
     return has_dose(text)
+
+
+def _complications(text: str, focus: Sequence[Concept]) -> bool:
+    """What the focus leads to, not what leads to it: "People who get kidney dialysis treatment
+    may develop iron-deficiency anemia." is a cause of the anaemia, not a complication."""
+    for match in VOCABULARY[QuestionType.COMPLICATIONS].finditer(text):
+        after = text[match.end() : match.end() + 60]
+        if not any(c.mentioned_in(after[: len(c.name) + 12]) for c in focus):
+            return True
+    return False
 
 
 def _relation(text: str, focus: Sequence[Concept]) -> bool:
@@ -565,10 +574,11 @@ def _always(text: str, focus: Sequence[Concept]) -> bool:
 _SPECIAL = {
     QuestionType.CAUSE: _cause,
     QuestionType.DOSAGE: _dosage,
+    QuestionType.COMPLICATIONS: _complications,
     QuestionType.RELATION: _relation,
     QuestionType.DEFINITION: _definition,
     QuestionType.OTHER: _always,
 }
 _BY_FOCUS = frozenset(  # the checks that read the focus
-    {QuestionType.CAUSE, QuestionType.RELATION, QuestionType.DEFINITION}
+    {QuestionType.CAUSE, QuestionType.COMPLICATIONS, QuestionType.RELATION, QuestionType.DEFINITION}
 )

@@ -327,7 +327,9 @@ CUES: tuple[Cue, ...] = (
     ),
     _cue(
         QuestionType.TREATMENT,
-        r"\btreat(?:s|ed|ing|ments?|able)?\b|\btherap(?:y|ies|eutic)\b|\bcur(?:e|es|ed|ing)\b|"
+        # "if it is not treated" asks what follows (COMPLICATIONS), not how it is treated
+        r"(?<!\bnot )(?<!\bwithout )\btreat(?:s|ed|ing|ments?|able)?\b|"
+        r"\btherap(?:y|ies|eutic)\b|\bcur(?:e|es|ed|ing)\b|"
         r"\bmanag(?:e|ed|ing|ement)\b|\bremed(?:y|ies)\b|\brelie(?:f|ve|ves|ved)\b|"
         r"\bget rid of\b|\bbeneficial\b|\bhelp(?:s|ful)? (?:with|for)\b|\bgood for\b",
     ),
@@ -342,7 +344,12 @@ CUES: tuple[Cue, ...] = (
         r"\blong[- ]term (?:effects?|outcomes?|consequences?)\b|\bsurviv(?:al|e|ors?)\b|"
         r"\bchances? of (?:recovery|survival)\b|\bcome back\b|\brecur\w*|\brelaps\w*",
     ),
-    _cue(QuestionType.COMPLICATIONS, r"\bcomplications?\b"),
+    # "What happens if it is not treated?", "Is it dangerous?": what it leads to.
+    _cue(
+        QuestionType.COMPLICATIONS,
+        r"\bcomplications?\b|\b(?:not treated|untreated|without treatment)\b|"
+        r"\bwhat happens if\b|\b(?:dangerous|life[- ]threatening)\b",
+    ),
     _cue(QuestionType.RISK, r"\binheritance\b|\bgenetically\b"),
     # "Is it inherited?", not "How is hereditary hemochromatosis treated?": the adjective asks
     # only where it is the predicate (nothing, or a function word, follows it).

@@ -412,3 +412,24 @@ def test_a_normal_range_question_wants_a_limit_with_its_unit() -> None:
         "The concentration of hemoglobin in blacks was found to be 0.5 to 1.0 g/dl lower than "
         "that of income-matched whites in several large surveys."
     )
+
+
+def test_a_complication_is_what_the_focus_leads_to_not_what_leads_to_it() -> None:
+    anemia = (concept("iron-deficiency anemia"),)
+    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): a complication, then two causes of it.
+    assert fits_type(
+        QT.COMPLICATIONS,
+        "Severe iron-deficiency anemia can lead to heart problems, infections, problems with "
+        "growth and development in children, and other complications.",
+        anemia,
+    )
+    assert not fits_type(
+        QT.COMPLICATIONS,
+        "People who get kidney dialysis treatment may develop iron-deficiency anemia.",
+        anemia,
+    )
+    assert not fits_type(
+        QT.COMPLICATIONS,
+        "Heavy menstrual bleeding can cause iron-deficiency anemia in women.",
+        anemia,
+    )

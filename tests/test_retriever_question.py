@@ -204,6 +204,20 @@ def test_inherited_asks_about_inheritance_only_as_the_predicate(
     assert (a.qtype, [c.name for c in a.focus]) == (qtype, focus)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        # Demo-corpus questions that were led by "Pernicious anemia usually is easy to treat ..."
+        # and by a definition.
+        "What happens if pernicious anemia is not treated?",
+        "Is iron-deficiency anemia dangerous?",
+    ],
+)
+def test_untreated_and_dangerous_ask_for_complications(question: str) -> None:
+    a = analyze(question)
+    assert a.qtype is QT.COMPLICATIONS and QT.TREATMENT not in a.types
+
+
 def test_a_verb_that_ends_a_question_after_do_is_no_focus() -> None:
     # A demo question: the gap lead read "does not directly relate ferritin to measure".
     assert [c.name for c in analyze("What does a serum ferritin test measure?").focus] == [

@@ -95,6 +95,7 @@ from answer.timing import Timing, timing_of
 from answer.typefit import (
     answers_specifically,
     asks_age,
+    asks_duration,
     asks_how_common,
     asks_value,
     asks_which_test,
@@ -106,6 +107,7 @@ from answer.typefit import (
     names_test,
     states_age,
     states_direction,
+    states_duration,
     states_how_common,
     states_limit,
     states_purpose,
@@ -292,6 +294,7 @@ class Asks:
     age: bool  # "At what age should one receive ...?": an age
     how_common: bool  # "How common is it?": how many
     value: bool  # "What is the normal range for ferritin?": values with their units
+    duration: bool  # "How long does treatment last?": a time
     severities: frozenset[str]  # "How is severe anemia treated?": the severities it names
 
     @classmethod
@@ -308,6 +311,7 @@ class Asks:
             age=asks_age(analysis.question),
             how_common=asks_how_common(analysis.question),
             value=asks_value(analysis.question),
+            duration=asks_duration(analysis.question),
             severities=severities(analysis.question),
         )
 
@@ -586,6 +590,8 @@ class ExtractiveComposer:
             fits = fits and states_how_common(text)
         if asks.value:
             fits = fits and states_limit(text)
+        if asks.duration:
+            fits = fits and states_duration(text)
         # Another type the question asks; the main one with what it asks of a quote (a test by
         # name for "Which tests ...?").
         fits_any = fits or any(

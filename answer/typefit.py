@@ -349,6 +349,35 @@ def states_limit(text: str) -> bool:
     return _LIMIT.search(text) is not None
 
 
+# "How long does treatment last?" asks for a time: "People who have pernicious anemia may need
+# lifelong treatment.", "... within months".
+_HOW_LONG = re.compile(r"\bhow\s+long\b", re.IGNORECASE)
+_DURATION = re.compile(
+    r"\b(?:lifelong|life-long|for\s+life|rest\s+of\s+(?:your|their|his|her)\s+li(?:fe|ves)|"
+    r"permanent(?:ly)?|indefinitely|chronic|"
+    r"(?:\d+|a\s+few|several|many)(?:\s*(?:-|to)\s*\d+)?\s*(?:days?|weeks?|months?|years?)|"
+    r"(?:within|for|over)\s+(?:a\s+few\s+|several\s+)?(?:days|weeks|months|years))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_duration(question: str) -> bool:
+    """Whether ``question`` asks how long something takes or lasts."""
+    return _HOW_LONG.search(question) is not None
+
+
+def states_duration(text: str) -> bool:
+    """Whether ``text`` states how long something takes or lasts.
+
+    Example:
+        >>> states_duration("People who have pernicious anemia may need lifelong treatment.")
+        True
+        >>> states_duration("Pernicious anemia usually is easy to treat with vitamin B12 shots.")
+        False
+    """
+    return _DURATION.search(text) is not None
+
+
 # "How common is it?" asks how many: "About half of all pregnant women develop ...", "About 1
 # in 12 African Americans has ...", "rare". A risk factor is no answer to it.
 _HOW_COMMON = re.compile(

@@ -12,6 +12,7 @@ from answer.typefit import (
     VOCABULARY,
     answers_specifically,
     asks_age,
+    asks_duration,
     asks_how_common,
     asks_value,
     asks_which_test,
@@ -23,6 +24,7 @@ from answer.typefit import (
     names_people,
     names_test,
     states_age,
+    states_duration,
     states_how_common,
     states_limit,
     states_purpose,
@@ -433,3 +435,13 @@ def test_a_complication_is_what_the_focus_leads_to_not_what_leads_to_it() -> Non
         "Heavy menstrual bleeding can cause iron-deficiency anemia in women.",
         anemia,
     )
+
+
+def test_a_how_long_question_wants_a_time() -> None:
+    assert asks_duration("How long does treatment for pernicious anemia last?")
+    assert not asks_duration("How is pernicious anemia treated?")
+    # NHLBI, "Pernicious Anemia" and "Iron-Deficiency Anemia" (demo corpus): the first led this
+    # question before the rule, the others answer it.
+    assert not states_duration("Now, pernicious anemia usually is easy to treat with vitamin B12.")
+    assert states_duration("People who have pernicious anemia may need lifelong treatment.")
+    assert states_duration("Iron supplements can correct low iron levels within months.")

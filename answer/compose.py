@@ -75,6 +75,7 @@ from answer.lead import (
     names,
     severities,
     severity_of,
+    unknown_statement,
 )
 from answer.people import SUBGROUPS, kin
 from answer.quotes import (
@@ -701,6 +702,8 @@ class ExtractiveComposer:
         analysis = prepared.analysis
         if not self._config.focused:
             return self._preferred(pool)
+        if analysis is not None and not analysis.focus and analysis.unknown:
+            return None  # about what the index does not name: the gap says so
         if analysis is None or not analysis.focus:
             return self._preferred([c for c in pool if not c.damaged]) or self._preferred(pool)
         focus = len(analysis.focus)
@@ -849,6 +852,8 @@ class ExtractiveComposer:
                 self._draft(bottom),
                 DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP),
             ]
+        elif analysis is not None and not analysis.focus and analysis.unknown:
+            lead = [DraftSentence(unknown_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
         elif analysis is not None and analysis.focus:
             lead = [DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
             for part, label in self._gap_parts(prepared, analysis):

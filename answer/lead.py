@@ -60,6 +60,8 @@ _LISTING_TYPES = frozenset({QuestionType.INTERACTION, QuestionType.COMPARISON})
 # A test-reading question ("What does a high ferritin mean?").
 _READING_TEMPLATE = "The indexed evidence does not directly explain what {direction} {focus} means."
 _GENERIC_TEMPLATE = "The indexed evidence does not directly answer this question about {focus}."
+# A question about what the index holds no word of ("shingles" over an index on anaemia).
+_UNKNOWN_TEMPLATE = "The indexed evidence does not mention {focus}."
 # The label of the part that says what the evidence holds on one concept.
 _CONCEPT_LABEL = "On {concept}"
 
@@ -84,6 +86,16 @@ def gap_statement(analysis: QuestionAnalysis) -> str:
         return _READING_TEMPLATE.format(direction=direction, focus=listing(names))
     template = _GAP_TEMPLATES.get(analysis.qtype, _GENERIC_TEMPLATE)
     return template.format(focus=listing(names))
+
+
+def unknown_statement(analysis: QuestionAnalysis) -> str:
+    """The fixed sentence for a question about concepts the index holds no word of.
+
+    Example:
+        >>> unknown_statement(analyze("How long do shingles last?", vocabulary))  # doctest: +SKIP
+        'The indexed evidence does not mention shingles.'
+    """
+    return _UNKNOWN_TEMPLATE.format(focus=listing([c.name for c in analysis.unknown]))
 
 
 def concept_label(subject: Concept, topic: str | None, source: str | None) -> str:

@@ -474,6 +474,8 @@ class QuestionAnalysis:
         refers_back: It leans on an earlier focus (a pronoun, "what about", or no focus).
         population: Who it is asked about ("pregnancy", "pregnant women"), lower-cased, as
             context; adjacent population words make one phrase.
+        unknown: What it names that the index's vocabulary holds no word of ("shingles" over
+            an index on anaemia): no focus, but the question is about it, not the last one.
 
     Example:
         >>> a = analyze("Is it safe in pregnancy?")
@@ -488,6 +490,7 @@ class QuestionAnalysis:
     frame: str | None
     refers_back: bool
     population: tuple[str, ...] = ()
+    unknown: tuple[Concept, ...] = ()
 
 
 def slot(index: int) -> str:
@@ -625,7 +628,7 @@ def analyze(
     in_cue = [
         any(m.start() <= t.start and t.end <= m.end() for m, _, _ in cue_hits) for t in tokens
     ]
-    runs, population = _runs(text, tokens, in_cue, body_start, vocabulary)
+    runs, population, unknown = _runs(text, tokens, in_cue, body_start, vocabulary)
     cue_back = _refers_back(text, tokens)
     if population_focus and not runs and population and not cue_back:
         runs = [(i, i + 1, ()) for i, t in enumerate(tokens) if t.lower in POPULATION_WORDS]
@@ -643,9 +646,13 @@ def analyze(
         qtype=main,
         types=types,
         frame=_frame(text, tokens, found, focus, body_start),
-        refers_back=cue_back or not focus,
+        refers_back=cue_back or not (focus or unknown),
         population=tuple(dict.fromkeys(population)),
+        unknown=tuple(dict.fromkeys(f.concept for f in _concepts(text, tokens, unknown))),
     )
+
+
+_Runs = list[tuple[int, int, tuple[str, ...]]]
 
 
 def _runs(
@@ -654,9 +661,10 @@ def _runs(
     in_cue: Sequence[bool],
     body_start: int,
     vocabulary: Vocabulary | None,
-) -> tuple[list[tuple[int, int, tuple[str, ...]]], list[str]]:
-    """Runs of content tokens as ``(start, end, aliases)`` token ranges, and population
-    phrases (adjacent population words together: "pregnant women")."""
+) -> tuple[_Runs, list[str], _Runs]:
+    """Runs of content tokens as ``(start, end, aliases)`` token ranges, population phrases
+    (adjacent population words together: "pregnant women"), and the runs ``vocabulary`` holds
+    no word of."""
     protected = _synonym_units(text, tokens)
     population: list[str] = []
     for i, t in enumerate(tokens):
@@ -732,10 +740,13 @@ def _runs(
     spans = [(r[0], r[-1] + 1) for r in runs if not _passive_participle(tokens, r, protected)]
     spans = _merge_of(text, tokens, spans)
     merged = _aliases(text, tokens, spans)
+    unknown: _Runs = []
     if vocabulary is not None:
-        merged = [r for run in merged for r in _known_parts(tokens, run, protected, vocabulary)]
+        known = [r for run in merged for r in _known_parts(tokens, run, protected, vocabulary)]
+        unknown = [r for r in merged if not any(r[0] <= k[0] and k[1] <= r[1] for k in known)]
+        merged = known
     kept = [r for r in merged if not _hollow(tokens[r[0] : r[1]])]
-    return kept, population
+    return kept, population, [r for r in unknown if not _hollow(tokens[r[0] : r[1]])]
 
 
 # A strength run into its number ("20mg", "0.5mcg") that ends a run: how much of it, not

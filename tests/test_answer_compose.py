@@ -828,3 +828,38 @@ def test_under_a_gap_a_study_is_quoted_only_for_what_the_question_asks() -> None
     assert any(c.kind is EvidenceKind.RESEARCH for c in prepared.research)  # it was a candidate
     quoted = [s.text for s in composer.compose(evidence).sections for s in s.sentences]
     assert not any("percentile curves" in text for text in quoted)
+
+
+class _Words:
+    """A vocabulary of a few words (the index's, in the engine)."""
+
+    def __init__(self, text: str) -> None:
+        self.words = set(text.split())
+
+    def known(self, word: str) -> bool:
+        return word.lower() in self.words
+
+
+def test_a_question_about_what_the_index_does_not_name_says_so_and_quotes_nothing_as_answer() -> (
+    None
+):
+    # Asked of the demo, which has no page on shingles: the lead was a Restless Legs Syndrome
+    # sentence ("The symptoms usually don't get worse over time.").
+    question = "How long do the symptoms of shingles last?"
+    analysis = analyze(question, _Words("how long do the symptoms of last"))
+    page = guideline_page(
+        "nhlbi:rls",
+        "The symptoms usually don't get worse over time. Some people have long periods with "
+        "no symptoms.",
+        title="Restless Legs Syndrome",
+        source="NHLBI",
+        section="What are the signs and symptoms of Restless Legs Syndrome?",
+    )
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    answer = composer.compose(from_page(page, question), analysis=analysis)
+    (lead,) = [s for s in answer.sections if s.kind is SectionKind.BOTTOM_LINE]
+    assert [(s.kind, s.text) for s in lead.sentences] == [
+        (SentenceKind.EVIDENCE_GAP, "The indexed evidence does not mention shingles.")
+    ]
+    notices = [s.text for s in answer.sections if s.kind is SectionKind.NOTICE for s in s.sentences]
+    assert WEAK_NOTICE in notices

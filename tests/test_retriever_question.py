@@ -551,6 +551,18 @@ def test_vocabulary_drops_unknown_words_but_keeps_known_synonyms() -> None:
     assert analyze("And for B12?").focus == analyze("And for B12?", vocabulary).focus
 
 
+def test_what_the_vocabulary_holds_no_word_of_is_unknown_and_no_back_reference() -> None:
+    vocabulary = WordSet("anemia symptoms iron")
+    a = analyze("How long do the symptoms of shingles last?", vocabulary)
+    assert a.focus == () and [c.name for c in a.unknown] == ["shingles"]
+    assert not a.refers_back  # a new subject, though the index does not hold it
+    assert analyze("How long do the symptoms of shingles last?").unknown == ()  # no vocabulary
+    # The typo beside a known drug: the drug is the focus, the typo unknown.
+    both = analyze("Do carvedilol and hydrslazine interact?", WordSet("carvedilol"))
+    assert [c.name for c in both.focus] == ["carvedilol"]
+    assert [c.name for c in both.unknown] == ["hydrslazine"]
+
+
 # ------------------------------------------------------------------ frames and back-references
 
 

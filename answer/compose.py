@@ -73,8 +73,8 @@ from answer.lead import (
     gap_statement,
     mentions,
     names,
-    severities,
-    severity_of,
+    narrowing_of,
+    narrowings,
     unknown_statement,
 )
 from answer.people import SUBGROUPS, kin
@@ -296,7 +296,7 @@ class Asks:
     how_common: bool  # "How common is it?": how many
     value: bool  # "What is the normal range for ferritin?": values with their units
     duration: bool  # "How long does treatment last?": a time
-    severities: frozenset[str]  # "How is severe anemia treated?": the severities it names
+    narrowings: frozenset[str]  # "How is severe anemia treated?": the cases it names
 
     @classmethod
     def of(cls, analysis: QuestionAnalysis) -> Asks:
@@ -313,7 +313,7 @@ class Asks:
             how_common=asks_how_common(analysis.question),
             value=asks_value(analysis.question),
             duration=asks_duration(analysis.question),
-            severities=severities(analysis.question),
+            narrowings=narrowings(analysis.question),
         )
 
 
@@ -603,8 +603,8 @@ class ExtractiveComposer:
         about_some = bool(unit.people & SUBGROUPS) and not (asks.people or asks.who)
         # ... and so is one about some of its cases ("Severe iron-deficiency anemia may
         # require ..."), unless the question asks about them.
-        severity = severity_of(focus, text)
-        about_some = about_some or (severity is not None and severity not in asks.severities)
+        narrowing = narrowing_of(focus, text)
+        about_some = about_some or (narrowing is not None and narrowing not in asks.narrowings)
         specific = fits and not about_some and answers_specifically(analysis.qtype, text, focus)
         bonus = config.focus_weight * (covered_framed / len(focus) if focus else 0.0)
         bonus += config.fit_weight if fits else 0.0

@@ -183,27 +183,36 @@ def covers(focus: Sequence[Concept], text: str, frame: str | None = None) -> int
 
 
 # Words that narrow a condition to some of its cases: "Severe iron-deficiency anemia may require
-# treatment in a hospital" is about severe cases, not the answer for everyone who has it.
+# treatment in a hospital" is about severe cases, not the answer for everyone who has it; "The
+# symptoms of iron-refractory iron deficiency anemia ..." are those of a rare inherited form.
 _SEVERITIES = r"(?:less |more |very )?(?:severe|mild|moderate|advanced|life-threatening)"
-_SEVERITY = re.compile(rf"\b({_SEVERITIES})\b\s*(?:(?:cases?|forms?) of\s+)?", re.IGNORECASE)
+_KINDS = (
+    r"primary|secondary|hereditary|inherited|acquired|congenital|chronic|acute|juvenile|"
+    r"childhood|neonatal|[a-z]+-(?:refractory|resistant|induced|linked|onset|dependent)"
+)
+_NARROWING = re.compile(
+    rf"\b({_SEVERITIES}|{_KINDS})\b\s*(?:(?:cases?|forms?|types?) of\s+)?", re.IGNORECASE
+)
 
 
-def severities(text: str) -> frozenset[str]:
-    """The severities ``text`` names ("How is severe anemia treated?": ``{"severe"}``)."""
-    return frozenset(m.group(1).lower() for m in _SEVERITY.finditer(text))
+def narrowings(text: str) -> frozenset[str]:
+    """The words that narrow a condition in ``text`` ("How is severe anemia treated?":
+    ``{"severe"}``), lower-cased."""
+    return frozenset(m.group(1).lower() for m in _NARROWING.finditer(text))
 
 
-def severity_of(focus: Sequence[Concept], text: str) -> str | None:
-    """The severity a sentence narrows a focus concept to ("severe iron-deficiency anemia"),
-    or ``None`` when it speaks of the concept as such.
+def narrowing_of(focus: Sequence[Concept], text: str) -> str | None:
+    """The word that narrows a focus concept to some of its cases in ``text`` ("severe
+    iron-deficiency anemia", "iron-refractory iron deficiency anemia"), or ``None`` when it
+    speaks of the concept as such.
 
     Example:
         >>> anemia = concept("iron-deficiency anemia")
-        >>> severity_of([anemia], "Severe iron-deficiency anemia may require a transfusion.")
+        >>> narrowing_of([anemia], "Severe iron-deficiency anemia may require a transfusion.")
         'severe'
-        >>> severity_of([anemia], "Iron-deficiency anemia is treated with iron supplements.")
+        >>> narrowing_of([anemia], "Iron-deficiency anemia is treated with iron supplements.")
     """
-    for match in _SEVERITY.finditer(text):
+    for match in _NARROWING.finditer(text):
         # The concept right after the word (a little slack for "iron-deficiency anaemias").
         if any(c.mentioned_in(text[match.end() : match.end() + len(c.name) + 8]) for c in focus):
             return match.group(1).lower()

@@ -445,9 +445,9 @@ _MODALITY = re.compile(
 
 def answers_specifically(qtype: QuestionType, text: str, focus: Sequence[Concept]) -> bool:
     """Whether ``text``, which fits ``qtype``, gives the specific answer the type asks for: a
-    definition of the focus itself for DEFINITION, a named treatment for TREATMENT. Other
-    types have no such refinement. For every type, a sentence that names a focus concept only
-    as one item of a list (:func:`listed`) is not specific.
+    definition of the focus itself for DEFINITION, a named treatment for TREATMENT, a symptom by
+    name for SYMPTOMS. Other types have no such refinement. For every type, a sentence that
+    names a focus concept only as one item of a list (:func:`listed`) is not specific.
 
     Example:
         >>> answers_specifically(QuestionType.TREATMENT,
@@ -463,8 +463,12 @@ def answers_specifically(qtype: QuestionType, text: str, focus: Sequence[Concept
         return defines(text, focus)
     if qtype is QuestionType.TREATMENT:
         return _MODALITY.search(text) is not None
+    if qtype is QuestionType.SYMPTOMS:  # a symptom by name, not "... look for signs of X"
+        return _NAMED_SYMPTOM.search(text) is not None
     return True
 
+
+_NAMED_SYMPTOM = re.compile(rf"\b(?:{_SYMPTOMS})\b", re.IGNORECASE)
 
 # A list of three or more short items: "iron, vitamin B12, or folic acid deficiencies".
 _ITEM = r"[\w()-]+(?: [\w()-]+){0,2}"

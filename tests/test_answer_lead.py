@@ -14,8 +14,8 @@ from answer.lead import (
     gap_statement,
     listing,
     mentions,
-    severities,
-    severity_of,
+    narrowing_of,
+    narrowings,
 )
 from answer.typefit import defines, direction_of, has_dose, states_direction
 from retriever.concepts import concept
@@ -184,9 +184,15 @@ def test_a_definition_names_the_focus_as_its_subject() -> None:
         ),
         ("Treatment for iron-deficiency anemia will depend on its cause and severity.", None),
         ("Mild iron-deficiency anemia may not cause any signs or symptoms.", "mild"),
+        # GHR, "iron-refractory iron deficiency anemia" (demo corpus): a rare inherited form.
+        (
+            "The symptoms of iron-refractory iron deficiency anemia can include tiredness "
+            "(fatigue), weakness, pale skin, and other complications.",
+            "iron-refractory",
+        ),
     ],
 )
-def test_a_sentence_narrowed_to_one_severity_of_the_focus(text: str, severity: str | None) -> None:
+def test_a_sentence_narrowed_to_some_cases_of_the_focus(text: str, severity: str | None) -> None:
     focus = [concept("iron-deficiency anemia"), concept("pernicious anemia")]
-    assert severity_of(focus, text) == severity
-    assert severities("How is severe anemia treated?") == {"severe"}
+    assert narrowing_of(focus, text) == severity
+    assert narrowings("How is severe anemia treated?") == {"severe"}

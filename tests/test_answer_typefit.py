@@ -445,3 +445,17 @@ def test_a_how_long_question_wants_a_time() -> None:
     assert not states_duration("Now, pernicious anemia usually is easy to treat with vitamin B12.")
     assert states_duration("People who have pernicious anemia may need lifelong treatment.")
     assert states_duration("Iron supplements can correct low iron levels within months.")
+
+
+def test_a_symptom_question_is_answered_specifically_by_a_symptom_by_name() -> None:
+    anemia = [concept("iron-deficiency anemia")]
+    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): the first led "What are the symptoms of
+    # iron-deficiency anemia?" before the rule.
+    exam = "Your doctor will do a physical exam to look for signs of iron-deficiency anemia."
+    named = (
+        "Iron-deficiency anemia can cause fatigue (tiredness), shortness of breath, chest pain, "
+        "and other symptoms."
+    )
+    assert fits_type(QT.SYMPTOMS, exam) and fits_type(QT.SYMPTOMS, named)
+    assert not answers_specifically(QT.SYMPTOMS, exam, anemia)
+    assert answers_specifically(QT.SYMPTOMS, named, anemia)

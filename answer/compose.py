@@ -848,10 +848,8 @@ class ExtractiveComposer:
             # The part of the question the evidence answers leads; then what it does not.
             bottom = self._continued(partial, prepared)
             chosen = [bottom]
-            lead = [
-                self._draft(bottom),
-                DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP),
-            ]
+            gap = gap_statement(analysis, between=False)
+            lead = [self._draft(bottom), DraftSentence(gap, kind=SentenceKind.EVIDENCE_GAP)]
         elif analysis is not None and not analysis.focus and analysis.unknown:
             lead = [DraftSentence(unknown_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
         elif analysis is not None and analysis.focus:

@@ -73,13 +73,18 @@ def listing(names: Sequence[str]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def gap_statement(analysis: QuestionAnalysis) -> str:
-    """The fixed evidence-gap sentence for ``analysis`` (which has at least one concept)."""
+def gap_statement(analysis: QuestionAnalysis, *, between: bool = True) -> str:
+    """The fixed evidence-gap sentence for ``analysis`` (which has at least one concept).
+
+    ``between=False`` names the gap in the question's type even for several concepts: after a
+    quote that relates them and answers another part of the question, "does not directly
+    relate X to Y" would contradict it.
+    """
     names = [c.name for c in analysis.focus]  # as asked, qualifier kept
     # The type templates speak of one subject ("how X is treated"); a question on several
     # links them ("Can X cause Y?", "Is X good for Y?"), and the gap is between them, unless
     # its template lists them itself (interactions of X and Y; compare X and Y).
-    if len(names) >= 2 and analysis.qtype not in _LISTING_TYPES:
+    if between and len(names) >= 2 and analysis.qtype not in _LISTING_TYPES:
         return _RELATION_TEMPLATE.format(first=names[0], rest=listing(names[1:]))
     direction = direction_of(analysis.question)
     if analysis.qtype is QuestionType.DIAGNOSIS and direction is not None:

@@ -115,7 +115,7 @@ VOCABULARY: dict[QuestionType, re.Pattern[str]] = {
     QuestionType.SIDE_EFFECTS: re.compile(
         r"\b(?:side[-\s]effects?|adverse\s+(?:effects?|events?|reactions?)|toxicity|toxic|"
         r"intoleran(?:ce|t)|reactions?|well\s+tolerated|tolerated|safe(?:ty)?|allerg(?:y|ic)|"
-        r"upset\s+stomach|nausea|constipation|overdose)\b",
+        r"upset\s+stomach|nausea|constipation|overdose|harmful|poisoning)\b",
         re.IGNORECASE,
     ),
     QuestionType.INTERACTION: re.compile(

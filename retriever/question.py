@@ -289,6 +289,11 @@ def _not_purpose(ctx: _Context, match: re.Match[str]) -> bool:
     return _PURPOSE.match(ctx.text, match.start()) is None
 
 
+def _asks_if_safe(ctx: _Context, match: re.Match[str]) -> bool:
+    """ "Is it safe ...?", "Are X safe ...?": a yes/no question about safety."""
+    return ctx.yes_no and ctx.text[ctx.body_start :].lstrip().lower().startswith(("is ", "are "))
+
+
 def _two_concepts(ctx: _Context, match: re.Match[str] | None = None) -> bool:
     return len({f.concept.name for f in ctx.found}) >= 2
 
@@ -312,8 +317,10 @@ def _defines_focus(ctx: _Context, match: re.Match[str]) -> bool:
 CUES: tuple[Cue, ...] = (
     _cue(
         QuestionType.SIDE_EFFECTS,
-        r"\bside[- ]?effects?\b|\badverse (?:effects?|reactions?|events?)\b",
+        r"\bside[- ]?effects?\b|\badverse (?:effects?|reactions?|events?)\b|\bsafety of\b",
     ),
+    # "Are iron supplements safe in pregnancy?", not "What exercises are safe ...?"
+    _cue(QuestionType.SIDE_EFFECTS, r"\b(?:safe|unsafe)\b", strong=False, condition=_asks_if_safe),
     _cue(
         QuestionType.INTERACTION,
         r"\binteract(?:s|ions?|ing)?\b|\btogether with\b|"
@@ -322,6 +329,7 @@ CUES: tuple[Cue, ...] = (
     _cue(
         QuestionType.DOSAGE,
         r"\bdos(?:e|es|age|ages|ing)\b|\bmaximum daily\b|"
+        r"\bhow much\b(?=[^?.]*\b(?:need|needs|daily|per day|each day|a day)\b)|"
         r"\bhow (?:much|many|often)\b(?=[^?.]*\b(?:take|taken|taking|give|given|should|mg|mcg|"
         r"iu|units?|tablets?|pills?|capsules?)\b)",
     ),
@@ -364,6 +372,8 @@ CUES: tuple[Cue, ...] = (
         r"\bpredispos\w*|\bwho (?:gets?|is at)\b|\bmore (?:common|likely)\b|"
         r"\bhow (?:common|rare|frequent|prevalent|widespread)\b|\bprevalen\w*|\bincidence\b|"
         r"\bhow many (?:people|patients|women|men|children|adults)\b|"
+        r"\bcan(?= (?:children|kids|babies|infants|women|men|adults|teens|teenagers|people|"
+        r"(?:older|young) (?:people|adults)) (?:get|develop|have|catch)\b)|"
         r"\b(?:get|catch|contract)\b(?=(?: [\w'-]+){1,3} from\b)",
     ),
     _cue(QuestionType.SYMPTOMS, r"\bsymptoms?\b|\bsigns? (?:of|and)\b|\bwarning signs?\b"),
@@ -948,6 +958,8 @@ def _aliases(
 
 def _token_known(vocabulary: Vocabulary, word: str) -> bool:
     word = word.lower().replace("\u2019", "'")
+    if len(word) == 1:  # "vitamin C", "hepatitis B": an index keeps no one-letter words
+        return True
     if vocabulary.known(word) or vocabulary.known(_POSSESSIVE.sub("", word)):
         return True
     parts = [p for p in re.split(r"[-/'.]", word) if p and p != "s"]

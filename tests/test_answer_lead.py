@@ -196,3 +196,17 @@ def test_a_sentence_narrowed_to_some_cases_of_the_focus(text: str, severity: str
     focus = [concept("iron-deficiency anemia"), concept("pernicious anemia")]
     assert narrowing_of(focus, text) == severity
     assert narrowings("How is severe anemia treated?") == {"severe"}
+
+
+def test_a_gap_after_a_partial_answer_names_the_type_not_a_missing_relation() -> None:
+    # After "Vitamin C helps your body absorb iron ..." (an interaction), "does not directly
+    # relate iron to vitamin C" would contradict the quote.
+    a = analyze("Is it safe to take iron with vitamin C?")
+    assert (
+        gap_statement(a)
+        == "The indexed evidence does not directly describe interactions of iron and vitamin C."
+    )
+    side = analyze("Are iron supplements and vitamin C safe to take?")
+    assert gap_statement(side, between=False).startswith(
+        "The indexed evidence does not directly describe the side effects of"
+    )

@@ -218,6 +218,34 @@ def test_untreated_and_dangerous_ask_for_complications(question: str) -> None:
     assert a.qtype is QT.COMPLICATIONS and QT.TREATMENT not in a.types
 
 
+@pytest.mark.parametrize(
+    ("question", "qtype", "population"),
+    [
+        ("How much iron do women need each day?", QT.DOSAGE, ("women",)),
+        ("Are iron supplements safe during pregnancy?", QT.SIDE_EFFECTS, ("pregnancy",)),
+        ("What exercises are safe for asthmatics?", QT.OTHER, ()),  # LiveQA: lifestyle
+        ("Can children get hemochromatosis?", QT.RISK, ("children",)),
+        ("How many people need a transfusion?", QT.RISK, ()),
+    ],
+)
+def test_daily_needs_safety_and_who_gets_it(
+    question: str, qtype: QT, population: tuple[str, ...]
+) -> None:
+    a = analyze(question)
+    assert (a.qtype, a.population) == (qtype, population)
+
+
+def test_taking_one_thing_with_another_safely_is_an_interaction_question() -> None:
+    a = analyze("Is it safe to take iron with vitamin C?")
+    assert a.types == (QT.INTERACTION, QT.SIDE_EFFECTS)
+    # "vitamin C" stays whole over an index that keeps no one-letter words.
+    words = WordSet("is it safe to take iron with vitamin")
+    assert [c.name for c in analyze("Is it safe to take iron with vitamin C?", words).focus] == [
+        "iron",
+        "vitamin C",
+    ]
+
+
 def test_a_verb_that_ends_a_question_after_do_is_no_focus() -> None:
     # A demo question: the gap lead read "does not directly relate ferritin to measure".
     assert [c.name for c in analyze("What does a serum ferritin test measure?").focus] == [

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -281,6 +281,18 @@ class Candidate:
         return source_label(self.passage) if self.labelled else None
 
 
+# Wordings that ask every quote to state something, and the check of a quote for it.
+_DEMANDS: tuple[tuple[Callable[[str], bool], Callable[[str], bool]], ...] = (
+    (asks_purpose, states_purpose),  # "Why does folate matter ...?": what it does, is needed for
+    (asks_which_test, names_test),  # "Which blood tests show it?": tests by name
+    (asks_who, names_people),  # "Who needs extra folic acid?": people
+    (asks_age, states_age),  # "At what age should one receive ...?": an age
+    (asks_how_common, states_how_common),  # "How common is it?": how many
+    (asks_value, states_limit),  # "What is the normal range for ferritin?": a limit, a range
+    (asks_duration, states_duration),  # "How long does treatment last?": a time
+)
+
+
 @dataclass(frozen=True)
 class Asks:
     """What a question's analysis asks of every candidate, worked out once per question."""
@@ -289,13 +301,8 @@ class Asks:
     population: frozenset[str]  # who it is asked about (answer.people.kin of its terms)
     people: tuple[frozenset[str], ...]  # ... per group ("pregnant women", "baby")
     timing: Timing | None  # "before pregnancy": evidence about that time answers better
-    purpose: bool  # "Why does folate matter ...?": what it does or is needed for
-    tests: bool  # "Which blood tests show it?": tests by name
     who: bool  # "Who needs extra folic acid?": people
-    age: bool  # "At what age should one receive ...?": an age
-    how_common: bool  # "How common is it?": how many
-    value: bool  # "What is the normal range for ferritin?": values with their units
-    duration: bool  # "How long does treatment last?": a time
+    demands: tuple[Callable[[str], bool], ...]  # what every quote must state (_DEMANDS)
     narrowings: frozenset[str]  # "How is severe anemia treated?": the cases it names
 
     @classmethod
@@ -306,13 +313,8 @@ class Asks:
             population=kin(content_terms(" ".join(analysis.population))),
             people=tuple(kin(content_terms(group)) for group in analysis.population),
             timing=timing_of(analysis.question),
-            purpose=asks_purpose(analysis.question),
-            tests=asks_which_test(analysis.question),
             who=asks_who(analysis.question),
-            age=asks_age(analysis.question),
-            how_common=asks_how_common(analysis.question),
-            value=asks_value(analysis.question),
-            duration=asks_duration(analysis.question),
+            demands=tuple(states for asks, states in _DEMANDS if asks(analysis.question)),
             narrowings=narrowings(analysis.question),
         )
 
@@ -579,20 +581,7 @@ class ExtractiveComposer:
         fits = fits_type(analysis.qtype, text, focus)
         if asks.direction is not None:  # reading a value: "What does a high ferritin mean?"
             fits = fits and states_direction(text, asks.direction)
-        if asks.tests:
-            fits = fits and names_test(text)
-        if asks.purpose:
-            fits = fits and states_purpose(text)
-        if asks.who:
-            fits = fits and names_people(text)
-        if asks.age:
-            fits = fits and states_age(text)
-        if asks.how_common:
-            fits = fits and states_how_common(text)
-        if asks.value:
-            fits = fits and states_limit(text)
-        if asks.duration:
-            fits = fits and states_duration(text)
+        fits = fits and all(states(text) for states in asks.demands)
         # Another type the question asks; the main one with what it asks of a quote (a test by
         # name for "Which tests ...?").
         fits_any = fits or any(

@@ -94,12 +94,8 @@ def gap_statement(analysis: QuestionAnalysis, *, between: bool = True) -> str:
 
 
 def unknown_statement(analysis: QuestionAnalysis) -> str:
-    """The fixed sentence for a question about concepts the index holds no word of.
-
-    Example:
-        >>> unknown_statement(analyze("How long do shingles last?", vocabulary))  # doctest: +SKIP
-        'The indexed evidence does not mention shingles.'
-    """
+    """The fixed sentence for a question about concepts the index holds no word of
+    (``analysis.unknown``): "The indexed evidence does not mention shingles." """
     return _UNKNOWN_TEMPLATE.format(focus=listing([c.name for c in analysis.unknown]))
 
 

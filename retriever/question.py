@@ -368,8 +368,8 @@ CUES: tuple[Cue, ...] = (
     ),
     _cue(
         QuestionType.RISK,
-        r"\bcontagious\b|\binfectious\b|\btransmit(?:ted|s)?\b|\btransmission\b|\brisks?\b|\bsusceptib\w*|"
-        r"\bpredispos\w*|\bwho (?:gets?|is at)\b|\bmore (?:common|likely)\b|"
+        r"\bcontagious\b|\binfectious\b|\btransmit(?:ted|s)?\b|\btransmission\b|\brisks?\b|"
+        r"\bsusceptib\w*|\bpredispos\w*|\bwho (?:gets?|is at)\b|\bmore (?:common|likely)\b|"
         r"\bhow (?:common|rare|frequent|prevalent|widespread)\b|\bprevalen\w*|\bincidence\b|"
         r"\bhow many (?:people|patients|women|men|children|adults)\b|"
         r"\bcan(?= (?:children|kids|babies|infants|women|men|adults|teens|teenagers|people|"
@@ -663,6 +663,9 @@ def analyze(
 
 
 _Runs = list[tuple[int, int, tuple[str, ...]]]
+# A strength run into its number ("20mg", "0.5mcg") that ends a run: how much of it, not
+# what it is.
+_STRENGTH = re.compile(r"\d+(?:\.\d+)?(?:mg|mcg|µg|ug|g|ml|iu|units?)")
 
 
 def _runs(
@@ -757,11 +760,6 @@ def _runs(
         merged = known
     kept = [r for r in merged if not _hollow(tokens[r[0] : r[1]])]
     return kept, population, [r for r in unknown if not _hollow(tokens[r[0] : r[1]])]
-
-
-# A strength run into its number ("20mg", "0.5mcg") that ends a run: how much of it, not
-# what it is.
-_STRENGTH = re.compile(r"\d+(?:\.\d+)?(?:mg|mcg|µg|ug|g|ml|iu|units?)")
 
 
 def _candidate(low: str) -> bool:

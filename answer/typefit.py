@@ -309,8 +309,8 @@ def states_age(text: str) -> bool:
 
 
 # "What is the normal range for ferritin?" asks for values: "Levels above 300 µg/L in men and
-# 200 µg/L in women are considered abnormal." (has_amount); a goal ("the low end of the average
-# range") gives none.
+# 200 µg/L in women are considered abnormal." (a limit, below); a goal ("the low end of the
+# average range") gives none.
 _ASKS_VALUE = re.compile(
     r"\b(?:normal|reference|healthy|target|safe)\s+(?:[\w-]+\s+){0,2}?(?:ranges?|levels?|values?|"
     r"results?|limits?)\b|"
@@ -551,11 +551,10 @@ def _dosage(text: str, focus: Sequence[Concept]) -> bool:
 def _complications(text: str, focus: Sequence[Concept]) -> bool:
     """What the focus leads to, not what leads to it: "People who get kidney dialysis treatment
     may develop iron-deficiency anemia." is a cause of the anaemia, not a complication."""
-    for match in VOCABULARY[QuestionType.COMPLICATIONS].finditer(text):
-        after = text[match.end() : match.end() + 60]
-        if not any(c.mentioned_in(after[: len(c.name) + 12]) for c in focus):
-            return True
-    return False
+    return any(
+        not any(c.mentioned_in(text[match.end() : match.end() + len(c.name) + 12]) for c in focus)
+        for match in VOCABULARY[QuestionType.COMPLICATIONS].finditer(text)
+    )
 
 
 def _relation(text: str, focus: Sequence[Concept]) -> bool:

@@ -640,7 +640,7 @@ def analyze(
     ]
     runs, population, unknown = _runs(text, tokens, in_cue, body_start, vocabulary)
     cue_back = _refers_back(text, tokens)
-    if population_focus and not runs and population and not cue_back:
+    if population_focus and not runs and not unknown and population and not cue_back:
         runs = [(i, i + 1, ()) for i, t in enumerate(tokens) if t.lower in POPULATION_WORDS]
         population = []
     found = _concepts(text, tokens, runs)
@@ -970,7 +970,9 @@ def _known_parts(
     protected: Sequence[str | None],
     vocabulary: Vocabulary,
 ) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Split a run at words the index does not know, unless it names a known table entry."""
+    """Split a run at words the index does not know, unless it names a known table entry;
+    nothing of it when the index does not know the word it ends with, its head ("acute otitis
+    media" over an index on anaemia: "acute" alone is no subject)."""
     start, end, aliases = run
     for canonical in {p for p in protected[start:end] if p}:
         if any(
@@ -978,6 +980,8 @@ def _known_parts(
             for term in SYNONYMS[canonical]
         ):
             return [run]
+    if not _token_known(vocabulary, tokens[end - 1].text):
+        return []
     parts: list[tuple[int, int, tuple[str, ...]]] = []
     current: int | None = None
     for i in range(start, end + 1):

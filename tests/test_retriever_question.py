@@ -585,6 +585,15 @@ def test_what_the_vocabulary_holds_no_word_of_is_unknown_and_no_back_reference()
     assert a.focus == () and [c.name for c in a.unknown] == ["shingles"]
     assert not a.refers_back  # a new subject, though the index does not hold it
     assert analyze("How long do the symptoms of shingles last?").unknown == ()  # no vocabulary
+    # A phrase whose last word (its head) the index does not know is unknown as a whole, and
+    # the people it is asked about do not become its subject: "acute" alone, or "children",
+    # would be answered instead.
+    otitis = analyze(
+        "What dose of amoxicillin treats acute otitis media in children?",
+        WordSet("what dose of treats acute in children"),
+    )
+    assert otitis.focus == ()
+    assert [c.name for c in otitis.unknown] == ["amoxicillin", "acute otitis media"]
     # The typo beside a known drug: the drug is the focus, the typo unknown.
     both = analyze("Do carvedilol and hydrslazine interact?", WordSet("carvedilol"))
     assert [c.name for c in both.focus] == ["carvedilol"]

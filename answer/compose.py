@@ -691,8 +691,8 @@ class ExtractiveComposer:
         analysis = prepared.analysis
         if not self._config.focused:
             return self._preferred(pool)
-        if analysis is not None and not analysis.focus and analysis.unknown:
-            return None  # about what the index does not name: the gap says so
+        if analysis is not None and analysis.unknown:
+            return None  # no quote names what the index holds no word of: the gap says so
         if analysis is None or not analysis.focus:
             return self._preferred([c for c in pool if not c.damaged]) or self._preferred(pool)
         focus = len(analysis.focus)
@@ -839,10 +839,11 @@ class ExtractiveComposer:
             chosen = [bottom]
             gap = gap_statement(analysis, between=False)
             lead = [self._draft(bottom), DraftSentence(gap, kind=SentenceKind.EVIDENCE_GAP)]
-        elif analysis is not None and not analysis.focus and analysis.unknown:
-            lead = [DraftSentence(unknown_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
-        elif analysis is not None and analysis.focus:
-            lead = [DraftSentence(gap_statement(analysis), kind=SentenceKind.EVIDENCE_GAP)]
+        elif analysis is not None and (analysis.focus or analysis.unknown):
+            # What the question names that the index does not ("statins") is the gap to state
+            # first; then what the evidence says about each concept it does name.
+            gap = unknown_statement(analysis) if analysis.unknown else gap_statement(analysis)
+            lead = [DraftSentence(gap, kind=SentenceKind.EVIDENCE_GAP)]
             for part, label in self._gap_parts(prepared, analysis):
                 candidate = self._continued(part, prepared)
                 chosen.append(candidate)
@@ -886,8 +887,6 @@ class ExtractiveComposer:
             free = [q for q in (whole, c) if not any(overlaps(q, t) for t in taken)]
             taken.extend(free[:1])
         guideline = taken[len(chosen) :]
-        if not guideline and bottom is not None and bottom.kind is EvidenceKind.GUIDELINE:
-            guideline = [bottom]
         # Under a quote that answers, a study speaks to the question when it reports what the
         # question asks (a treatment, a risk ...) of the people asked about: a prevalence
         # figure is no evidence on treatment, nor a study of surgical patients on pregnant
@@ -910,8 +909,6 @@ class ExtractiveComposer:
             per_document=config.per_study,
             best_relevance=best_relevance,
         )
-        if not research and bottom is not None and bottom.kind is EvidenceKind.RESEARCH:
-            research = [bottom]
 
         notice_texts = list(notices)
         # The answer leads with its bottom line. In focused mode a quote leads only when it names

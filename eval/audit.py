@@ -195,14 +195,28 @@ def audit_structure(
 
 def _inversion_reason(doc: AuditedAnswer, tier_violation: bool) -> str | None:
     kinds = [s.kind for s in doc.sections if s.sentences]
-    if SectionKind.GUIDELINES not in kinds:
+    if SectionKind.GUIDELINES in kinds:
+        first_guideline = kinds.index(SectionKind.GUIDELINES)
+        if SectionKind.RESEARCH in kinds and kinds.index(SectionKind.RESEARCH) < first_guideline:
+            return "the research section comes before the guideline section"
+    elif not _leads_with_guideline(doc):
+        # A bottom line that quotes a guideline puts it first; the sections need not repeat it.
         return "guideline evidence exists but the answer has no guideline section"
-    first_guideline = kinds.index(SectionKind.GUIDELINES)
-    if SectionKind.RESEARCH in kinds and kinds.index(SectionKind.RESEARCH) < first_guideline:
-        return "the research section comes before the guideline section"
     if tier_violation:
         return "research is cited inside the guideline section"
     return None
+
+
+def _leads_with_guideline(doc: AuditedAnswer) -> bool:
+    """Whether the bottom line's first cited sentence cites a guideline."""
+    for section in doc.sections:
+        if section.kind is not SectionKind.BOTTOM_LINE:
+            continue
+        for sentence in section.sentences:
+            if sentence.citations:
+                first = doc.reference(sentence.citations[0])
+                return first is not None and first.kind is EvidenceKind.GUIDELINE
+    return False
 
 
 def _quote(text: str, limit: int = 90) -> str:

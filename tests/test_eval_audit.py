@@ -129,6 +129,23 @@ def test_hierarchy_needs_guideline_evidence() -> None:
     audit = audit_structure(from_answer(only_research), guideline_retrieved=True)
     assert audit.inversion
     assert "no guideline section" in audit.issues[-1].detail
+    # A bottom line that quotes a guideline puts it first: the sections need not repeat it.
+    led = _answer(
+        sections=[
+            AnswerSection(
+                kind=SectionKind.BOTTOM_LINE,
+                title="Bottom line",
+                sentences=[Sentence(text="Iron supplements correct it.", citations=[1])],
+            ),
+            AnswerSection(
+                kind=SectionKind.RESEARCH,
+                title="Research",
+                sentences=[Sentence(text="B12 was higher.", citations=[2])],
+            ),
+        ],
+        references=[_ref(1, "guideline"), _ref(2, "research")],
+    )
+    assert not audit_structure(from_answer(led), guideline_retrieved=True).inversion
 
 
 def test_abstained_answer_is_not_an_inversion() -> None:
@@ -200,9 +217,16 @@ Iron tablets raise ferritin.[1] They also cause constipation. [2]
         (2, EvidenceKind.RESEARCH, "rct"),
         (3, EvidenceKind.RESEARCH, "observational"),
     ]
-    # Every citation resolves; but a guideline is cited and there is no guideline section.
-    audit = audit_structure(doc)
-    assert [i.kind for i in audit.issues] == [IssueKind.HIERARCHY_INVERSION]
+    # Every citation resolves, and the summary leads with the guideline: it is above the
+    # research, though no section of its own repeats it.
+    assert audit_structure(doc).issues == ()
+    # A summary that leads with the trial, with no guideline section, inverts the hierarchy.
+    swapped = parse_markdown(
+        text.replace("ferritin.[1]", "ferritin.[2]").replace(
+            "constipation. [2]", "constipation. [1]"
+        )
+    )
+    assert [i.kind for i in audit_structure(swapped).issues] == [IssueKind.HIERARCHY_INVERSION]
 
 
 def test_reference_without_tier_is_a_warning_only() -> None:

@@ -343,7 +343,7 @@ CUES: tuple[Cue, ...] = (
     ),
     _cue(
         QuestionType.PREVENTION,
-        r"\bprevent(?:s|ed|ing|ion|ive)?\b|\bavoid(?:s|ed|ing)?\b|"
+        r"\b(?:(?:primary|secondary) )?prevent(?:s|ed|ing|ion|ive)?\b|\bavoid(?:s|ed|ing)?\b|"
         r"\bprotect(?:s|ed|ion)? (?:against|from)\b|\breduce the (?:risk|chance)\b|\bprophyla\w*",
     ),
     _cue(

@@ -235,6 +235,17 @@ def test_daily_needs_safety_and_who_gets_it(
     assert (a.qtype, a.population) == (qtype, population)
 
 
+def test_primary_prevention_is_prevention_not_a_concept() -> None:
+    # From eval/data/demo_questions.jsonl: "primary" was quoted as a concept ("On primary
+    # (Polycythemia Vera, NHLBI): Primary polycythemia ...").
+    a = analyze("Should people over 75 take statins for primary prevention of heart disease?")
+    assert a.qtype is QT.PREVENTION
+    assert [c.name for c in a.focus] == ["statins", "heart disease"]
+    assert [c.name for c in analyze("What is primary hemochromatosis?").focus] == [
+        "primary hemochromatosis"
+    ]
+
+
 def test_taking_one_thing_with_another_safely_is_an_interaction_question() -> None:
     a = analyze("Is it safe to take iron with vitamin C?")
     assert a.types == (QT.INTERACTION, QT.SIDE_EFFECTS)

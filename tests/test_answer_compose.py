@@ -700,6 +700,17 @@ FOR_EVERYONE = (
 )
 
 
+def ida_treatment_page(text: str) -> Passage:
+    """NHLBI, "Iron-Deficiency Anemia" (demo corpus): the treatment section, as ``text``."""
+    return guideline_page(
+        "nhlbi:ida",
+        text,
+        title="Iron-Deficiency Anemia",
+        source="NHLBI",
+        section="How is Iron-Deficiency Anemia treated?",
+    )
+
+
 @pytest.mark.parametrize(
     ("for_some", "asking_for_them"),
     [
@@ -718,13 +729,7 @@ FOR_EVERYONE = (
 def test_a_quote_about_some_cases_is_not_the_specific_answer_for_everyone(
     for_some: str, asking_for_them: str
 ) -> None:
-    page = guideline_page(
-        "nhlbi:ida",
-        f"{for_some} {FOR_EVERYONE}",
-        title="Iron-Deficiency Anemia",
-        source="NHLBI",
-        section="How is Iron-Deficiency Anemia treated?",
-    )
+    page = ida_treatment_page(f"{for_some} {FOR_EVERYONE}")
     composer = ExtractiveComposer(load_embedder(), load_bank())
     question = "How is iron-deficiency anemia treated?"
     specific = {
@@ -745,13 +750,7 @@ def test_a_quote_for_everyone_leads_before_one_for_some_when_neither_names_a_tre
         "iron injections, or intravenous iron therapy."
     )
     everyone = "Doctors usually can successfully treat iron-deficiency anemia."
-    page = guideline_page(
-        "nhlbi:ida",
-        f"{severe} {everyone}",
-        title="Iron-Deficiency Anemia",
-        source="NHLBI",
-        section="How is Iron-Deficiency Anemia treated?",
-    )
+    page = ida_treatment_page(f"{severe} {everyone}")
     composer = ExtractiveComposer(load_embedder(), load_bank())
     question = "How should low iron stores be treated?"
     judged = {

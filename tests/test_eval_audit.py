@@ -130,21 +130,7 @@ def test_hierarchy_needs_guideline_evidence() -> None:
     assert audit.inversion
     assert "no guideline section" in audit.issues[-1].detail
     # A bottom line that quotes a guideline puts it first: the sections need not repeat it.
-    led = _answer(
-        sections=[
-            AnswerSection(
-                kind=SectionKind.BOTTOM_LINE,
-                title="Bottom line",
-                sentences=[Sentence(text="Iron supplements correct it.", citations=[1])],
-            ),
-            AnswerSection(
-                kind=SectionKind.RESEARCH,
-                title="Research",
-                sentences=[Sentence(text="B12 was higher.", citations=[2])],
-            ),
-        ],
-        references=[_ref(1, "guideline"), _ref(2, "research")],
-    )
+    led = _answer(sections=[s for s in _answer().sections if s.kind is not SectionKind.GUIDELINES])
     assert not audit_structure(from_answer(led), guideline_retrieved=True).inversion
 
 

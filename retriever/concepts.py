@@ -522,6 +522,28 @@ def is_known(c: Concept) -> bool:
     return c.head in SYNONYMS
 
 
+def renamed(concepts: Sequence[Concept], text: str) -> tuple[str, ...]:
+    """The synonym table's names of the entities in ``concepts`` that ``text`` words otherwise
+    ("Wegener's" is granulomatosis with polyangiitis), so that a search for ``text`` can also
+    find the pages that use the name. Concepts the table does not know keep their words.
+
+    Example:
+        >>> q = "Can strep cause Wegener's? Is nph rare?"
+        >>> renamed([concept("Wegener's"), concept("nph"), concept("strep")], q)
+        ('granulomatosis with polyangiitis', 'normal pressure hydrocephalus')
+        >>> renamed([concept("anaemia")], "Is anaemia common?")
+        ()
+    """
+    said = normalize(text)
+    return _dedupe(
+        [
+            c.head
+            for c in concepts
+            if is_known(c) and not re.search(rf"\b{re.escape(normalize(c.head))}\b", said)
+        ]
+    )
+
+
 def is_drug(c: Concept) -> bool:
     """Whether the concept names a drug: a drug in the synonym table or a word with an INN stem.
 

@@ -232,6 +232,8 @@ class FollowupQuery:
         used_context: Anything from earlier turns went into the query.
         signals: The evidence for the topic-shift decision (``None`` without earlier turns).
         analysis: The standalone question's focus and type (set by the retriever).
+        synonyms: A BM25 query of the synonym table's names for focus concepts the question
+            words otherwise (set by the retriever, ``RetrievalConfig.synonym_weight``).
     """
 
     question: str
@@ -243,6 +245,7 @@ class FollowupQuery:
     used_context: bool = False
     signals: ShiftSignals | None = None
     analysis: QuestionAnalysis | None = None
+    synonyms: WeightedText | None = None
 
 
 def imposed_shift(config: FollowupConfig, rewritten: Rewrite) -> bool | None:

@@ -130,11 +130,12 @@ class Evidence:
     when a leg found nothing). ``joint_z`` is how far the best document stands out: the top
     score of a z-score fusion of the two legs by document with equal weights (each leg's
     scores in standard deviations above its candidates' mean, summed), computed so whatever
-    fusion ranks the evidence (with the default fusion and no carried passages, it is the top
-    fused score); ``None`` when the dense leg has fewer candidates than its depth (a small
-    index or a narrow filter), where z-scores are not comparable. They tell the answer layer
-    how well the index matches at all (answer/abstain.py uses them to decide whether to
-    abstain).
+    fusion ranks the evidence (with the default fusion, no carried passages and no synonym
+    query, it is the top fused score); ``None`` when the dense leg has fewer candidates than its
+    depth (a small index or a narrow filter), where z-scores are not comparable. All three are
+    read before the synonym query (``RetrievalConfig.synonym_weight``) joins the BM25 leg: they
+    tell the answer layer how well the index matches the question's own words
+    (answer/abstain.py uses them to decide whether to abstain).
     """
 
     question: str

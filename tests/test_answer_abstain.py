@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -289,10 +290,14 @@ def test_joint_z_is_the_top_score_of_the_default_fusion(
     retriever_embedder: SentenceTransformerEmbedder,  # noqa: F811
 ) -> None:
     # Depths of 10, so the dense list is full; the default fusion is z-score fusion by
-    # document with equal weights, which is what joint_z computes whatever the fusion.
-    config = RetrievalConfig(lexical_depth=10, dense_depth=10)
+    # document with equal weights, which is what joint_z computes whatever the fusion (and
+    # before the synonym table's "folate" for "folic acid" joins the BM25 leg).
+    config = RetrievalConfig(lexical_depth=10, dense_depth=10, synonym_weight=0.0)
     got = HybridRetriever(retriever_index, retriever_embedder, config).evidence(QUESTION)
     assert got.joint_z == pytest.approx(got.fused[0].score, abs=1e-9)
+    named = replace(config, synonym_weight=1.0)
+    again = HybridRetriever(retriever_index, retriever_embedder, named).evidence(QUESTION)
+    assert again.joint_z == got.joint_z
     rrf = RetrievalConfig.plain_rrf(lexical_depth=10, dense_depth=10)
     other = HybridRetriever(retriever_index, retriever_embedder, rrf).evidence(QUESTION)
     assert other.fused[0].score < 1 < other.joint_z  # type: ignore[operator]

@@ -153,8 +153,9 @@ class TestHybridRetriever(RetrieverContract):
         # Oracle for the default: each leg max-pooled by document, z-scores fused with equal
         # weights; each document shown through its best passage under passage-level fusion.
         # (Adaptive fusion with the fitted model keeps equal weights, and cuts only queries of
-        # more than 16 content terms; this one is short.)
-        config = RetrievalConfig(lexical_depth=20, dense_depth=20)
+        # more than 16 content terms; this one is short.) The legs search the question's own
+        # words: no synonym query.
+        config = RetrievalConfig(lexical_depth=20, dense_depth=20, synonym_weight=0.0)
         assert (config.fusion, config.unit) == (FusionMode.ADAPTIVE, FusionUnit.DOCUMENT)
         assert leg_weights(
             QueryFeatures(terms=8, rare_share=1.0, lexical_top_z=3, dense_top_z=1, overlap=0),

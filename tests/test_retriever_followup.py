@@ -82,6 +82,28 @@ def test_first_question_is_searched_as_asked(hybrid: HybridRetriever) -> None:
     assert plan.signals is None
 
 
+def test_a_synonym_is_also_searched_by_the_name_the_table_gives_it(
+    hybrid: HybridRetriever,
+    retriever_index: PassageIndex,
+    retriever_embedder,  # noqa: F811
+) -> None:
+    plan, _ = hybrid.plan("What causes cobalamin deficiency?")
+    assert plan.synonyms is not None
+    assert (plan.synonyms.text, plan.synonyms.weight) == ("vitamin B12", 1.0)
+    # Named as the pages name it, a concept adds nothing.
+    assert hybrid.plan("What causes vitamin B12 deficiency?")[0].synonyms is None
+    off = RetrievalConfig(policy=POLICY, synonym_weight=0.0)
+    without = HybridRetriever(retriever_index, retriever_embedder, off)
+    assert without.plan("What causes cobalamin deficiency?")[0].synonyms is None
+    # The name finds the pages that use it; the abstention signals stay the question's own.
+    named, plain = (
+        hybrid.evidence("Is cobalamin deficiency common?"),
+        without.evidence("Is cobalamin deficiency common?"),
+    )
+    assert (named.lexical_top, named.dense_top) == (plain.lexical_top, plain.dense_top)
+    assert "B12" in named.fused[0].passage.text
+
+
 def test_elliptical_follow_up_takes_salient_words_from_the_earlier_turn(
     typed: HybridRetriever,
 ) -> None:

@@ -89,6 +89,7 @@ def test_weighted_fusion_config(
         dense_weight=0.6,
         lexical_depth=10,
         dense_depth=10,
+        synonym_weight=0.0,  # the legs as searched for the question's own words
     )
     hybrid = HybridRetriever(retriever_index, retriever_embedder, config)
     lexical = LexicalRetriever(retriever_index.lexical, retriever_index.passages)

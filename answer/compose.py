@@ -66,7 +66,7 @@ from answer.abstain import (
 )
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import grade, profile_for
-from answer.followups import Grounding, focus_of, suggest_followups
+from answer.followups import Grounding, focus_of, suggest_followups, warm_headings
 from answer.lead import (
     concept_label,
     covers,
@@ -447,10 +447,8 @@ class ExtractiveComposer:
         shown = shown_text(conversation) if config.focused else ""
         asks = Asks.of(analysis) if config.focused and analysis is not None else None
         candidates: list[Candidate] = []
-        for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
-            if not entry.spans:
-                continue
-            for unit in self._units(passage, entry.spans, entry.vectors):
+        for passage, units in zip(passages, self._passage_units(passages), strict=True):
+            for unit in units:
                 text = unit.span.text
                 cosine = float(unit.vector @ query_vector)
                 rel = relevance(cosine, overlap(query_terms, unit.seen), config.semantic_weight)
@@ -504,11 +502,24 @@ class ExtractiveComposer:
         return list(whole.values())
 
     def warm(self, passages: Sequence[Passage]) -> None:
-        """Work out the quotable units of ``passages`` now (at most :data:`UNIT_CACHE_SIZE`
-        are kept), so that no answer pays for it; their sentences must be in the bank."""
+        """Work out the quotable units of ``passages`` and the types of their question
+        headings now (at most :data:`UNIT_CACHE_SIZE` and :data:`HEADINGS_KEPT` are kept), so
+        that no answer pays for it; their sentences must be in the bank."""
         for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
             if entry.spans:
                 self._units(passage, entry.spans, entry.vectors)
+        warm_headings(passages)
+
+    def _passage_units(self, passages: Sequence[Passage]) -> list[list[Unit]]:
+        """The quotable units of each of ``passages``; the sentence bank is read only for
+        those whose units are not kept yet."""
+        cache = self._unit_cache
+        found = {p.id: units for p in passages if (units := cache.get(p.id)) is not None}
+        missing = [p for p in passages if p.id not in found]
+        for passage, entry in zip(missing, self._bank.entries(missing), strict=True):
+            spans, vectors = entry.spans, entry.vectors
+            found[passage.id] = self._units(passage, spans, vectors) if spans else []
+        return [found[p.id] for p in passages]
 
     def _units(
         self, passage: Passage, spans: Sequence[SentenceSpan], vectors: Vectors

@@ -221,7 +221,19 @@ def suggest_followups(
     return suggestions
 
 
-@lru_cache(maxsize=4096)
+def warm_headings(passages: Iterable[Passage]) -> None:
+    """Analyse the question headings of ``passages`` now (up to :data:`HEADINGS_KEPT` are
+    kept), so that no answer pays for analysing them."""
+    for passage in passages:
+        text = _question_of(passage)
+        if text is not None:
+            _types(text)
+
+
+HEADINGS_KEPT = 4096
+
+
+@lru_cache(maxsize=HEADINGS_KEPT)
 def _types(question: str) -> tuple[QuestionType, ...]:
     # Cached: the same page headings are candidates for answer after answer.
     try:

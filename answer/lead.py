@@ -213,8 +213,15 @@ def narrowing_of(focus: Sequence[Concept], text: str) -> str | None:
         'severe'
         >>> narrowing_of([anemia], "Iron-deficiency anemia is treated with iron supplements.")
     """
-    for match in _NARROWING.finditer(text):
+    for word, end in _narrowing_words(text):
         # The concept right after the word (a little slack for "iron-deficiency anaemias").
-        if any(c.mentioned_in(text[match.end() : match.end() + len(c.name) + 8]) for c in focus):
-            return match.group(1).lower()
+        if any(c.mentioned_in(text[end : end + len(c.name) + 8]) for c in focus):
+            return word
     return None
+
+
+@lru_cache(maxsize=65536)
+def _narrowing_words(text: str) -> tuple[tuple[str, int], ...]:
+    """Each narrowing word of ``text``, lower-cased, and where its phrase ends. Cached: the
+    same sentences are judged for every question that retrieves them."""
+    return tuple((m.group(1).lower(), m.end()) for m in _NARROWING.finditer(text))

@@ -84,7 +84,7 @@ def test_first_question_is_searched_as_asked(hybrid: HybridRetriever) -> None:
 
 def test_a_synonym_is_also_searched_by_the_name_the_table_gives_it(
     hybrid: HybridRetriever,
-    retriever_index: PassageIndex,
+    retriever_index: PassageIndex,  # noqa: F811
     retriever_embedder,  # noqa: F811
 ) -> None:
     plan, _ = hybrid.plan("What causes cobalamin deficiency?")

@@ -8,8 +8,8 @@ event ``{status, detail}`` ends it. The first event is computed before the respo
 The framing is sse-starlette's ``EventSourceResponse``: it sends a comment line (``: ping``)
 every :data:`PING_SECONDS` while an event is being computed, so proxies that close idle
 connections keep the stream open, and it stops the stream when the client disconnects. The
-events are produced by a plain iterator in a worker thread, one ``next()`` at a time: nothing
-is locked between two events.
+events are produced by a plain iterator in a worker thread, a run of them per trip
+(:func:`in_runs`): nothing is locked between two events.
 
 Example:
     >>> first, events = prime(engine.stream("Is B12 low with low ferritin?"))
@@ -21,11 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from itertools import islice
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.concurrency import run_in_threadpool
 
 from answer.render import to_markdown
 from answer.schema import Answer, AnswerSection, SectionKind, Sentence
@@ -108,8 +110,25 @@ def chain(first: list[StreamEvent], rest: Iterator[StreamEvent]) -> Iterator[Str
 def sse_response(body: Iterator[ServerSentEvent]) -> EventSourceResponse:
     """The stream, with keep-alive pings; no caching, and no buffering by a reverse proxy."""
     return EventSourceResponse(
-        body, ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"}
+        in_runs(body), ping=PING_SECONDS, sep="\n", headers={"Cache-Control": "no-cache"}
     )
+
+
+# Events taken from the iterator per trip to a worker thread.
+RUN = 64
+
+
+async def in_runs(events: Iterator[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+    """``events``, advanced in a worker thread up to :data:`RUN` at a time: one thread hand-off
+    per run, not per event (under 8 clients, a hand-off per sentence made a streamed answer
+    take up to twice as long as a plain one). The engine composes the whole answer before its
+    first section event, so a run holds nothing back that was ready earlier."""
+    while True:
+        run = await run_in_threadpool(list, islice(events, RUN))
+        for event in run:
+            yield event
+        if len(run) < RUN:
+            return
 
 
 # ----------------------------------------------------------------------- OpenAI chunks

@@ -222,7 +222,9 @@ def rewrite(
     return Rewrite(
         question=question,
         standalone=outcome.standalone,
-        analysis=analyze(outcome.standalone, vocabulary),
+        # Called as above, so that a question that is its own standalone form is analysed once
+        # (the cache tells keyword arguments from defaults).
+        analysis=analyze(outcome.standalone, vocabulary, population_focus=True),
         state=outcome.state,
         rule=rule,
         topic_shift=outcome.topic_shift,

@@ -8,10 +8,12 @@ database, a turn or rate limit) run in-process with Starlette's TestClient.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from answer.engine import IndexEngine, build_engine
 from answer.settings import Settings
 from api.app import create_app
 from api.store import DATABASE_FILE, ConversationStore
-from api.streaming import sse_events
+from api.streaming import RUN, in_runs, sse_events
 from retriever.types import Conversation, Evidence, Filters
 from tests.fixtures_api import ROOT, ThreadServer, integration_documents, parse_sse
 
@@ -440,6 +442,22 @@ def test_the_api_stream_logs_the_exception_type_and_not_its_message(
     assert events[-1] == ("error", '{"status":500,"detail":"internal server error"}')
     assert "unexpected ValueError in answer stream" in caplog.text
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("count", [0, 1, RUN, RUN + 1, 2 * RUN + 3])
+def test_a_stream_is_sent_whole_and_in_order_in_runs(count: int) -> None:
+    threads: set[int] = set()
+
+    def events() -> Iterator[int]:
+        for i in range(count):
+            threads.add(threading.get_ident())  # advanced in worker threads, not the loop's
+            yield i
+
+    async def drain() -> list[int]:
+        return [event async for event in in_runs(events())]  # type: ignore[arg-type]
+
+    assert asyncio.run(drain()) == list(range(count))
+    assert threading.get_ident() not in threads
 
 
 # ------------------------------------------------------------------------ rate limits

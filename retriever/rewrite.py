@@ -129,6 +129,8 @@ class ConversationState:
         standalone: The last standalone question.
         population: Who the focus is asked about ("pregnant women"), from the question that
             set the focus or the latest follow-up that named its own.
+        aside: Concepts of the same topic set aside when a pronoun took one of several: a
+            question on them continues the topic.
 
     Example:
         >>> state = rewrite("How is iron deficiency treated?").state
@@ -141,6 +143,7 @@ class ConversationState:
     qtype: QuestionType | None = None
     standalone: str | None = None
     population: tuple[str, ...] = ()
+    aside: tuple[Concept, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -303,7 +306,7 @@ def _choose(turn: _Turn) -> RewriteRule:
         return RewriteRule.PRONOUN
     if not asked.focus:
         return RewriteRule.INHERIT_FOCUS
-    if shares_head(asked.focus, state.focus) or _same_people(turn):
+    if shares_head(asked.focus, (*state.focus, *state.aside)) or _same_people(turn):
         return RewriteRule.UNCHANGED
     return RewriteRule.INHERIT_FOCUS if _definite_relational(turn) else RewriteRule.NEW_TOPIC
 
@@ -535,7 +538,7 @@ def _inherit_focus(turn: _Turn) -> _Outcome:
     else:
         standalone = fill(_with_population(chain, added), state.focus)
     qtype = state.qtype if asked.qtype is QuestionType.OTHER else asked.qtype
-    next_state = ConversationState(state.focus, chain, qtype, standalone, people)
+    next_state = ConversationState(state.focus, chain, qtype, standalone, people, state.aside)
     return _Outcome(standalone, next_state, False)
 
 
@@ -555,9 +558,20 @@ def _pronoun(turn: _Turn) -> _Outcome:
         frame = resolved.frame or BARE_FRAME
         next_state = ConversationState(resolved.focus, frame, resolved.qtype, standalone, people)
         return _Outcome(standalone, next_state, False)
-    chain = _chain(state.frame, as_question(template))
     qtype = state.qtype if asked.qtype is QuestionType.OTHER else asked.qtype
-    next_state = ConversationState(state.focus, chain, qtype, standalone, people)
+    if len(used) < len(state.focus):
+        # "it" stands for one of the concepts ("How is it treated?" after "Are B12 levels
+        # higher with lower ferritin?"): the conversation goes on about that one, and the
+        # earlier question, which related them, is no longer part of what is asked ("What
+        # dose?" asks how B12 is dosed). The others stay on topic.
+        others = tuple(c for c in state.focus if c not in used)
+        frame = as_question(template)
+        next_state = ConversationState(
+            used, frame, qtype, standalone, people, aside=(*others, *state.aside)
+        )
+        return _Outcome(standalone, next_state, False)
+    chain = _chain(state.frame, as_question(template))
+    next_state = ConversationState(state.focus, chain, qtype, standalone, people, state.aside)
     return _Outcome(standalone, next_state, False)
 
 

@@ -438,6 +438,24 @@ def test_mtrag_a_bare_noun_phrase_is_substituted_into_the_chain() -> None:
     assert turns[3].standalone == "What is Virtualization? What benefits does Virtualization offer?"
 
 
+def test_a_pronoun_for_one_of_two_concepts_leaves_the_relation_behind() -> None:
+    turns = replay(
+        [
+            "Are vitamin B12 levels higher with lower ferritin levels?",
+            "How is it treated?",
+            "What dose?",
+            "What does a high ferritin mean?",
+        ]
+    )
+    assert [t.standalone for t in turns[1:3]] == [
+        "How is vitamin B12 levels treated?",
+        "How is vitamin B12 levels treated? What dose?",  # not the relation question again
+    ]
+    assert [c.name for c in turns[2].analysis.focus] == ["vitamin B12 levels"]
+    # Ferritin was set aside, not dropped: asking about it continues the topic.
+    assert turns[3].rule is R.UNCHANGED and not turns[3].topic_shift
+
+
 def test_mtrag_definition_follow_ups() -> None:
     # e46e16fa1806c08152b84a4bedddfded (IBM Cloud)
     turns = replay(

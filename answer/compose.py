@@ -505,9 +505,7 @@ class ExtractiveComposer:
         """Work out the quotable units of ``passages`` and the types of their question
         headings now (at most :data:`UNIT_CACHE_SIZE` and :data:`HEADINGS_KEPT` are kept), so
         that no answer pays for it; their sentences must be in the bank."""
-        for passage, entry in zip(passages, self._bank.entries(passages), strict=True):
-            if entry.spans:
-                self._units(passage, entry.spans, entry.vectors)
+        self._passage_units(passages)
         warm_headings(passages)
 
     def _passage_units(self, passages: Sequence[Passage]) -> list[list[Unit]]:

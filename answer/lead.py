@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from answer.terms import content_terms, overlap
-from answer.typefit import direction_of, has_dose
+from answer.typefit import direction_of, has_dose, names_next
 from retriever.concepts import Concept, concept, named_as_asked
 from retriever.question import QuestionAnalysis, QuestionType
 
@@ -199,7 +199,7 @@ _NARROWING = re.compile(
 def narrowings(text: str) -> frozenset[str]:
     """The words that narrow a condition in ``text`` ("How is severe anemia treated?":
     ``{"severe"}``), lower-cased."""
-    return frozenset(m.group(1).lower() for m in _NARROWING.finditer(text))
+    return frozenset(word for word, _ in _narrowing_words(text))
 
 
 def narrowing_of(focus: Sequence[Concept], text: str) -> str | None:
@@ -215,7 +215,7 @@ def narrowing_of(focus: Sequence[Concept], text: str) -> str | None:
     """
     for word, end in _narrowing_words(text):
         # The concept right after the word (a little slack for "iron-deficiency anaemias").
-        if any(c.mentioned_in(text[end : end + len(c.name) + 8]) for c in focus):
+        if names_next(focus, text, end, slack=8):
             return word
     return None
 

@@ -555,11 +555,17 @@ def _dosage(text: str, focus: Sequence[Concept]) -> bool:
     return has_dose(text)
 
 
+def names_next(focus: Sequence[Concept], text: str, position: int, slack: int) -> bool:
+    """Whether a focus concept is named right at ``position`` in ``text``: within its name's
+    length plus ``slack`` characters (for plurals and spellings: "iron-deficiency anaemias")."""
+    return any(c.mentioned_in(text[position : position + len(c.name) + slack]) for c in focus)
+
+
 def _complications(text: str, focus: Sequence[Concept]) -> bool:
     """What the focus leads to, not what leads to it: "People who get kidney dialysis treatment
     may develop iron-deficiency anemia." is a cause of the anaemia, not a complication."""
     return any(
-        not any(c.mentioned_in(text[match.end() : match.end() + len(c.name) + 12]) for c in focus)
+        not names_next(focus, text, match.end(), slack=12)
         for match in VOCABULARY[QuestionType.COMPLICATIONS].finditer(text)
     )
 

@@ -535,13 +535,8 @@ def renamed(concepts: Sequence[Concept], text: str) -> tuple[str, ...]:
         ()
     """
     said = normalize(text)
-    return _dedupe(
-        [
-            c.head
-            for c in concepts
-            if is_known(c) and not re.search(rf"\b{re.escape(normalize(c.head))}\b", said)
-        ]
-    )
+    heads = [c.head for c in concepts if is_known(c)]
+    return _dedupe([h for h in heads if (r := _mention_regex((h,))) and not r.search(said)])
 
 
 def is_drug(c: Concept) -> bool:

@@ -311,11 +311,9 @@ class HybridRetriever:
             standalone_query=rewritten.standalone if follow_up else plan.standalone_query,
             analysis=rewritten.analysis,
         )
-        names = renamed(rewritten.analysis.focus, query)
-        if names and self._config.synonym_weight > 0:
-            plan = replace(
-                plan, synonyms=WeightedText(" ".join(names), self._config.synonym_weight)
-            )
+        weight = self._config.synonym_weight
+        if weight > 0 and (names := renamed(rewritten.analysis.focus, query)):
+            plan = replace(plan, synonyms=WeightedText(" ".join(names), weight))
         return plan, blend(vectors, plan.dense_weights)
 
     def rewrite(self, question: str, conversation: Conversation | None = None) -> Rewrite:

@@ -758,8 +758,11 @@ def _runs(
         known = [r for run in merged for r in _known_parts(tokens, run, protected, vocabulary)]
         unknown = [r for r in merged if not any(r[0] <= k[0] and k[1] <= r[1] for k in known)]
         merged = known
-    kept = [r for r in merged if not _hollow(tokens[r[0] : r[1]])]
-    return kept, population, [r for r in unknown if not _hollow(tokens[r[0] : r[1]])]
+
+    def solid(found: _Runs) -> _Runs:
+        return [r for r in found if not _hollow(tokens[r[0] : r[1]])]
+
+    return solid(merged), population, solid(unknown)
 
 
 def _candidate(low: str) -> bool:

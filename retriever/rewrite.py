@@ -559,19 +559,16 @@ def _pronoun(turn: _Turn) -> _Outcome:
         next_state = ConversationState(resolved.focus, frame, resolved.qtype, standalone, people)
         return _Outcome(standalone, next_state, False)
     qtype = state.qtype if asked.qtype is QuestionType.OTHER else asked.qtype
-    if len(used) < len(state.focus):
+    focus, frame, aside = state.focus, as_question(template), state.aside
+    if len(used) < len(focus):
         # "it" stands for one of the concepts ("How is it treated?" after "Are B12 levels
         # higher with lower ferritin?"): the conversation goes on about that one, and the
         # earlier question, which related them, is no longer part of what is asked ("What
         # dose?" asks how B12 is dosed). The others stay on topic.
-        others = tuple(c for c in state.focus if c not in used)
-        frame = as_question(template)
-        next_state = ConversationState(
-            used, frame, qtype, standalone, people, aside=(*others, *state.aside)
-        )
-        return _Outcome(standalone, next_state, False)
-    chain = _chain(state.frame, as_question(template))
-    next_state = ConversationState(state.focus, chain, qtype, standalone, people, state.aside)
+        focus, aside = used, (*(c for c in focus if c not in used), *aside)
+    else:
+        frame = _chain(state.frame, frame)
+    next_state = ConversationState(focus, frame, qtype, standalone, people, aside)
     return _Outcome(standalone, next_state, False)
 
 

@@ -60,6 +60,9 @@ _LEANS_BACK = re.compile(
     r"population|case)|In (?:both|either|such) cases?|If (?:either|both|neither)|Either|Neither|"
     r"These (?:patients|individuals|people|findings|results|data|children|women|men|subjects)|"
     r"The (?:former|latter|same)|Most of them|Many of them|Some of them|"
+    # "Like AMN gene mutations, some CUBN gene mutations ...": compared with the sentence before
+    # (not "Like other B vitamins, ...", which compares with a class).
+    r"(?:Like|Unlike)\s+(?!(?:other|many|most|all|some|any)\b)[^,]{1,60}?(?=,)|"
     # "Levels above 300 µg/L ...": the measure was named in the sentence before.
     r"(?:Levels?|Values?|Concentrations?|Results?|Readings?)\s+(?:above|below|over|under|"
     r"between|greater|less|higher|lower|of\s+(?:more|less)|in\s+the)"
@@ -138,6 +141,30 @@ _POINTS_BACK = re.compile(
     r",\s*however\s*,",  # "In AI/ACD, however, iron stores are normal": contrasts with before
     re.IGNORECASE,
 )
+
+
+# The thing a sentence compares with, named before it: "Like AMN gene mutations, ...".
+_COMPARED = re.compile(r"(?:Like|Unlike)\s+(?!(?:other|many|most|all|some|any)\b)([^,]{1,60}?),")
+
+
+def compares_with_unseen(text: str, before: str) -> bool:
+    """Whether ``text`` opens by comparing with something ``before`` (the sentence preceding it)
+    does not name: "Like AMN gene mutations, ..." after a sentence on cubilin points at a part
+    of the page the reader will not see.
+
+    Example:
+        >>> compares_with_unseen("Like AMN gene mutations, CUBN gene mutations impair it.",
+        ...                      "Without cubilin, B12 is not taken into the body.")
+        True
+        >>> compares_with_unseen("Like AMN gene mutations, CUBN gene mutations impair it.",
+        ...                      "AMN gene mutations impair cubilin's function.")
+        False
+    """
+    compared = _COMPARED.match(text)
+    if compared is None:
+        return False
+    seen = before.lower()
+    return not all(word in seen for word in compared.group(1).lower().split() if len(word) > 2)
 
 
 def leans_back(text: str) -> bool:
@@ -405,7 +432,8 @@ def quote_units(
     text = passage.text
     units: list[QuoteUnit] = []
     for index, span in enumerate(spans):
-        if _POINTS_ELSEWHERE.search(span.text):
+        before = spans[index - 1].text if index > 0 else ""
+        if _POINTS_ELSEWHERE.search(span.text) or compares_with_unseen(span.text, before):
             continue
         if not leans_back(span.text):
             units.append(QuoteUnit(span, vectors[index]))

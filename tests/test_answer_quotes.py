@@ -99,6 +99,23 @@ def test_a_leaning_sentence_is_quoted_with_its_antecedent_as_one_contiguous_span
     assert not any(u.startswith("Affected individuals") for u in units)
 
 
+def test_a_comparison_with_what_the_reader_does_not_see_is_not_quoted() -> None:
+    # GHR, "Imerslund-Grasbeck syndrome" (demo corpus): the AMN gene is named in a part of the
+    # page before these sentences.
+    cubilin = (
+        "Without cubilin function in the small intestine, vitamin B12 is not taken into the "
+        "body. Like AMN gene mutations, some CUBN gene mutations impair cubilin's function in "
+        "both the small intestine and the kidneys, leading to a shortage of vitamin B12 and "
+        "proteinuria."
+    )
+    units = units_of(passage(cubilin, title="Imerslund-Grasbeck syndrome"))
+    assert not any("Like AMN" in u for u in units)
+    named = "Mutations in the AMN gene impair cubilin's function. " + cubilin.split(". ", 1)[1]
+    # After a sentence that names what it compares with, the two are quoted as one.
+    units = units_of(passage(named, title="Imerslund-Grasbeck syndrome"))
+    assert named in units and not any(u.startswith("Like AMN") for u in units)
+
+
 def test_a_leaning_sentence_after_a_heading_is_kept_only_framed_by_its_page() -> None:
     # GHR, "Imerslund-Grasbeck syndrome": a section opens with "This condition ...".
     text = (

@@ -66,7 +66,13 @@ from answer.abstain import (
 )
 from answer.assemble import Draft, DraftSentence, assemble
 from answer.audience import grade, profile_for
-from answer.followups import Grounding, focus_of, suggest_followups, warm_headings
+from answer.followups import (
+    Grounding,
+    focus_of,
+    heading_type,
+    suggest_followups,
+    warm_headings,
+)
 from answer.lead import (
     concept_label,
     covers,
@@ -357,6 +363,27 @@ def top_passages(evidence: Evidence, kind: EvidenceKind, limit: int) -> list[Pas
     return passages
 
 
+def answering_sections(
+    analysis: QuestionAnalysis, related: Sequence[Passage], chosen: Sequence[Passage]
+) -> list[Passage]:
+    """The sections of the chosen guideline pages (among ``related``) whose heading asks what
+    the question asks about its focus, when no chosen section does: "How should low iron
+    stores be treated?" retrieves the Iron-Deficiency Anemia page's diagnosis and risk sections,
+    and its treatment section is where the answer is."""
+    if any(heading_type(p) is analysis.qtype for p in chosen):
+        return []
+    pages = {focus_of(p) for p in chosen}
+    ids = {p.id for p in chosen}
+    return [
+        p
+        for p in related
+        if p.id not in ids
+        and focus_of(p) in pages
+        and heading_type(p) is analysis.qtype
+        and covers(analysis.focus, focus_of(p)) == len(analysis.focus)
+    ]
+
+
 def asked_questions(conversation: Conversation | None) -> list[str]:
     """The questions of the earlier turns."""
     return [turn.question for turn in conversation.turns] if conversation else []
@@ -419,8 +446,12 @@ class ExtractiveComposer:
         *,
         conversation: Conversation | None = None,
         analysis: QuestionAnalysis | None = None,
+        related: Sequence[Passage] = (),
     ) -> Prepared:
         """Score the candidate quotes of the top passages and judge the support.
+
+        In focused mode, a section of a top guideline page among ``related`` whose heading
+        asks the question's type is a candidate too (:func:`answering_sections`).
 
         In focused mode the candidates are context units (:func:`answer.quotes.quote_units`),
         research methods sentences are left out, quotes already shown in ``conversation`` are
@@ -432,14 +463,16 @@ class ExtractiveComposer:
         profile = profile_for(audience)
         guideline = top_passages(evidence, EvidenceKind.GUIDELINE, config.passages_per_kind)
         research = top_passages(evidence, EvidenceKind.RESEARCH, config.passages_per_kind)
+        if config.focused and analysis is None:
+            analysis = evidence.analysis or analyze(evidence.standalone_query)
+        if config.focused and analysis is not None:
+            guideline += answering_sections(analysis, related, guideline)
         ranks = {p.id: i for i, p in enumerate(guideline)} | {
             p.id: i for i, p in enumerate(research)
         }
         if config.focused:
             research = self._whole_abstracts(research, ranks)
         passages = guideline + research
-        if config.focused and analysis is None:
-            analysis = evidence.analysis or analyze(evidence.standalone_query)
         if not passages:
             return Prepared([], [], None, Support.NONE, analysis)
         query_vector = self._embedder.encode_queries([evidence.standalone_query])[0]
@@ -823,7 +856,7 @@ class ExtractiveComposer:
         started = time.perf_counter()
         if prepared is None:
             prepared = self.prepare(
-                evidence, audience, conversation=conversation, analysis=analysis
+                evidence, audience, conversation=conversation, analysis=analysis, related=related
             )
         if prepared.support is Support.NONE:
             return abstention(evidence, audience, notices=notices, started=started)

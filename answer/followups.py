@@ -221,6 +221,13 @@ def suggest_followups(
     return suggestions
 
 
+def heading_type(passage: Passage) -> QuestionType | None:
+    """The type of the question a passage's heading asks ("What are the treatments for
+    Iron-Deficiency Anemia ?": treatment), or ``None`` when its heading asks none."""
+    text = _question_of(passage)
+    return None if text is None else _types(text)[0]
+
+
 def warm_headings(passages: Iterable[Passage]) -> None:
     """Analyse the question headings of ``passages`` now (up to :data:`HEADINGS_KEPT` are
     kept), so that no answer pays for analysing them."""

@@ -368,7 +368,9 @@ class LLMGenerator:
     ) -> Answer:
         """The validated LLM answer, or the extractive fallback with a notice."""
         started = time.perf_counter()
-        prepared = self._composer.prepare(evidence, audience, conversation=conversation)
+        prepared = self._composer.prepare(
+            evidence, audience, conversation=conversation, related=related
+        )
         if prepared.support is Support.NONE:
             return abstention(evidence, audience, started=started)
 

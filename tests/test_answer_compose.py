@@ -14,7 +14,7 @@ from answer.abstain import (
     Support,
 )
 from answer.assemble import source_of
-from answer.compose import ComposeConfig, ExtractiveComposer, relevance
+from answer.compose import ComposeConfig, ExtractiveComposer, answering_sections, relevance
 from answer.schema import ABSTAINED_DISCLAIMER, Answer, Audience, SectionKind, SentenceKind
 from answer.terms import content_terms, jaccard
 from answer.typefit import fits_type
@@ -759,6 +759,29 @@ def test_a_quote_for_everyone_leads_before_one_for_some_when_neither_names_a_tre
     assert not any(j.specific for j in judged.values())
     assert (judged[severe].for_all, judged[everyone].for_all) == (False, True)
     assert lead_of(composer.compose(from_page(page, question))) == everyone
+
+
+def test_the_section_of_a_top_page_that_asks_the_question_type_is_quoted_too() -> None:
+    # NHLBI, "Iron-Deficiency Anemia" (demo corpus): the search brings the diagnosis section of
+    # the page first; its treatment section, a sibling, is where the answer is.
+    diagnosis = guideline_page(
+        "nhlbi:ida",
+        "Your doctor will diagnose iron-deficiency anemia based on your medical history, a "
+        "physical exam, and the results from tests and procedures.",
+        title="Iron-Deficiency Anemia",
+        source="NHLBI",
+        section="How is Iron-Deficiency Anemia diagnosed?",
+    )
+    treatment = ida_treatment_page("Iron supplements can correct low iron levels within months.")
+    composer = ExtractiveComposer(load_embedder(), load_bank())
+    question = "How should low iron stores be treated?"
+    evidence = from_page(diagnosis, question)
+    alone = composer.compose(evidence)
+    assert treatment.text not in [s.text for part in alone.sections for s in part.sentences]
+    answer = composer.compose(evidence, related=[diagnosis, treatment])
+    assert lead_of(answer) == treatment.text
+    # Not when a retrieved section already asks it.
+    assert answering_sections(analyze(question), [treatment], [treatment]) == []
 
 
 # NHLBI, "Pernicious Anemia" (demo corpus): how it is treated, with no dose in milligrams.
